@@ -1,0 +1,52 @@
+"""Junction's one configuration object: built at start-up, passed in, never read from globals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class TimeoutSettings(BaseModel):
+    connect_s: float = Field(2.0, gt=0, description="Connecting to an upstream.")
+    first_byte_s: float = Field(60.0, gt=0, description="Waiting for an upstream's first byte.")
+    stream_idle_s: float = Field(60.0, gt=0, description="Longest gap between streamed chunks.")
+
+
+class BreakerSettings(BaseModel):
+    failure_threshold: int = Field(5, ge=1, description="Consecutive failures that open it.")
+    cooldown_s: float = Field(10.0, gt=0, description="Open time before a half-open probe.")
+
+
+class RedisSettings(BaseModel):
+    timeout_ms: float = Field(50.0, gt=0, description="Longest a request-path read may wait.")
+    fail_open_budgets: bool = Field(
+        False, description="With Redis unreachable, serve without budget checks (default: 503)."
+    )
+
+
+class Settings(BaseSettings):
+    """Every setting has a JUNCTION_ environment variable; nested ones use `__`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="JUNCTION_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=0, le=65535)
+    workers: int = Field(1, ge=1)
+    policy_file: Path = Path("policies/default.yaml")
+    max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
+    redis_url: str | None = None
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_content: bool = Field(
+        False, description="Log prompt and completion text. Off unless an operator turns it on."
+    )
+    admin_token: SecretStr | None = None
+    timeouts: TimeoutSettings = TimeoutSettings()
+    breaker: BreakerSettings = BreakerSettings()
+    redis: RedisSettings = RedisSettings()
+    probe_interval_s: float = Field(2.0, gt=0, description="Local vLLM /metrics poll interval.")
+    otel_console: bool = Field(False, description="Print spans to stdout (debugging).")
