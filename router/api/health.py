@@ -1,0 +1,36 @@
+"""Liveness, readiness and the Prometheus scrape endpoint."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from router.api.responses import json_response
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health/live", summary="The process is up")
+async def live() -> Response:
+    return json_response({"status": "ok"})
+
+
+@router.get("/health/ready", summary="Ready to serve: policy loaded, shared state reachable")
+async def ready(request: Request) -> Response:
+    checks: dict[str, str] = {"policy": "ok"}
+    ok = True
+    redis = getattr(request.app.state, "redis", None)
+    if redis is not None:
+        try:
+            await redis.ping()
+            checks["redis"] = "ok"
+        except Exception as exc:  # any failure means not ready; say which
+            checks["redis"] = f"unreachable: {type(exc).__name__}"
+            ok = False
+    return json_response({"status": "ok" if ok else "unavailable", "checks": checks},
+                         status_code=200 if ok else 503)
+
+
+@router.get("/metrics", summary="Prometheus metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    return Response(request.app.state.metrics.render(),
+                    media_type="text/plain; version=0.0.4; charset=utf-8")

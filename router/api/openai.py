@@ -1,0 +1,62 @@
+"""The OpenAI-compatible endpoints: chat completions, models, and route explain.
+
+Handlers read `app.state` directly rather than through `Depends`: on the hot path FastAPI's
+dependency resolution costs more than the rest of the handler.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
+
+from router.api.deps import chat_service, read_body, settings
+from router.api.responses import json_response
+
+router = APIRouter(tags=["openai"])
+
+
+@router.post("/v1/chat/completions", summary="Create a chat completion (routed by policy)")
+async def chat_completions(request: Request) -> Response:
+    raw = await read_body(request, settings(request).max_body_bytes)
+    reply = await chat_service(request).complete(raw, dict(request.headers))
+    if reply.stream is not None:
+        return StreamingResponse(
+            reply.stream, status_code=reply.status, headers=reply.headers,
+            media_type="text/event-stream",
+        )
+    return Response(
+        reply.body, status_code=reply.status, headers=reply.headers,
+        media_type="application/json",
+    )
+
+
+@router.post("/v1/route/explain", summary="Explain how a request would be routed, calling nothing")
+async def route_explain(request: Request) -> Response:
+    raw = await read_body(request, settings(request).max_body_bytes)
+    result = chat_service(request).explain(raw, dict(request.headers))
+    return json_response(result)
+
+
+@router.get("/v1/models", summary="List the policy's models and routes")
+async def list_models(request: Request) -> Response:
+    policy = chat_service(request).engine.policy
+    data: list[dict[str, object]] = [
+        {"id": "auto", "object": "model", "created": 0, "owned_by": "junction",
+         "junction": {"kind": "auto", "description": "the policy chooses"}},
+    ]
+    for route in policy.routes:
+        data.append({
+            "id": route.name, "object": "model", "created": 0, "owned_by": "junction",
+            "junction": {"kind": "route", "description": route.description,
+                         "candidates": route.candidates, "objective": route.objective,
+                         "fail_closed": route.on_unavailable == "reject"},
+        })
+    for name, spec in policy.models.items():
+        data.append({
+            "id": name, "object": "model", "created": 0, "owned_by": spec.backend,
+            "junction": {"kind": "model", "residency": spec.effective_residency,
+                         "backend": spec.backend,
+                         "capabilities": [c.value for c in spec.capabilities],
+                         "context_window": spec.context_window},
+        })
+    return json_response({"object": "list", "data": data})

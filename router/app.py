@@ -1,0 +1,161 @@
+"""`create_app(settings)`: the one place where Junction's objects are built and wired."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import SecretStr
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from router.api import health, openai
+from router.api.responses import error_response, json_response
+from router.classify import RuleClassifier
+from router.errors import JunctionError
+from router.execute import Executor
+from router.policy.engine import PolicyEngine
+from router.policy.loader import load_policy
+from router.policy.schema import Policy
+from router.policy.signals import PolicySignals
+from router.protocol import dotted
+from router.providers.base import Provider
+from router.providers.breaker import CircuitBreakers
+from router.providers.openai_http import OpenAIHttpProvider
+from router.serving import ChatService
+from router.settings import Settings
+from router.telemetry import Metrics
+
+log = logging.getLogger("junction")
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    policy: Policy | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> FastAPI:
+    """Build the gateway. Raises `PolicyError` when the policy cannot be loaded."""
+    settings = settings or Settings()
+    env = os.environ if environ is None else environ
+    policy = policy or load_policy(settings.policy_file, env)
+    api_keys = read_api_keys(policy, env)
+    breakers = CircuitBreakers(settings.breaker.failure_threshold, settings.breaker.cooldown_s)
+    providers = build_providers(policy, settings)
+
+    def unavailable(model: str) -> str | None:
+        spec = policy.models[model]
+        if spec.api_key_env and api_keys.get(model) is None:
+            return f"API key variable {spec.api_key_env} is not set"
+        return breakers.blocked_reason(model)
+
+    signals = PolicySignals(policy, unavailable)
+    engine = PolicyEngine(policy, signals)
+    executor = Executor(policy, providers, breakers, api_keys, settings.timeouts.first_byte_s)
+    metrics = Metrics()
+    chat = ChatService(
+        classifier=RuleClassifier(), engine=engine, executor=executor,
+        prices=signals.prices, metrics=metrics,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            for provider in {id(p): p for p in providers.values()}.values():
+                await provider.aclose()
+
+    app = FastAPI(
+        title="Junction",
+        version="0.1.0",
+        description="An OpenAI-compatible LLM gateway that routes each request by policy.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.policy = policy
+    app.state.engine = engine
+    app.state.breakers = breakers
+    app.state.metrics = metrics
+    app.state.chat = chat
+    app.state.redis = None
+    app.include_router(openai.router)
+    app.include_router(health.router)
+    install_error_handlers(app)
+    return app
+
+
+def app_factory() -> FastAPI:
+    """For `uvicorn --factory` (several workers): settings come from the environment."""
+    return create_app(Settings())
+
+
+def build_providers(policy: Policy, settings: Settings) -> dict[str, Provider]:
+    backends = {spec.backend for spec in policy.models.values()}
+    providers: dict[str, Provider] = {}
+    if backends & {"local", "openai"}:
+        http = OpenAIHttpProvider(settings.timeouts)
+        providers["local"] = http
+        providers["openai"] = http
+    if "litellm" in backends:
+        from router.providers.litellm_provider import LiteLLMProvider
+
+        providers["litellm"] = LiteLLMProvider(settings.timeouts)
+    return providers
+
+
+def read_api_keys(policy: Policy, environ: Mapping[str, str]) -> dict[str, SecretStr | None]:
+    keys: dict[str, SecretStr | None] = {}
+    for name, spec in policy.models.items():
+        value = environ.get(spec.api_key_env) if spec.api_key_env else None
+        keys[name] = SecretStr(value) if value else None
+    return keys
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error leaves as `{"error": {"message", "type", "param", "code"}}`."""
+
+    @app.exception_handler(JunctionError)
+    async def junction_error(request: Request, exc: JunctionError) -> Response:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
+        errors = exc.errors()
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        loc = tuple(p for p in first.get("loc", ()) if p != "body")
+        param = dotted(loc) or None
+        message = f"{param}: {first.get('msg')}" if param else str(first.get("msg"))
+        return json_response(
+            {"error": {"message": message, "type": "invalid_request_error", "param": param,
+                       "code": "validation_error"}},
+            status_code=422,
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+        message = (
+            f"no such endpoint: {request.method} {request.url.path}"
+            if exc.status_code == 404 else str(exc.detail)
+        )
+        return json_response(
+            {"error": {"message": message, "type": "invalid_request_error", "param": None,
+                       "code": code}},
+            status_code=exc.status_code,
+            headers=dict(exc.headers) if exc.headers else None,
+        )
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return json_response(
+            {"error": {"message": f"internal error: {type(exc).__name__}; the gateway logged "
+                       "the details", "type": "server_error", "param": None,
+                       "code": "internal_error"}},
+            status_code=500,
+        )

@@ -1,0 +1,145 @@
+"""The `junction` command: serve, demo, route explain, policy check, and the tool groups."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    result: int = handler(args)
+    return result
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="junction", description="Junction: an OpenAI-compatible LLM gateway."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the gateway")
+    serve.add_argument("--config", type=Path, help="policy file (JUNCTION_POLICY_FILE)")
+    serve.add_argument("--host", help="bind address (JUNCTION_HOST)")
+    serve.add_argument("--port", type=int, help="port (JUNCTION_PORT, default 8080)")
+    serve.add_argument("--workers", type=int, help="worker processes (JUNCTION_WORKERS)")
+    serve.set_defaults(handler=_serve)
+
+    demo = sub.add_parser("demo", help="run the gateway with emulated local and API backends")
+    demo.add_argument("--host", default="127.0.0.1")
+    demo.add_argument("--port", type=int, default=8080)
+    demo.add_argument("--config", type=Path, default=None,
+                      help="policy file (default: policies/default.yaml)")
+    demo.set_defaults(handler=_demo)
+
+    route = sub.add_parser("route", help="routing tools")
+    route_sub = route.add_subparsers(dest="route_command", metavar="COMMAND")
+    explain = route_sub.add_parser("explain", help="print the decision for a request, offline")
+    explain.add_argument("--config", type=Path, default=Path("policies/default.yaml"))
+    explain.add_argument("request", type=Path, help="a chat-completions request body (JSON)")
+    explain.add_argument("--header", action="append", default=[], metavar="NAME:VALUE")
+    explain.set_defaults(handler=_explain)
+
+    policy = sub.add_parser("policy", help="policy tools")
+    policy_sub = policy.add_subparsers(dest="policy_command", metavar="COMMAND")
+    check = policy_sub.add_parser("check", help="validate policy files; warn about dead routes")
+    check.add_argument("files", type=Path, nargs="+")
+    check.set_defaults(handler=_check)
+
+    for module in ("router.learned.cli", "local_backend.cli"):
+        try:
+            registrar = __import__(module, fromlist=["register_cli"])
+        except ImportError:
+            continue
+        registrar.register_cli(sub)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from router.errors import PolicyError
+    from router.server import run_gateway
+    from router.settings import Settings
+
+    overrides: dict[str, Any] = {}
+    if args.config is not None:
+        overrides["policy_file"] = args.config
+    if args.host is not None:
+        overrides["host"] = args.host
+    if args.port is not None:
+        overrides["port"] = args.port
+    if args.workers is not None:
+        overrides["workers"] = args.workers
+    try:
+        settings = Settings(**overrides)
+        run_gateway(settings)
+    except PolicyError as exc:
+        print(f"junction: cannot start: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from router.demo import run_demo
+
+    return run_demo(args.host, args.port, args.config)
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from router.errors import JunctionError, PolicyError
+    from router.offline import explain_offline
+
+    try:
+        raw = args.request.read_bytes()
+    except OSError as exc:
+        print(f"junction: cannot read {args.request}: {exc.strerror}", file=sys.stderr)
+        return 2
+    headers = {}
+    for item in args.header:
+        name, _, value = item.partition(":")
+        headers[name.strip().lower()] = value.strip()
+    try:
+        result = explain_offline(args.config, raw, headers)
+    except PolicyError as exc:
+        print(f"junction: {exc}", file=sys.stderr)
+        return 2
+    except JunctionError as exc:
+        print(json.dumps(exc.body(), indent=2))
+        return 1
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from router.errors import PolicyError
+    from router.policy.check import policy_warnings
+    from router.policy.loader import load_policy
+
+    failed = False
+    for path in args.files:
+        try:
+            policy = load_policy(path)
+        except PolicyError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            failed = True
+            continue
+        warnings = policy_warnings(policy)
+        for warning in warnings:
+            print(f"warning: {path}: {warning}", file=sys.stderr)
+        print(f"ok: {path}: {len(policy.models)} models, {len(policy.routes)} routes, "
+              f"{len(warnings)} warning(s)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

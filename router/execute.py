@@ -1,0 +1,202 @@
+"""Carry out a `Decision`: attempt its models in order, with breakers and fallbacks.
+
+Falls back on connection errors, timeouts, 429 and 5xx before the first byte; an upstream 4xx
+is the caller's answer and is returned as it came. Residency is checked again here, just before
+anything is sent, so a sensitive request cannot reach an external model even if a bug upstream
+of this module let one through.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import SecretStr
+
+from router.policy.engine import Decision
+from router.policy.schema import ModelSpec, Policy
+from router.providers.balancer import EndpointBalancer
+from router.providers.base import AttemptFailed, CallTarget, Completion, OpenStream, Provider
+from router.providers.breaker import CircuitBreakers
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Attempt:
+    model: str
+    endpoint: str | None
+    outcome: str
+    duration_ms: float
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class Outcome:
+    """What happened to one request upstream; filled in as attempts are made."""
+
+    attempts: list[Attempt] = field(default_factory=list)
+    model: str | None = None
+    endpoint: str | None = None
+    upstream_ms: float = 0.0
+
+    def header(self) -> str:
+        return ",".join(f"{a.model}:{a.outcome}" for a in self.attempts)
+
+
+class AllAttemptsFailed(Exception):
+    def __init__(self, outcome: Outcome, last: AttemptFailed | None) -> None:
+        super().__init__("every candidate failed")
+        self.outcome = outcome
+        self.last = last
+
+
+class UpstreamRejected(Exception):
+    """The upstream answered with a client error: forward it, do not fall back."""
+
+    def __init__(self, outcome: Outcome, failure: AttemptFailed) -> None:
+        super().__init__(failure.message)
+        self.outcome = outcome
+        self.failure = failure
+
+
+class Executor:
+    def __init__(
+        self,
+        policy: Policy,
+        providers: Mapping[str, Provider],
+        breakers: CircuitBreakers,
+        api_keys: Mapping[str, SecretStr | None],
+        default_timeout_s: float,
+        endpoint_load: Any = None,
+    ) -> None:
+        self.policy = policy
+        self.providers = providers
+        self.breakers = breakers
+        self.api_keys = api_keys
+        self.default_timeout_s = default_timeout_s
+        self.balancers = {name: EndpointBalancer() for name in policy.models}
+        self.endpoint_load = endpoint_load
+
+    def upstream_body(
+        self, spec: ModelSpec, body: Mapping[str, Any], decision: Decision
+    ) -> dict[str, Any]:
+        out = dict(body)
+        out["model"] = spec.model
+        for extra in (decision.extra_body, spec.extra_body):
+            for key, value in extra.items():
+                out.setdefault(key, value)
+        return out
+
+    async def complete(
+        self, body: Mapping[str, Any], decision: Decision
+    ) -> tuple[Completion, Outcome]:
+        outcome = Outcome()
+        last: AttemptFailed | None = None
+        for name, spec, target in self._targets(decision, outcome):
+            upstream = self.upstream_body(spec, body, decision)
+            balancer = self.balancers[name]
+            start = time.perf_counter()
+            try:
+                with balancer.track(target.endpoint or ""):
+                    completion = await self.providers[spec.backend].complete(target, upstream)
+            except AttemptFailed as failure:
+                last = failure
+                self._failed(outcome, target, failure, start)
+                if not failure.retryable:
+                    raise UpstreamRejected(outcome, failure) from None
+                continue
+            self._succeeded(outcome, target, start)
+            outcome.upstream_ms += completion.upstream_ms
+            return completion, outcome
+        raise AllAttemptsFailed(outcome, last)
+
+    async def open_stream(
+        self, body: Mapping[str, Any], decision: Decision, want_usage: bool
+    ) -> tuple[OpenStream, Outcome]:
+        outcome = Outcome()
+        last: AttemptFailed | None = None
+        for name, spec, target in self._targets(decision, outcome):
+            upstream = self.upstream_body(spec, body, decision)
+            if spec.backend != "litellm":
+                # Ask for usage always (to count cost); the provider drops the extra event
+                # when the client did not ask for it.
+                upstream["stream_options"] = {
+                    **(upstream.get("stream_options") or {}), "include_usage": True
+                }
+            balancer = self.balancers[name]
+            start = time.perf_counter()
+            try:
+                with balancer.track(target.endpoint or ""):
+                    stream = await self.providers[spec.backend].open_stream(
+                        target, upstream, want_usage
+                    )
+            except AttemptFailed as failure:
+                last = failure
+                self._failed(outcome, target, failure, start)
+                if not failure.retryable:
+                    raise UpstreamRejected(outcome, failure) from None
+                continue
+            self._succeeded(outcome, target, start)
+            outcome.upstream_ms += stream.first_byte_ms
+            return stream, outcome
+        raise AllAttemptsFailed(outcome, last)
+
+    def _targets(self, decision: Decision, outcome: Outcome) -> Any:
+        sensitive = decision.classification.is_sensitive
+        for name in decision.attempts:
+            spec = self.policy.models[name]
+            if sensitive and spec.effective_residency != "local":
+                # Unreachable unless the engine is wrong; refuse loudly rather than send.
+                log.error("refused to send a sensitive request to external model %s", name)
+                outcome.attempts.append(Attempt(name, None, "refused_residency", 0.0))
+                continue
+            if not self.breakers.before_call(name):
+                outcome.attempts.append(Attempt(name, None, "circuit_open", 0.0))
+                continue
+            endpoints = spec.endpoints or [None]
+            tried: set[str] = set()
+            for _ in range(len(endpoints)):
+                endpoint: str | None
+                if spec.endpoints:
+                    load = self.endpoint_load if spec.backend == "local" else None
+                    endpoint = self.balancers[name].pick(spec.endpoints, frozenset(tried), load)
+                    if endpoint is None:
+                        break
+                    tried.add(endpoint)
+                else:
+                    endpoint = None
+                yield name, spec, CallTarget(
+                    name=name,
+                    spec=spec,
+                    endpoint=endpoint,
+                    api_key=self.api_keys.get(name),
+                    timeout_s=spec.timeout_s or self.default_timeout_s,
+                )
+                last = outcome.attempts[-1] if outcome.attempts else None
+                # Another endpoint of the same model only helps when this one was unreachable.
+                if last is None or last.outcome not in ("connect_error", "timeout"):
+                    break
+
+    def _failed(
+        self, outcome: Outcome, target: CallTarget, failure: AttemptFailed, start: float
+    ) -> None:
+        elapsed = (time.perf_counter() - start) * 1000.0
+        outcome.upstream_ms += elapsed
+        outcome.attempts.append(
+            Attempt(target.name, target.endpoint, failure.outcome, elapsed, failure.message)
+        )
+        if failure.retryable:
+            self.breakers.record_failure(target.name)
+        else:
+            self.breakers.record_success(target.name)
+
+    def _succeeded(self, outcome: Outcome, target: CallTarget, start: float) -> None:
+        elapsed = (time.perf_counter() - start) * 1000.0
+        outcome.attempts.append(Attempt(target.name, target.endpoint, "ok", elapsed))
+        outcome.model = target.name
+        outcome.endpoint = target.endpoint
+        self.breakers.record_success(target.name)

@@ -1,0 +1,395 @@
+"""The policy engine: classification + request context -> an explained `Decision`. Pure.
+
+Order of work: resolve the target (``auto`` -> first matching route; a route name; a model
+name) -> filter every model it could use (permissions, residency, capabilities, context,
+availability, constraints) -> order the survivors by the route's objective -> fallbacks last.
+A sensitive request is never given an external model, whichever way it arrives.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from router.classify.types import Capability, Classification, Task
+from router.policy.pricing import ModelPrice
+from router.policy.schema import Match, ModelSpec, Objective, Policy, Route
+
+Role = Literal["candidate", "fallback"]
+
+
+@dataclass(frozen=True, slots=True)
+class QualityView:
+    mean: float
+    n: float
+    source: str  # "prior", "default" or "feedback"
+
+
+class RoutingSignals(Protocol):
+    """Live numbers the engine ranks by; every call is O(1) and never does I/O."""
+
+    def quality(self, task: Task, model: str) -> QualityView: ...
+
+    def expected_output_tokens(self, task: Task, model: str) -> float: ...
+
+    def expected_latency_ms(self, task: Task, model: str, output_tokens: float) -> float: ...
+
+    def unavailable_reason(self, model: str) -> str | None: ...
+
+    def price(self, model: str) -> ModelPrice: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RequestContext:
+    """What the engine needs to know about a request besides its classification."""
+
+    requested_model: str = "auto"
+    headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
+    key_id: str | None = None
+    team: str | None = None
+    allowed_models: frozenset[str] | None = None
+    allowed_routes: frozenset[str] | None = None
+    max_output_tokens: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Why one model was kept or rejected, with the numbers it was judged by."""
+
+    model: str
+    role: Role
+    kept: bool
+    reason: str
+    residency: str
+    quality: float | None = None
+    quality_source: str | None = None
+    expected_cost_usd: float | None = None
+    expected_latency_ms: float | None = None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "model": self.model,
+            "role": self.role,
+            "kept": self.kept,
+            "reason": self.reason,
+            "residency": self.residency,
+            "quality": None if self.quality is None else round(self.quality, 4),
+            "quality_source": self.quality_source,
+            "expected_cost_usd": (
+                None if self.expected_cost_usd is None else round(self.expected_cost_usd, 8)
+            ),
+            "expected_latency_ms": (
+                None if self.expected_latency_ms is None else round(self.expected_latency_ms, 1)
+            ),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """Why nothing may serve the request; the API turns it into an OpenAI-shaped error."""
+
+    status: int
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    route: str
+    objective: Objective | Literal["direct"]
+    attempts: tuple[str, ...]
+    verdicts: tuple[Verdict, ...]
+    classification: Classification
+    fail_closed: bool
+    rejection: Rejection | None = None
+    extra_body: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def chosen(self) -> str | None:
+        return self.attempts[0] if self.attempts else None
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "route": self.route,
+            "objective": self.objective,
+            "fail_closed": self.fail_closed,
+            "classification": self.classification.to_dict(),
+            "candidates": [v.to_dict() for v in self.verdicts],
+            "attempt_order": list(self.attempts),
+            "choice": self.chosen,
+            "rejection": None
+            if self.rejection is None
+            else {
+                "status": self.rejection.status,
+                "code": self.rejection.code,
+                "message": self.rejection.message,
+            },
+        }
+
+
+class UnknownModel(LookupError):
+    """The request named neither `auto`, a route nor a model of the policy."""
+
+
+class PolicyEngine:
+    """Decides, for one policy, which models may serve a request and in what order."""
+
+    def __init__(self, policy: Policy, signals: RoutingSignals) -> None:
+        self.policy = policy
+        self.signals = signals
+        self._routes = {route.name: route for route in policy.routes}
+
+    def decide(self, classification: Classification, ctx: RequestContext) -> Decision:
+        requested = ctx.requested_model
+        if requested == "auto":
+            route = self._first_match(classification, ctx)
+            if route is None:
+                return self._no_route(classification)
+            return self._decide_route(route, classification, ctx)
+        if requested in self._routes:
+            route = self._routes[requested]
+            if ctx.allowed_routes is not None and requested not in ctx.allowed_routes:
+                return self._refuse(
+                    requested, classification, 403, "route_not_allowed",
+                    f"route {requested!r} is not allowed for this key or team; allowed: "
+                    f"{', '.join(sorted(ctx.allowed_routes)) or 'none'}",
+                )
+            return self._decide_route(route, classification, ctx)
+        if requested in self.policy.models:
+            return self._decide_direct(requested, classification, ctx)
+        raise UnknownModel(requested)
+
+    def matches(self, route: Route, classification: Classification, ctx: RequestContext) -> bool:
+        if ctx.allowed_routes is not None and route.name not in ctx.allowed_routes:
+            return False
+        return _match(route.match, classification, ctx)
+
+    # -- resolution ------------------------------------------------------------------------
+
+    def _first_match(self, classification: Classification, ctx: RequestContext) -> Route | None:
+        # Capabilities filter first: a route none of whose models could take the request
+        # (tools, vision, schema, context) is passed over for the next matching one.
+        for route in self.policy.routes:
+            if self.matches(route, classification, ctx) and self._capable(route, classification, ctx):
+                return route
+        return None
+
+    def _capable(self, route: Route, c: Classification, ctx: RequestContext) -> bool:
+        needed = c.prompt_tokens + (ctx.max_output_tokens or 256)
+        for name in (*route.candidates, *route.fallbacks):
+            spec = self.policy.models[name]
+            if not _missing_capabilities(spec, c) and needed <= spec.context_window:
+                return True
+        return False
+
+    def _decide_route(
+        self, route: Route, classification: Classification, ctx: RequestContext
+    ) -> Decision:
+        names: list[tuple[str, Role]] = [(m, "candidate") for m in route.candidates]
+        extra = list(route.fallbacks)
+        if route.on_unavailable == "fallback":
+            extra += self.policy.defaults.fallbacks
+        seen = set(route.candidates)
+        for name in extra:
+            if name not in seen:
+                seen.add(name)
+                names.append((name, "fallback"))
+        verdicts = [self._judge(n, role, route, classification, ctx) for n, role in names]
+        primaries = [v for v in verdicts if v.kept and v.role == "candidate"]
+        fallbacks = [v for v in verdicts if v.kept and v.role == "fallback"]
+        ordered = _order(primaries, route.objective) + fallbacks
+        attempts = tuple(v.model for v in ordered)
+        rejection = None
+        if not attempts:
+            rejection = _nothing_left(route.name, classification, verdicts)
+        return Decision(
+            route=route.name,
+            objective=route.objective,
+            attempts=attempts,
+            verdicts=tuple(verdicts),
+            classification=classification,
+            fail_closed=route.on_unavailable == "reject" or classification.is_sensitive,
+            rejection=rejection,
+            extra_body=route.extra_body,
+        )
+
+    def _decide_direct(
+        self, model: str, classification: Classification, ctx: RequestContext
+    ) -> Decision:
+        verdict = self._judge(model, "candidate", None, classification, ctx)
+        rejection = None
+        if not verdict.kept:
+            sensitive_external = classification.is_sensitive and verdict.residency == "external"
+            rejection = Rejection(
+                status=403 if sensitive_external or verdict.reason.startswith("not allowed")
+                else 503 if verdict.reason.startswith("unavailable") else 400,
+                code="sensitive_data_external_model" if sensitive_external
+                else "model_not_allowed" if verdict.reason.startswith("not allowed")
+                else "model_unavailable" if verdict.reason.startswith("unavailable")
+                else "model_cannot_serve_request",
+                message=f"model {model!r} cannot serve this request: {verdict.reason}",
+            )
+        return Decision(
+            route=f"direct:{model}",
+            objective="direct",
+            attempts=(model,) if verdict.kept else (),
+            verdicts=(verdict,),
+            classification=classification,
+            fail_closed=True,
+            rejection=rejection,
+        )
+
+    def _no_route(self, classification: Classification) -> Decision:
+        return self._refuse(
+            "none", classification, 400, "no_matching_route",
+            "no route of the policy matches this request and the policy has no catch-all route; "
+            "name a model or route, or add a route without 'match'",
+        )
+
+    def _refuse(
+        self, route: str, classification: Classification, status: int, code: str, message: str
+    ) -> Decision:
+        return Decision(
+            route=route, objective="direct", attempts=(), verdicts=(),
+            classification=classification, fail_closed=True,
+            rejection=Rejection(status, code, message),
+        )
+
+    # -- judging one model -------------------------------------------------------------------
+
+    def _judge(
+        self,
+        name: str,
+        role: Role,
+        route: Route | None,
+        classification: Classification,
+        ctx: RequestContext,
+    ) -> Verdict:
+        spec = self.policy.models[name]
+        residency = spec.effective_residency
+
+        def reject(reason: str, **numbers: float | str | None) -> Verdict:
+            return Verdict(name, role, False, reason, residency, **numbers)  # type: ignore[arg-type]
+
+        if ctx.allowed_models is not None and name not in ctx.allowed_models:
+            return reject("not allowed for this key or team")
+        if classification.is_sensitive and residency == "external":
+            return reject(
+                f"sensitive request ({_findings_text(classification)}) never goes to an "
+                "external model"
+            )
+        missing = _missing_capabilities(spec, classification)
+        if missing:
+            return reject(f"lacks capability: {', '.join(missing)}")
+        needed = classification.prompt_tokens + (ctx.max_output_tokens or 256)
+        if needed > spec.context_window:
+            return reject(
+                f"needs about {needed} tokens of context; its window is {spec.context_window}"
+            )
+        unavailable = self.signals.unavailable_reason(name)
+        if unavailable is not None:
+            return reject(f"unavailable: {unavailable}")
+
+        task = classification.task
+        quality = self.signals.quality(task, name)
+        out_tokens = float(ctx.max_output_tokens) if ctx.max_output_tokens else 0.0
+        expected_out = self.signals.expected_output_tokens(task, name)
+        if out_tokens:
+            expected_out = min(expected_out, out_tokens)
+        cost = self.signals.price(name).cost(classification.prompt_tokens, int(expected_out))
+        latency = self.signals.expected_latency_ms(task, name, expected_out)
+        numbers: dict[str, float | str | None] = {
+            "quality": quality.mean,
+            "quality_source": quality.source,
+            "expected_cost_usd": cost,
+            "expected_latency_ms": latency,
+        }
+        if route is not None and role == "candidate":
+            limits = route.constraints
+            if limits.min_quality is not None and quality.mean < limits.min_quality:
+                return reject(
+                    f"quality {quality.mean:.2f} for {task.value} is below the route's "
+                    f"min_quality {limits.min_quality:.2f}",
+                    **numbers,
+                )
+            if limits.max_cost_per_request is not None and cost > limits.max_cost_per_request:
+                return reject(
+                    f"expected cost ${cost:.6f} is over the route's max_cost_per_request "
+                    f"${limits.max_cost_per_request:.6f}",
+                    **numbers,
+                )
+            if limits.max_latency_ms is not None and latency > limits.max_latency_ms:
+                return reject(
+                    f"expected latency {latency:.0f} ms is over the route's max_latency_ms "
+                    f"{limits.max_latency_ms:.0f}",
+                    **numbers,
+                )
+        return Verdict(name, role, True, "eligible", residency, **numbers)  # type: ignore[arg-type]
+
+
+def _order(verdicts: list[Verdict], objective: Objective) -> list[Verdict]:
+    def cost(v: Verdict) -> float:
+        return v.expected_cost_usd or 0.0
+
+    def quality(v: Verdict) -> float:
+        return v.quality or 0.0
+
+    def latency(v: Verdict) -> float:
+        return v.expected_latency_ms or 0.0
+
+    if objective == "min_cost":
+        return sorted(verdicts, key=lambda v: (round(cost(v), 9), -quality(v)))
+    if objective == "max_quality":
+        return sorted(verdicts, key=lambda v: (-round(quality(v), 4), cost(v)))
+    return sorted(verdicts, key=lambda v: (latency(v), cost(v)))
+
+
+def _match(match: Match, c: Classification, ctx: RequestContext) -> bool:
+    if match.task is not None and c.task not in match.task:
+        return False
+    if match.difficulty is not None and not match.difficulty.contains(c.difficulty):
+        return False
+    if match.sensitivity is not None and c.sensitivity not in match.sensitivity:
+        return False
+    if match.capabilities is not None and not set(match.capabilities) <= c.capabilities:
+        return False
+    if match.prompt_tokens is not None and not match.prompt_tokens.contains(c.prompt_tokens):
+        return False
+    if match.headers is not None:
+        for name, value in match.headers.items():
+            if ctx.headers.get(name.lower()) != value:
+                return False
+    if match.keys is not None and ctx.key_id not in match.keys:
+        return False
+    return match.teams is None or ctx.team in match.teams
+
+
+def _missing_capabilities(spec: ModelSpec, c: Classification) -> list[str]:
+    declared = set(spec.capabilities)
+    return sorted(
+        cap.value
+        for cap in c.capabilities
+        if cap is not Capability.LONG_CONTEXT and cap not in declared
+    )
+
+
+def _findings_text(c: Classification) -> str:
+    if not c.findings:
+        return c.sensitivity.value
+    kinds = ", ".join(f"{kind} x{count}" for kind, count in sorted(c.findings.items()))
+    return f"{c.sensitivity.value}: {kinds}"
+
+
+def _nothing_left(route: str, c: Classification, verdicts: list[Verdict]) -> Rejection:
+    reasons = "; ".join(f"{v.model}: {v.reason}" for v in verdicts) or "no models"
+    if c.is_sensitive:
+        return Rejection(
+            503,
+            "no_local_model_available",
+            f"route {route!r}: this request is {_findings_text(c)} and must stay on local "
+            f"models, but none can serve it now (fail-closed; nothing was sent). {reasons}",
+        )
+    return Rejection(
+        503, "no_model_available", f"route {route!r}: no model can serve this request. {reasons}"
+    )

@@ -1,0 +1,152 @@
+"""Load a policy file: YAML -> `${ENV}` substitution -> validated `Policy`.
+
+Every error names the file, the line, the key path, the bad value and what is allowed, so an
+operator can fix a policy without reading Junction's source.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from router.errors import PolicyError
+from router.policy.schema import Policy
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def load_policy(path: Path | str, environ: Mapping[str, str] | None = None) -> Policy:
+    """Read and validate one policy file; raise `PolicyError` with a precise message."""
+    path = Path(path)
+    env = os.environ if environ is None else environ
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PolicyError(f"{path}: cannot read policy file: {exc.strerror or exc}") from exc
+    return parse_policy(text, source=str(path), environ=env)
+
+
+def parse_policy(text: str, *, source: str, environ: Mapping[str, str]) -> Policy:
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{source}: not valid YAML: {exc}") from exc
+    if root is None:
+        raise PolicyError(f"{source}: the file is empty; a policy needs 'models' and 'routes'")
+    data = _to_python(root, source, environ, ())
+    if not isinstance(data, dict):
+        raise PolicyError(f"{source}:{root.start_mark.line + 1}: the top level must be a mapping")
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        raise PolicyError(_describe(exc, root, source)) from None
+
+
+def _to_python(
+    node: yaml.Node, source: str, environ: Mapping[str, str], path: tuple[str | int, ...]
+) -> Any:
+    if isinstance(node, yaml.MappingNode):
+        out: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = _scalar(key_node)
+            if key in out:
+                raise PolicyError(
+                    f"{source}:{key_node.start_mark.line + 1}: key {_dotted((*path, key))} "
+                    "appears twice"
+                )
+            out[key] = _to_python(value_node, source, environ, (*path, key))
+        return out
+    if isinstance(node, yaml.SequenceNode):
+        return [_to_python(item, source, environ, (*path, i)) for i, item in enumerate(node.value)]
+    value = _scalar(node)
+    if isinstance(value, str) and "${" in value:
+        return _substitute(value, node, source, environ, path)
+    return value
+
+
+def _scalar(node: yaml.Node) -> Any:
+    # Resolve a scalar with YAML's own rules (ints, floats, booleans, null) without a full load.
+    return yaml.SafeLoader("").construct_object(node)
+
+
+def _substitute(
+    value: str,
+    node: yaml.Node,
+    source: str,
+    environ: Mapping[str, str],
+    path: tuple[str | int, ...],
+) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in environ:
+            return environ[name]
+        if default is not None:
+            return default
+        raise PolicyError(
+            f"{source}:{node.start_mark.line + 1}: {_dotted(path)} refers to environment "
+            f"variable {name}, which is not set; set it, or write ${{{name}:-default}}"
+        )
+
+    return _ENV_REF.sub(replace, value)
+
+
+def _describe(exc: ValidationError, root: yaml.Node, source: str) -> str:
+    lines = [f"{source}: invalid policy ({exc.error_count()} error(s))"]
+    for err in exc.errors():
+        loc = tuple(part for part in err["loc"] if not _is_pydantic_tag(part))
+        node = _find_node(root, loc)
+        line = node.start_mark.line + 1 if node is not None else 1
+        where = _dotted(loc) or "(top level)"
+        shown = "" if err["type"] == "missing" or not loc else f" (got {err.get('input')!r:.80})"
+        lines.append(f"  {source}:{line}: {where}: {_allowed(err)}{shown}")
+    return "\n".join(lines)
+
+
+def _allowed(err: Any) -> str:
+    msg = str(err["msg"])
+    if err["type"] == "extra_forbidden":
+        return "unknown key; check the spelling against the documented policy schema"
+    if err["type"] == "missing":
+        return "required key is missing"
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    return msg
+
+
+def _is_pydantic_tag(part: Any) -> bool:
+    # Pydantic inserts tags such as 'function-after[...]' into locations of validated models.
+    return isinstance(part, str) and "[" in part and part.endswith("]")
+
+
+def _find_node(root: yaml.Node, loc: tuple[Any, ...]) -> yaml.Node | None:
+    node: yaml.Node | None = root
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            nxt = None
+            for key_node, value_node in node.value:
+                if str(key_node.value) == str(part):
+                    nxt = value_node
+                    break
+            if nxt is None:
+                return node
+            node = nxt
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+            if part >= len(node.value):
+                return node
+            node = node.value[part]
+        else:
+            return node
+    return node
+
+
+def _dotted(path: tuple[Any, ...]) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out

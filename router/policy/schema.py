@@ -1,0 +1,186 @@
+"""The policy file's schema: pydantic models with `extra="forbid"` so typos fail loudly."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from router.classify.types import Capability, Sensitivity, Task
+
+Objective = Literal["min_cost", "max_quality", "min_latency"]
+Backend = Literal["local", "openai", "litellm"]
+Residency = Literal["local", "external"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Prices(_Strict):
+    """List prices in US dollars per million tokens."""
+
+    input_per_million: float = Field(ge=0)
+    output_per_million: float = Field(ge=0)
+
+
+class LocalCost(_Strict):
+    """What local tokens cost: GPU-hours spread over the measured (or assumed) throughput."""
+
+    gpu_hour_usd: float = Field(ge=0)
+    gpus: int = Field(1, ge=1)
+    tokens_per_second: float = Field(
+        1000.0, gt=0, description="Assumed throughput until the capacity probe has measured one."
+    )
+    mode: Literal["amortised", "marginal"] = Field(
+        "amortised", description="marginal counts idle local capacity as free."
+    )
+
+
+class LatencyPrior(_Strict):
+    """What to assume about a model's speed before live measurements exist."""
+
+    ttft_ms: float = Field(500.0, ge=0)
+    tokens_per_second: float = Field(50.0, gt=0)
+
+
+class ModelSpec(_Strict):
+    """One model Junction may send requests to."""
+
+    backend: Backend
+    model: str = Field(
+        min_length=1,
+        description="Served model name (local, openai) or litellm model id (litellm).",
+    )
+    endpoints: list[str] = Field(default_factory=list)
+    api_key_env: str | None = None
+    prices: Prices | None = None
+    local_cost: LocalCost | None = None
+    capabilities: list[Capability] = Field(default_factory=list)
+    context_window: int = Field(8192, ge=256)
+    residency: Residency | None = None
+    timeout_s: float | None = Field(None, gt=0)
+    latency: LatencyPrior = LatencyPrior()
+    extra_body: dict[str, object] = Field(
+        default_factory=dict, description="Fields merged into every request to this model."
+    )
+
+    @model_validator(mode="after")
+    def _check_backend(self) -> ModelSpec:
+        if self.backend in ("local", "openai") and not self.endpoints:
+            raise ValueError(f"backend {self.backend!r} needs at least one URL in 'endpoints'")
+        if self.backend == "litellm" and len(self.endpoints) > 1:
+            raise ValueError("backend 'litellm' takes at most one endpoint (its api_base)")
+        for url in self.endpoints:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"endpoint {url!r} must start with http:// or https://")
+        if self.capabilities and Capability.LONG_CONTEXT in self.capabilities:
+            raise ValueError("'long_context' is not declared: set 'context_window' instead")
+        return self
+
+    @property
+    def effective_residency(self) -> Residency:
+        """Local backends are local unless stated; everything else is external unless stated."""
+        if self.residency is not None:
+            return self.residency
+        return "local" if self.backend == "local" else "external"
+
+
+class Range(_Strict):
+    min: float | None = None
+    max: float | None = None
+
+    def contains(self, value: float) -> bool:
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+
+class Match(_Strict):
+    """Conditions a request must meet for a route to apply; omitted fields match anything."""
+
+    task: list[Task] | None = None
+    difficulty: Range | None = None
+    sensitivity: list[Sensitivity] | None = None
+    capabilities: list[Capability] | None = None
+    prompt_tokens: Range | None = None
+    headers: dict[str, str] | None = None
+    keys: list[str] | None = None
+    teams: list[str] | None = None
+
+
+class Constraints(_Strict):
+    min_quality: float | None = Field(None, ge=0, le=1)
+    max_cost_per_request: float | None = Field(None, ge=0)
+    max_latency_ms: float | None = Field(None, gt=0, description="Bound on expected p95 latency.")
+
+
+class Route(_Strict):
+    """A named rule: which requests it takes, which models may serve them and how to choose."""
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.:-]+$")
+    description: str = ""
+    match: Match = Match()
+    candidates: list[str] = Field(min_length=1)
+    objective: Objective = "min_cost"
+    constraints: Constraints = Constraints()
+    fallbacks: list[str] = Field(default_factory=list)
+    on_unavailable: Literal["fallback", "reject"] = Field(
+        "fallback",
+        description="reject: fail closed, never use models outside candidates and fallbacks.",
+    )
+    extra_body: dict[str, object] = Field(default_factory=dict)
+
+
+class Defaults(_Strict):
+    objective: Objective = "min_cost"
+    fallbacks: list[str] = Field(default_factory=list)
+    quality: float = Field(0.5, ge=0, le=1, description="Quality assumed with no prior.")
+    output_tokens: dict[Task, int] = Field(
+        default_factory=lambda: {
+            Task.CODE: 600,
+            Task.MATH: 500,
+            Task.REASONING: 500,
+            Task.EXTRACTION: 200,
+            Task.SUMMARISATION: 250,
+            Task.TRANSLATION: 300,
+            Task.CREATIVE: 600,
+            Task.CHAT: 250,
+        },
+        description="Typical output tokens per task, until measured.",
+    )
+
+
+class Policy(_Strict):
+    """A whole policy file."""
+
+    version: Literal[1] = 1
+    models: dict[str, ModelSpec] = Field(min_length=1)
+    routes: list[Route] = Field(min_length=1)
+    quality: dict[Task, dict[str, float]] = Field(default_factory=dict)
+    defaults: Defaults = Defaults()
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Policy:
+        names = set(self.models)
+        seen: set[str] = set()
+        for route in self.routes:
+            if route.name in seen:
+                raise ValueError(f"route name {route.name!r} is used twice")
+            if route.name in names or route.name == "auto":
+                raise ValueError(f"route name {route.name!r} clashes with a model name or 'auto'")
+            seen.add(route.name)
+            for ref in [*route.candidates, *route.fallbacks]:
+                if ref not in names:
+                    raise ValueError(
+                        f"route {route.name!r} names unknown model {ref!r}; "
+                        f"models are: {', '.join(sorted(names))}"
+                    )
+        for ref in self.defaults.fallbacks:
+            if ref not in names:
+                raise ValueError(f"defaults.fallbacks names unknown model {ref!r}")
+        for task, table in self.quality.items():
+            for model, score in table.items():
+                if model not in names:
+                    raise ValueError(f"quality.{task.value} names unknown model {model!r}")
+                if not 0 <= score <= 1:
+                    raise ValueError(f"quality.{task.value}.{model} = {score} is outside [0, 1]")
+        return self

@@ -1,0 +1,164 @@
+"""Proprietary APIs (Anthropic, Gemini, OpenAI, ...) through `litellm.acompletion`.
+
+litellm is imported on first construction, not at module import: it takes seconds and ~150 MB,
+which a gateway whose policy names no litellm model should never pay.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+
+from router.providers.base import (
+    AttemptFailed,
+    CallTarget,
+    Completion,
+    StreamEnd,
+    Usage,
+    retryable_status,
+)
+from router.providers.sse import DONE, encode_event, error_event
+from router.settings import TimeoutSettings
+
+# Junction owns these; everything else in the body goes to litellm unchanged.
+_OWN_FIELDS = frozenset({"model", "messages", "stream", "stream_options"})
+
+
+class LiteLLMProvider:
+    def __init__(self, timeouts: TimeoutSettings) -> None:
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+        import litellm
+
+        litellm.telemetry = False
+        litellm.suppress_debug_info = True
+        self._litellm = litellm
+        self.timeouts = timeouts
+
+    async def aclose(self) -> None:
+        return None
+
+    def _kwargs(self, target: CallTarget, body: dict[str, Any]) -> dict[str, Any]:
+        kwargs = {k: v for k, v in body.items() if k not in _OWN_FIELDS}
+        kwargs["model"] = target.spec.model
+        kwargs["messages"] = body["messages"]
+        kwargs["timeout"] = target.timeout_s
+        kwargs["num_retries"] = 0  # Junction's executor decides about retries and fallbacks
+        if target.endpoint:
+            kwargs["api_base"] = target.endpoint
+        if target.api_key is not None:
+            kwargs["api_key"] = target.api_key.get_secret_value()
+        return kwargs
+
+    async def complete(self, target: CallTarget, body: dict[str, Any]) -> Completion:
+        start = time.perf_counter()
+        try:
+            response = await self._litellm.acompletion(**self._kwargs(target, body))
+        except Exception as exc:
+            raise _attempt_failed(exc) from exc
+        elapsed = (time.perf_counter() - start) * 1000.0
+        data = response.model_dump(exclude_none=True)
+        usage = Usage()
+        if isinstance(data.get("usage"), dict):
+            usage.update_from(data["usage"])
+        return Completion(body=orjson.dumps(data), usage=usage, upstream_ms=elapsed)
+
+    async def open_stream(
+        self, target: CallTarget, body: dict[str, Any], want_usage: bool
+    ) -> LiteLLMStream:
+        start = time.perf_counter()
+        kwargs = self._kwargs(target, body)
+        kwargs["stream"] = True
+        kwargs["stream_options"] = {"include_usage": True}
+        try:
+            async with asyncio.timeout(self.timeouts.first_byte_s):
+                wrapper = await self._litellm.acompletion(**kwargs)
+                stream = LiteLLMStream(wrapper, want_usage)
+                await stream.read_first()
+        except TimeoutError as exc:
+            raise AttemptFailed("timeout", "no first chunk within "
+                                f"{self.timeouts.first_byte_s:g}s", retryable=True) from exc
+        except AttemptFailed:
+            raise
+        except Exception as exc:
+            raise _attempt_failed(exc) from exc
+        stream.first_byte_ms = (time.perf_counter() - start) * 1000.0
+        return stream
+
+
+class LiteLLMStream:
+    """Re-encodes litellm's chunk objects as OpenAI SSE events."""
+
+    def __init__(self, wrapper: Any, want_usage: bool) -> None:
+        self._wrapper = wrapper
+        self._iter = wrapper.__aiter__()
+        self._want_usage = want_usage
+        self._first: bytes | None = None
+        self.first_byte_ms = 0.0
+        self.end = StreamEnd()
+
+    async def read_first(self) -> None:
+        while self._first is None:
+            try:
+                chunk = await anext(self._iter)
+            except StopAsyncIteration as exc:
+                raise AttemptFailed("empty_stream", "upstream closed the stream before any "
+                                    "chunk", retryable=True) from exc
+            self._first = self._encode(chunk)
+
+    def _encode(self, chunk: Any) -> bytes | None:
+        data = chunk.model_dump(exclude_none=True)
+        self.end.chunks += 1
+        usage = data.get("usage")
+        if isinstance(usage, dict) and usage:
+            self.end.usage.update_from(usage)
+            if not data.get("choices"):
+                return encode_event(data) if self._want_usage else None
+            if not self._want_usage:
+                data.pop("usage", None)
+        return encode_event(data)
+
+    async def events(self) -> AsyncIterator[bytes]:
+        if self._first is not None:
+            first, self._first = self._first, None
+            yield first
+        try:
+            async for chunk in self._iter:
+                event = self._encode(chunk)
+                if event is not None:
+                    yield event
+        except Exception as exc:
+            self.end.error = f"upstream stream broke: {type(exc).__name__}"
+            yield error_event(self.end.error)
+            return
+        self.end.completed = True
+        yield DONE
+
+    async def aclose(self) -> None:
+        close = getattr(self._iter, "aclose", None)
+        if close is not None:
+            try:
+                await close()
+            except Exception:  # closing a half-read stream must not mask the real outcome
+                pass
+
+
+def _attempt_failed(exc: Exception) -> AttemptFailed:
+    status = getattr(exc, "status_code", None)
+    name = type(exc).__name__
+    message = f"{name}: {str(exc)[:300]}"
+    if name in ("Timeout", "APITimeoutError") or isinstance(exc, TimeoutError):
+        return AttemptFailed("timeout", message, retryable=True)
+    if name in ("APIConnectionError", "ServiceUnavailableError", "InternalServerError"):
+        return AttemptFailed(str(status or "connect_error"), message, retryable=True,
+                             status=status)
+    if isinstance(status, int):
+        body = orjson.dumps({"error": {"message": message, "type": "upstream_error",
+                                       "param": None, "code": name}})
+        return AttemptFailed(str(status), message, retryable=retryable_status(status),
+                             status=status, body=body)
+    return AttemptFailed("error", message, retryable=True)

@@ -1,0 +1,90 @@
+"""The only module that touches the OpenTelemetry SDK and the Prometheus registry.
+
+Library code uses `trace.get_tracer(__name__)` (API only); `configure_tracing` installs the SDK
+once at start-up. Metrics live on a `Metrics` object built per app, so tests get a fresh one.
+"""
+
+from __future__ import annotations
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+)
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+_OVERHEAD_BUCKETS = (0.0002, 0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.01, 0.025, 0.1)
+
+
+class Metrics:
+    """Junction's Prometheus metrics on a registry of their own."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.requests = Counter(
+            "junction_requests", "Chat requests by route, model that answered, and status.",
+            ["route", "model", "status"], registry=r,
+        )
+        self.attempts = Counter(
+            "junction_upstream_attempts", "Upstream attempts by model and outcome.",
+            ["model", "outcome"], registry=r,
+        )
+        self.latency = Histogram(
+            "junction_request_duration_seconds", "Whole request time, upstream included.",
+            ["route", "model"], buckets=_LATENCY_BUCKETS, registry=r,
+        )
+        self.ttft = Histogram(
+            "junction_time_to_first_token_seconds", "Time to the first streamed byte.",
+            ["route", "model"], buckets=_LATENCY_BUCKETS, registry=r,
+        )
+        self.overhead = Histogram(
+            "junction_overhead_seconds", "Time spent in Junction, upstream time excluded.",
+            buckets=_OVERHEAD_BUCKETS, registry=r,
+        )
+        self.tokens = Counter(
+            "junction_tokens", "Tokens by model and direction (prompt, completion, reasoning).",
+            ["model", "direction"], registry=r,
+        )
+        self.cost = Counter(
+            "junction_cost_usd", "Dollars spent by route and model.", ["route", "model"],
+            registry=r,
+        )
+        self.residency = Counter(
+            "junction_requests_by_residency",
+            "Requests by where they were served (local, external) and sensitivity level.",
+            ["residency", "sensitivity"], registry=r,
+        )
+        self.spillover = Counter(
+            "junction_spillover", "Requests that left their first choice, by route and reason.",
+            ["route", "reason"], registry=r,
+        )
+        self.rejected = Counter(
+            "junction_rejected", "Requests refused before any upstream call, by code.",
+            ["code"], registry=r,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def configure_tracing(
+    service_name: str = "junction",
+    exporter: SpanExporter | None = None,
+    console: bool = False,
+) -> TracerProvider | None:
+    """Install the SDK tracer provider when something will receive spans; else keep the no-op."""
+    if exporter is None and not console:
+        return None
+    provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+    if exporter is not None:
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+    if console:
+        provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
+    trace.set_tracer_provider(provider)
+    return provider

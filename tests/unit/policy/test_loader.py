@@ -1,0 +1,98 @@
+"""Policy files: every shipped file loads, and bad files fail with file, line, path and value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from router.errors import PolicyError
+from router.policy.check import policy_warnings
+from router.policy.loader import load_policy, parse_policy
+
+ROOT = Path(__file__).resolve().parents[3]
+SHIPPED = sorted((ROOT / "policies").rglob("*.yaml"))
+POLICY_FILES = [p for p in SHIPPED if "quality" not in p.parts]
+ENV = {"JUNCTION_LOCAL_URL": "http://127.0.0.1:8000", "JUNCTION_LOCAL_MODEL": "m"}
+
+
+@pytest.mark.parametrize("path", POLICY_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_shipped_policy_loads(path: Path) -> None:
+    policy = load_policy(path, ENV)
+    assert policy.routes
+    assert not [w for w in policy_warnings(policy) if "can never" in w]
+
+
+def test_shipped_files_include_the_documented_examples() -> None:
+    names = {p.name for p in POLICY_FILES}
+    assert {"default.yaml", "local-only.yaml", "api-only.yaml", "cost-capped.yaml"} <= names
+
+
+MINIMAL = """
+models:
+  m:
+    backend: local
+    model: x
+    endpoints: ["http://127.0.0.1:1"]
+routes:
+  - name: r
+    candidates: [m]
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (MINIMAL.replace("backend: local", "backend: lokal"),
+         ["test.yaml:4", "models.m.backend", "'local', 'openai' or 'litellm'", "'lokal'"]),
+        (MINIMAL.replace("model: x", "model: x\n    colour: red"),
+         ["test.yaml:6", "models.m.colour", "unknown key"]),
+        (MINIMAL.replace("candidates: [m]", "candidates: [m, ghost]"),
+         ["unknown model 'ghost'", "models are: m"]),
+        (MINIMAL.replace("name: r", "name: r\n    objective: cheapest"),
+         ["test.yaml:9", "routes[0].objective", "'min_cost', 'max_quality' or 'min_latency'",
+          "'cheapest'"]),
+        (MINIMAL.replace('["http://127.0.0.1:1"]', '["${NOPE}"]'),
+         ["test.yaml:6", "models.m.endpoints[0]", "NOPE", "not set"]),
+        ("models: [\n", ["test.yaml", "not valid YAML"]),
+        ("", ["empty"]),
+        (MINIMAL + "\nmodels: {}\n", ["key models appears twice"]),
+        (MINIMAL.replace("endpoints: [\"http://127.0.0.1:1\"]", "endpoints: []"),
+         ["models.m", "needs at least one URL"]),
+    ],
+)
+def test_invalid_policies_say_where_and_what(text: str, expected: list[str]) -> None:
+    with pytest.raises(PolicyError) as info:
+        parse_policy(text, source="test.yaml", environ={})
+    message = str(info.value)
+    for fragment in expected:
+        assert fragment in message, message
+
+
+def test_env_defaults_and_values() -> None:
+    text = MINIMAL.replace('"http://127.0.0.1:1"', '"${URL:-http://127.0.0.1:2}"')
+    assert parse_policy(text, source="t", environ={}).models["m"].endpoints == [
+        "http://127.0.0.1:2"
+    ]
+    assert parse_policy(text, source="t", environ={"URL": "http://h:3"}).models[
+        "m"
+    ].endpoints == ["http://h:3"]
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="cannot read policy file"):
+        load_policy(tmp_path / "missing.yaml")
+
+
+def test_warnings_for_dead_routes() -> None:
+    text = MINIMAL + """
+  - name: later
+    match: {task: [code]}
+    candidates: [m]
+  - name: impossible
+    match: {difficulty: {min: 0.9, max: 0.1}}
+    candidates: [m]
+"""
+    warnings = policy_warnings(parse_policy(text, source="t", environ={}))
+    assert any("'later' can never match" in w and "'r'" in w for w in warnings)
+    assert any("'impossible' can never match" in w for w in warnings)
