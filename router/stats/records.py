@@ -1,0 +1,103 @@
+"""One record per request: what was asked, where it went, what it cost.
+
+`RequestRecord` is written to the stats store after the response and is also the Redis payload,
+so it is a pydantic model (validated when read back). Prompt and completion text stay `None`
+unless the operator turned content logging on; the gateway decides, the record only carries it.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from router.classify.types import Capability, Classification, Sensitivity, Task
+
+# Outcomes that say nothing about the model: the request itself was bad (4xx other than a
+# timeout or a rate limit), or the attempt never reached the model (its breaker was open).
+_NOT_THE_MODELS_FAULT = frozenset({"ok", "circuit_open"})
+_MODEL_FAULT_4XX = frozenset({"408", "429"})
+
+
+class Attempt(BaseModel):
+    """One try of one candidate: `outcome` is "ok", an HTTP status ("503"), "timeout",
+    "connect_error" or "circuit_open"."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str
+    endpoint: str
+    outcome: str
+    duration_ms: float = Field(ge=0)
+
+    @property
+    def reached_model(self) -> bool:
+        """False for an attempt skipped before any bytes left (open breaker)."""
+        return self.outcome != "circuit_open"
+
+    @property
+    def is_failure(self) -> bool:
+        """Whether this attempt counts against the model's error rate."""
+        if self.outcome in _NOT_THE_MODELS_FAULT:
+            return False
+        if self.outcome.startswith("4") and self.outcome.isdigit():
+            return self.outcome in _MODEL_FAULT_4XX
+        return True
+
+
+class ClassificationSummary(BaseModel):
+    """The parts of a `Classification` worth keeping: no scores, no signals, no values."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    task: Task
+    difficulty: float = Field(ge=0, le=1)
+    sensitivity: Sensitivity
+    findings: dict[str, int] = Field(default_factory=dict)
+    capabilities: list[Capability] = Field(default_factory=list)
+    prompt_tokens: int = Field(0, ge=0)
+
+    @classmethod
+    def of(cls, classification: Classification) -> ClassificationSummary:
+        return cls(
+            task=classification.task,
+            difficulty=min(max(classification.difficulty, 0.0), 1.0),
+            sensitivity=classification.sensitivity,
+            findings=dict(classification.findings),
+            capabilities=sorted(classification.capabilities),
+            prompt_tokens=classification.prompt_tokens,
+        )
+
+    @property
+    def is_sensitive(self) -> bool:
+        return self.sensitivity is not Sensitivity.NONE
+
+
+class RequestRecord(BaseModel):
+    """Everything Junction remembers about one request, kept for `record_retention_s`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    request_id: str = Field(min_length=1)
+    time: float = Field(description="Unix seconds when the request arrived.")
+    key_id: str | None = None
+    team: str | None = None
+    route: str
+    classification: ClassificationSummary
+    candidates: list[str] = Field(default_factory=list, description="In the order tried.")
+    chosen: str | None = Field(None, description="The first candidate the policy picked.")
+    attempts: list[Attempt] = Field(default_factory=list)
+    answered_by: str | None = Field(None, description="The model whose answer was returned.")
+    tokens_in: int = Field(0, ge=0)
+    tokens_out: int = Field(0, ge=0)
+    tokens_reasoning: int = Field(0, ge=0)
+    cost_usd: float = Field(0.0, ge=0)
+    ttft_ms: float | None = Field(None, ge=0, description="Streamed requests only.")
+    total_ms: float = Field(ge=0)
+    status: int = Field(ge=100, le=599, description="HTTP status returned to the caller.")
+    streamed: bool = False
+    exploration: bool = Field(False, description="Routed off-policy to learn about a model.")
+    prompt: str | None = Field(None, description="Only with content logging on.")
+    completion: str | None = Field(None, description="Only with content logging on.")
+
+    @property
+    def task(self) -> Task:
+        return self.classification.task

@@ -1,0 +1,32 @@
+from router.classify.types import Capability, Classification, Sensitivity, Task
+from router.stats.records import ClassificationSummary, RequestRecord
+from tests.unit.stats.builders import make_record
+
+
+def test_summary_keeps_counts_not_scores() -> None:
+    classification = Classification(
+        task=Task.MATH,
+        difficulty=1.3,
+        sensitivity=Sensitivity.PII,
+        findings={"email": 2},
+        capabilities=frozenset({Capability.VISION, Capability.TOOLS}),
+        prompt_tokens=321,
+        task_scores={"math": 0.9},
+        signals=("latex",),
+    )
+    summary = ClassificationSummary.of(classification)
+    assert summary.task is Task.MATH
+    assert summary.difficulty == 1.0
+    assert summary.findings == {"email": 2}
+    assert summary.capabilities == [Capability.TOOLS, Capability.VISION]
+    assert summary.is_sensitive
+
+
+def test_record_round_trips_through_json() -> None:
+    rec = make_record(ttft_ms=45.0, streamed=True, exploration=True, prompt="hi", completion="yo")
+    assert RequestRecord.model_validate_json(rec.model_dump_json()) == rec
+
+
+def test_content_stays_empty_unless_given() -> None:
+    rec = make_record()
+    assert rec.prompt is None and rec.completion is None
