@@ -1,0 +1,193 @@
+"""Secret detectors: PEM private keys, JWTs, provider API keys, assigned tokens and passwords.
+
+Each `find_*` yields ``(kind, start, end)`` hits over the original text; `lowered` is the same
+text lower-cased with identical offsets (`shape` is for the PII detectors). Every pattern starts
+with a literal, so the regex engine skips ahead as fast as a substring search would.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Iterator
+from typing import Final
+
+Hit = tuple[str | None, int, int]
+
+_PEM_BEGIN = re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----")
+_PEM_BODY = re.compile(r"[A-Za-z0-9+/=]{20,}")
+
+
+def find_private_keys(text: str, lowered: str, shape: bytes) -> Iterator[Hit]:
+    """PEM private keys (RSA, EC, OpenSSH, PKCS#8, encrypted): a BEGIN line and a body."""
+    for match in _PEM_BEGIN.finditer(text):
+        # A header alone (or two header constants in code) is about the format; a body is a key.
+        body = _PEM_BODY.search(text, match.end(), match.end() + 400)
+        if body:
+            yield "private_key", match.start(), body.end()
+
+
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+
+
+def find_jwts(text: str, lowered: str, shape: bytes) -> Iterator[Hit]:
+    """Three base64url parts whose first decodes to a JSON object with ``alg``."""
+    for match in _JWT.finditer(text):
+        if not _starts_token(text, match.start()):
+            continue
+        header = match.group().split(".", 1)[0]
+        try:
+            decoded = json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+        except (binascii.Error, ValueError):
+            continue
+        if isinstance(decoded, dict) and "alg" in decoded:
+            yield "jwt", match.start(), match.end()
+
+
+_END = r"(?![A-Za-z0-9_-])"
+# (pattern, whether the part after the first "-" must look random)
+_PREFIXED_KEYS: Final[tuple[tuple[re.Pattern[str], bool], ...]] = (
+    # OpenAI (sk-, sk-proj-, sk-svcacct-, sk-admin-) and Anthropic (sk-ant-).
+    (re.compile(r"sk-(?:ant-|proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}" + _END), True),
+    (re.compile(r"A(?:KIA|SIA|BIA|CCA)[A-Z0-9]{16}" + _END), False),  # AWS access key ids
+    (re.compile(r"gh[pousr]_[A-Za-z0-9]{36,255}" + _END), False),  # GitHub
+    (re.compile(r"github_pat_[A-Za-z0-9_]{22,255}" + _END), False),
+    (re.compile(r"AIza[0-9A-Za-z_-]{35}" + _END), False),  # Google
+    (re.compile(r"xox[abposr]-[0-9A-Za-z-]{10,}" + _END), True),  # Slack
+    (re.compile(r"sk_(?:live|test)_[0-9A-Za-z]{16,}" + _END), False),  # Stripe
+    (re.compile(r"rk_(?:live|test)_[0-9A-Za-z]{16,}" + _END), False),
+    (re.compile(r"glpat-[0-9A-Za-z_-]{20,}" + _END), False),  # GitLab
+    (re.compile(r"hf_[A-Za-z0-9]{30,}" + _END), False),  # Hugging Face
+)
+
+
+def find_prefixed_keys(text: str, lowered: str, shape: bytes) -> Iterator[Hit]:
+    """Keys whose provider prefix says what they are: ``sk-``, ``AKIA``, ``ghp_``, ``AIza``..."""
+    for pattern, check_random in _PREFIXED_KEYS:
+        for match in pattern.finditer(text):
+            if not _starts_token(text, match.start()):
+                continue
+            # Real keys mix letters and digits; "sk-xxxxxxxx..." and "sk-your-key-here" do not.
+            if check_random and not _looks_random(match.group().split("-", 1)[1], min_len=16):
+                continue
+            yield "api_key", match.start(), match.end()
+
+
+_AWS_SECRET = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])")
+
+
+def find_aws_secrets(text: str, lowered: str, shape: bytes) -> Iterator[Hit]:
+    """AWS secret access keys: 40 base64 characters within 200 of the word "aws".
+
+    Alone, such a string could be a hash or an id; the context makes it a secret.
+    """
+    for pos in _positions(lowered, "aws"):
+        match = _AWS_SECRET.search(text, pos, pos + 200)
+        if match:
+            value = match.group()
+            if not (_has_upper(value) and _has_lower(value) and _has_digit(value)):
+                continue
+            if any(part.isalpha() and part.islower() for part in value.split("/")):
+                continue  # a URL path such as "com/AmazonS3/latest/dev/Uploading"
+            yield "api_key", match.start(), match.end()
+
+
+_ASSIGNED = re.compile(
+    r"[A-Za-z0-9_-]*[\"']?[ \t]*(?::=|=>|[:=])[ \t]*[\"']?(?P<value>[^\s\"',;`]{8,})"
+)
+_BEARER = re.compile(r"[ \t]+(?P<value>[A-Za-z0-9._~+/-]{20,}=*)")
+# Names whose assigned value is a secret; the value decides between a key and a password.
+_SECRET_NAMES: Final = ("key", "secret", "token", "bearer", "passw", "passphrase", "pwd")
+_PLACEHOLDERS: Final = (
+    *("your", "xxxx", "****", "...", "<", "${", "{{", "environ", "getenv", "process.env"),
+    *("placeholder", "changeme", "redacted", "dummy", "example", "here", "(", "[", "{", "://"),
+)
+
+
+def find_assigned_secrets(text: str, lowered: str, shape: bytes) -> Iterator[Hit]:
+    """`api_key = "..."`, `password: ...`, `Authorization: Bearer ...` with a real-looking value."""
+    for name in _SECRET_NAMES:
+        is_password = name in ("passw", "passphrase", "pwd")
+        for pos in _positions(lowered, name):
+            end_of_name = pos + len(name)
+            pattern = _BEARER if name == "bearer" else _ASSIGNED
+            match = pattern.match(text, end_of_name)
+            if not match:
+                continue
+            value = match.group("value")
+            if value.startswith(("$", "/")) or any(p in value.lower() for p in _PLACEHOLDERS):
+                continue
+            value = value.rstrip(".)")
+            if "public" in lowered[max(0, pos - 12) : pos]:
+                continue  # publicKeyToken, public_key: not secrets
+            start = match.start("value")
+            if is_password:
+                if _char_classes(value) >= 3 and not _looks_like_identifier(value, camel=False):
+                    yield "password", start, start + len(value)
+            elif _looks_random(value, min_len=16) and not _looks_like_identifier(value):
+                yield "api_key", start, start + len(value)
+
+
+def _positions(haystack: str, needle: str) -> Iterator[int]:
+    pos = haystack.find(needle)
+    while pos != -1:
+        yield pos
+        pos = haystack.find(needle, pos + 1)
+
+
+def _starts_token(text: str, start: int) -> bool:
+    return start == 0 or not (text[start - 1].isalnum() or text[start - 1] in "_-")
+
+
+def _looks_random(value: str, *, min_len: int) -> bool:
+    """A key-like value: long, mixes letters and digits, and is not one repeated pattern."""
+    if len(value) < min_len or not _has_digit(value):
+        return False
+    if not (_has_upper(value) or _has_lower(value)):
+        return False
+    return _entropy(value) >= 3.0
+
+
+_NAME_PARTS = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+_CAMEL_HUMP = re.compile(r"[a-z][A-Z]|\d[A-Z][a-z]")
+
+
+def _looks_like_identifier(value: str, *, camel: bool = True) -> bool:
+    """`config.pad_token_id`, `_MODEL_KEYS_V2`, `kInt8StaticChannelSym`: names, not keys.
+
+    Random keys split into short fragments at case changes; names split into words. Passwords
+    are often camel-cased words ("Wint3r!sComing"), so for them only dots and underscores count
+    (`camel=False`).
+    """
+    if "." in value:
+        return True
+    if "_" not in value and not (camel and _CAMEL_HUMP.search(value)):
+        return False
+    words = sum(len(p) for p in _NAME_PARTS.findall(value) if len(p) >= 3 and p.isalpha())
+    return words >= 0.6 * len(value)
+
+
+def _entropy(value: str) -> float:
+    total = len(value)
+    return -sum((n / total) * math.log2(n / total) for n in Counter(value).values())
+
+
+def _has_digit(value: str) -> bool:
+    return any(ch.isdigit() for ch in value)
+
+
+def _has_upper(value: str) -> bool:
+    return any(ch.isupper() for ch in value)
+
+
+def _has_lower(value: str) -> bool:
+    return any(ch.islower() for ch in value)
+
+
+def _char_classes(value: str) -> int:
+    symbol = any(not ch.isalnum() for ch in value)
+    return _has_digit(value) + _has_upper(value) + _has_lower(value) + symbol

@@ -1,0 +1,200 @@
+"""Sensitivity: PII, secrets and confidentiality markings in request text, as counts by kind.
+
+Detectors (in `_secrets` and `_pii`, plus the markings below) propose candidates with
+precompiled regexes behind cheap substring pre-checks, then validate them in Python: Luhn for
+cards, mod-97 for IBANs, SSA rules for SSNs, a JSON header with ``alg`` for JWTs, entropy for
+assigned secrets. Only counts leave this module; a matched value is never returned or kept.
+
+Kinds and levels (`KIND_LEVELS`); a text's level is the highest level among its kinds:
+
+- pii: ``email``, ``phone``, ``payment_card``, ``iban``, ``us_ssn``, ``ip_address``
+- confidential: ``confidential_marker`` (document markings such as "internal use only")
+- secret: ``api_key`` (OpenAI, Anthropic, AWS, GitHub, Google, Slack, Stripe, GitLab, Hugging
+  Face and high-entropy ``api_key=``/``token:``/``Bearer`` values), ``jwt``, ``private_key``,
+  ``password`` (a ``password=`` value mixing three character classes)
+
+Decisions worth knowing:
+
+- Loopback and private IP addresses count: in pasted logs and configs they still identify hosts.
+  Dotted quads after "version", "v" or "==" are versions. IPv6 needs two groups and one of three
+  or more hex digits, so slices (``a[1::2]``) stay out, and so does a bare ``::1``.
+- A phone number needs a phone shape (``+`` and 8-15 digits; US ``(415) 555-0132``; a national
+  trunk ``0`` with grouped digits) or a phone word just before it ("call", "tel", "mobile").
+- A bare mention of "NDA" or "confidentiality" is a topic, not a marking; "under NDA",
+  "CONFIDENTIAL" in capitals, "internal use only" and "attorney-client privileged" are markings.
+- Placeholders (``sk-xxxx``, ``<your key>``, ``os.environ[...]``) are not secrets.
+- Where hits overlap, the first detector wins (secrets before PII), so one value counts once.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Final
+
+from router.classify import _pii, _secrets
+from router.classify.types import Sensitivity
+
+KIND_LEVELS: Final[Mapping[str, Sensitivity]] = MappingProxyType(
+    {
+        "email": Sensitivity.PII,
+        "phone": Sensitivity.PII,
+        "payment_card": Sensitivity.PII,
+        "iban": Sensitivity.PII,
+        "us_ssn": Sensitivity.PII,
+        "ip_address": Sensitivity.PII,
+        "confidential_marker": Sensitivity.CONFIDENTIAL,
+        "api_key": Sensitivity.SECRET,
+        "jwt": Sensitivity.SECRET,
+        "private_key": Sensitivity.SECRET,
+        "password": Sensitivity.SECRET,
+    }
+)
+
+Hit = tuple[str | None, int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class SensitivityScan:
+    """A text's level and how many findings of each kind it holds (never the values)."""
+
+    level: Sensitivity = Sensitivity.NONE
+    findings: Mapping[str, int] = field(default_factory=dict)
+
+
+def level_of(findings: Mapping[str, int]) -> Sensitivity:
+    """The highest level among the kinds found (``none`` when nothing was found)."""
+    level = Sensitivity.NONE
+    for kind, count in findings.items():
+        if count > 0:
+            level = level.at_least(KIND_LEVELS[kind])
+    return level
+
+
+def scan_text(text: str) -> SensitivityScan:
+    """Runs every detector over `text` and counts what they find, by kind."""
+    if not text:
+        return SensitivityScan()
+    lowered = text.lower()
+    if len(lowered) != len(text):
+        # A few characters ("İ") grow when lower-cased; offsets must match the original.
+        lowered = text.translate(_ASCII_LOWER)
+    # One byte per character ("?" for non-ASCII), so offsets match the text.
+    shape = text.encode("ascii", "replace").translate(_SHAPE)
+    counts: Counter[str] = Counter()
+    starts: list[int] = []  # claimed spans, disjoint and sorted
+    ends: list[int] = []
+    for detector in _DETECTORS:
+        for kind, start, end in detector(text, lowered, shape):
+            i = bisect.bisect_right(starts, start)
+            if (i and ends[i - 1] > start) or (i < len(starts) and starts[i] < end):
+                continue
+            starts.insert(i, start)
+            ends.insert(i, end)
+            if kind:
+                counts[kind] += 1
+    findings = dict(counts)
+    return SensitivityScan(level=level_of(findings), findings=findings)
+
+
+_ASCII_LOWER: Final = {code: code + 32 for code in range(ord("A"), ord("Z") + 1)}
+_SHAPE: Final = bytes.maketrans(
+    b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_",
+    b"0" * 10 + b"A" * 26 + b"a" * 27,
+)
+
+# Markings are matched on the lower-cased text, in windows around cheap substring hints, so
+# that long prompts that never mention them cost a few `str.find` calls.
+_MARKINGS = re.compile(
+    r"\b(?:strictly|highly|company|business|commercially)[ -]confidential\b"
+    r"|\b(?:proprietary|privileged) (?:and|&) confidential\b"
+    r"|\bconfidential (?:and|&) (?:proprietary|privileged)\b"
+    r"|\bconfidential(?: (?:memo|memorandum|draft|document|report|material)s?\b|:| ?— | - )"
+    r"|^[^\w\n]{0,4}confidential[ \t]*(?:$|[|\]\)])"
+    r"|\binternal (?:use|distribution) only\b|\bfor internal (?:use|distribution)\b"
+    r"|\binternal only\b"
+    # "do not forward WINDOW_UPDATE frames" is protocol prose; a marking ends or names the text.
+    r"|\bdo not (?:distribute|forward|circulate|disclose|share|copy)"
+    r"(?= *(?:$|[.,;:!)—-]|this|these|the (?:contents|document|information)|outside"
+    r"|externally|further|without|to (?:third|any|external)|or ))"
+    r"|\battorney[- ]client (?:privilege|privileged|communication)\b|\blegally privileged\b"
+    # "a trade secret" is often a topic ("what is a trade secret?"); these forms are claims.
+    r"|\b(?:our|company|contains?|containing|includes?|including|constitutes?|protected)"
+    r" (?:\w+ )?trade secrets?\b|(?<!what )\b(?:is|are) (?:a |our )?trade secrets?\b"
+    r"|\b(?:under|covered by|subject to|bound by) (?:an? |the |our |my |this )?(?:mutual )?"
+    r"(?:nda|non-disclosure agreement)\b"
+    r"|\bnot for (?:public |external )?(?:distribution|release|publication)\b"
+    r"|\bunder embargo\b|\bembargoed until\b"
+    r"|\brestricted distribution\b"
+    r"|\bmaterial,? non-public information\b",
+    re.MULTILINE,
+)
+_CASED_MARKINGS = re.compile(r"\b(?:CONFIDENTIAL|TOP SECRET|MNPI|NDA-protected)\b")
+_MARKING_HINTS: Final = (
+    *("confidential", "internal", "do not", "privilege", "secret", "nda", "non-"),
+    *("not for", "embargo", "restricted", "mnpi"),
+)
+
+
+def find_markings(text: str, lowered: str, shape: bytes) -> Iterator[Hit]:
+    """Confidentiality markings: "CONFIDENTIAL", "internal use only", "under NDA"..."""
+    windows: list[tuple[int, int]] = []
+    for hint in _MARKING_HINTS:
+        pos = lowered.find(hint)
+        while pos != -1:
+            windows.append((max(0, pos - 48), pos + 64))
+            pos = lowered.find(hint, pos + 1)
+    for start, end in _merged(windows):
+        for match in _MARKINGS.finditer(lowered, start, end):
+            if "internal" in match.group() and _in_code(lowered, match.start()):
+                continue
+            yield "confidential_marker", match.start(), match.end()
+        for match in _CASED_MARKINGS.finditer(text, start, end):
+            yield "confidential_marker", match.start(), match.end()
+
+
+# An indented or commented line, or one that talks about an API, is code.
+_CODE_LINE = re.compile(
+    r"^(?:[ \t]{4,}|[ \t]*(?:#|//|/?\*|--))"
+    r"|\b(?:api|parameter|function|method|attribute|argument|private)\b",
+    re.MULTILINE,
+)
+
+
+def _in_code(lowered: str, start: int) -> bool:
+    """A docstring or comment saying a function is "for internal use only" marks an API."""
+    line_start = lowered.rfind("\n", 0, start) + 1
+    return bool(_CODE_LINE.search(lowered, line_start, start))
+
+
+def _merged(windows: Iterable[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    current: tuple[int, int] | None = None
+    for start, end in sorted(windows):
+        if current and start <= current[1]:
+            current = (current[0], max(current[1], end))
+            continue
+        if current:
+            yield current
+        current = (start, end)
+    if current:
+        yield current
+
+
+# Secrets first: where a key also looks like a phone number or an e-mail, it is a key.
+_DETECTORS: Final[tuple[Callable[[str, str, bytes], Iterable[Hit]], ...]] = (
+    _secrets.find_private_keys,
+    _secrets.find_jwts,
+    _secrets.find_prefixed_keys,
+    _secrets.find_aws_secrets,
+    _secrets.find_assigned_secrets,
+    _pii.find_ibans,
+    _pii.find_emails,
+    _pii.find_ipv4,
+    _pii.find_ipv6,
+    _pii.find_numbers,
+    find_markings,
+)
