@@ -10,10 +10,12 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import SecretStr
+from redis.asyncio import Redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from router.api import health, openai
+from router.accounts import AccessService
+from router.api import admin, feedback, health, openai
 from router.api.responses import error_response, json_response
 from router.classify import RuleClassifier
 from router.errors import JunctionError
@@ -26,8 +28,11 @@ from router.protocol import dotted
 from router.providers.base import Provider
 from router.providers.breaker import CircuitBreakers
 from router.providers.openai_http import OpenAIHttpProvider
+from router.recording import stats_recorder
 from router.serving import ChatService
 from router.settings import Settings
+from router.signals import LiveSignals
+from router.stats.store import create_stats_store
 from router.telemetry import Metrics
 
 log = logging.getLogger("junction")
@@ -53,22 +58,33 @@ def create_app(
             return f"API key variable {spec.api_key_env} is not set"
         return breakers.blocked_reason(model)
 
-    signals = PolicySignals(policy, unavailable)
+    redis = make_redis(settings)
+    stats = create_stats_store(settings, redis, quality_priors(policy))
+    access = AccessService.create(settings, redis)
+    signals = LiveSignals(PolicySignals(policy, unavailable), stats)
     engine = PolicyEngine(policy, signals)
     executor = Executor(policy, providers, breakers, api_keys, settings.timeouts.first_byte_s)
     metrics = Metrics()
     chat = ChatService(
         classifier=RuleClassifier(), engine=engine, executor=executor,
-        prices=signals.prices, metrics=metrics,
+        prices=signals.prices, metrics=metrics, access=access,
+        recorders=[stats_recorder(stats)],
+        reserve_output_tokens=settings.reserve_output_tokens,
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await stats.start()
         try:
             yield
         finally:
+            await chat.drain()
+            await stats.close()
+            await access.aclose()
             for provider in {id(p): p for p in providers.values()}.values():
                 await provider.aclose()
+            if redis is not None:
+                await redis.aclose()
 
     app = FastAPI(
         title="Junction",
@@ -82,8 +98,12 @@ def create_app(
     app.state.breakers = breakers
     app.state.metrics = metrics
     app.state.chat = chat
-    app.state.redis = None
+    app.state.redis = redis
+    app.state.stats = stats
+    app.state.access = access
     app.include_router(openai.router)
+    app.include_router(feedback.router)
+    app.include_router(admin.router)
     app.include_router(health.router)
     install_error_handlers(app)
     return app
@@ -92,6 +112,21 @@ def create_app(
 def app_factory() -> FastAPI:
     """For `uvicorn --factory` (several workers): settings come from the environment."""
     return create_app(Settings())
+
+
+def make_redis(settings: Settings) -> Redis | None:
+    """One client for the whole app; request-path calls bound their own waits."""
+    if not settings.redis_url:
+        return None
+    return Redis.from_url(
+        settings.redis_url,
+        socket_connect_timeout=max(settings.redis.timeout_ms / 1000.0, 0.5),
+        health_check_interval=30,
+    )
+
+
+def quality_priors(policy: Policy) -> dict[str, dict[str, float]]:
+    return {task.value: dict(table) for task, table in policy.quality.items()}
 
 
 def build_providers(policy: Policy, settings: Settings) -> dict[str, Provider]:

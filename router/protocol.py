@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, TypeAdapter, ValidationError
 
 from router.errors import InvalidRequest
 
@@ -27,7 +27,7 @@ class Tool(_Open):
 
 
 class StreamOptions(_Open):
-    include_usage: bool = False
+    include_usage: StrictBool = False
 
 
 class ResponseFormat(_Open):
@@ -47,7 +47,7 @@ class Message(_Open):
 class ChatCompletionRequest(_Open):
     model: str = Field(min_length=1)
     messages: list[Message] = Field(min_length=1)
-    stream: bool = False
+    stream: StrictBool = False
     stream_options: StreamOptions | None = None
     n: int | None = Field(None, ge=1, le=128)
     max_tokens: int | None = Field(None, ge=1)

@@ -5,16 +5,18 @@ No HTTP framework here: the API layer hands in bytes and headers and gets back a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 from opentelemetry import trace
 
+from router.accounts import AccessService, Principal, Reservation
 from router.classify.types import Classification, Classifier, Sensitivity
 from router.errors import (
     InvalidRequest,
@@ -67,7 +69,7 @@ class Finished:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-Recorder = Callable[[Finished], Awaitable[None] | None]
+Recorder = Callable[[Finished], None]
 
 
 @dataclass(slots=True)
@@ -79,6 +81,8 @@ class _Request:
     chat: ChatCompletionRequest
     classification: Classification
     ctx: RequestContext
+    principal: Principal | None = None
+    reservation: Reservation | None = None
 
 
 class ChatService:
@@ -92,27 +96,51 @@ class ChatService:
         executor: Executor,
         prices: Mapping[str, ModelPrice],
         metrics: Metrics,
+        access: AccessService | None = None,
         recorders: list[Recorder] | None = None,
+        reserve_output_tokens: int = 4096,
     ) -> None:
         self.classifier = classifier
         self.engine = engine
         self.executor = executor
         self.prices = prices
         self.metrics = metrics
+        self.access = access
         self.recorders = recorders or []
+        self.reserve_output_tokens = reserve_output_tokens
+        self._background: set[asyncio.Task[None]] = set()
 
     # -- entry points ----------------------------------------------------------------------
 
-    def prepare(self, raw: bytes, headers: Mapping[str, str]) -> _Request:
-        t0 = time.perf_counter()
+    async def authenticate(self, headers: Mapping[str, str]) -> Principal | None:
+        if self.access is None:
+            return None
+        return await self.access.authenticate(headers.get("authorization"))
+
+    def prepare(
+        self,
+        raw: bytes,
+        headers: Mapping[str, str],
+        principal: Principal | None = None,
+        budget_pressure: str | None = None,
+        t0: float | None = None,
+    ) -> _Request:
+        t0 = time.perf_counter() if t0 is None else t0
         data = parse_json(raw)
         chat = parse_chat_request(data)
         floor = header_sensitivity(headers)
+        if principal is not None:
+            floor = floor.at_least(principal.default_sensitivity)
         classification = self.classifier.classify(data, min_sensitivity=floor)
         ctx = RequestContext(
             requested_model=chat.model,
             headers=headers,
             max_output_tokens=chat.output_limit,
+            key_id=principal.key_id if principal else None,
+            team=principal.team if principal else None,
+            allowed_models=principal.allowed_models if principal else None,
+            allowed_routes=principal.allowed_routes if principal else None,
+            budget_pressure=budget_pressure,
         )
         return _Request(
             request_id="jr-" + uuid.uuid4().hex,
@@ -122,6 +150,7 @@ class ChatService:
             chat=chat,
             classification=classification,
             ctx=ctx,
+            principal=principal,
         )
 
     def decide(self, req: _Request) -> Decision:
@@ -137,24 +166,76 @@ class ChatService:
                 code="model_not_found",
             ) from None
 
-    def explain(self, raw: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
-        req = self.prepare(raw, headers)
+    def explain(
+        self, raw: bytes, headers: Mapping[str, str], principal: Principal | None = None
+    ) -> dict[str, Any]:
+        req = self.prepare(raw, headers, principal)
         decision = self.decide(req)
         out = decision.to_dict()
         out["requested_model"] = req.chat.model
         return out
 
     async def complete(self, raw: bytes, headers: Mapping[str, str]) -> Reply:
-        req = self.prepare(raw, headers)
+        t0 = time.perf_counter()
+        principal = await self.authenticate(headers)
+        pressure = None
+        if principal is not None and principal.metered and self.access is not None:
+            status = await self.access.budget_status(principal)
+            if status.soft_exceeded:
+                pressure = f"budget {status.which or ''} is above its soft limit".replace("  ", " ")
+        req = self.prepare(raw, headers, principal, pressure, t0)
         with tracer.start_as_current_span("junction.chat") as span:
+            span.set_attribute("junction.request_id", req.request_id)
             decision = self.decide(req)
             span.set_attribute("junction.route", decision.route)
             span.set_attribute("junction.task", req.classification.task.value)
             span.set_attribute("junction.sensitivity", req.classification.sensitivity.value)
             self._refuse_if_rejected(req, decision)
-            if req.chat.stream:
-                return await self._stream(req, decision)
-            return await self._complete(req, decision)
+            await self._admit(req, decision)
+            try:
+                if req.chat.stream:
+                    reply = await self._stream(req, decision)
+                else:
+                    reply = await self._complete(req, decision)
+            finally:
+                # Whatever did not settle (failure, disconnect, cancellation) is released.
+                if req.reservation is not None:
+                    self._spawn(self._release(req.reservation))
+            span.set_attribute("junction.model", reply.headers.get("x-junction-model", ""))
+            return reply
+
+    async def _admit(self, req: _Request, decision: Decision) -> None:
+        """Rate limits and the budget reservation, for callers that are metered."""
+        principal = req.principal
+        if principal is None or not principal.metered or self.access is None:
+            return
+        output = req.chat.output_limit or self.reserve_output_tokens
+        await self.access.check_rate_limit(principal, req.classification.prompt_tokens + output)
+        worst = max(
+            (self.prices[m].cost(req.classification.prompt_tokens, output)
+             for m in decision.attempts),
+            default=0.0,
+        )
+        req.reservation = await self.access.reserve(principal, req.request_id, worst)
+
+    def _settle(self, req: _Request, cost: float) -> None:
+        reservation, req.reservation = req.reservation, None
+        if reservation is not None and self.access is not None:
+            self._spawn(self.access.settle(reservation, cost))
+
+    async def _release(self, reservation: Reservation) -> None:
+        if self.access is not None:
+            await self.access.release(reservation)
+
+    def _spawn(self, coro: Any) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def drain(self) -> None:
+        """Wait for settlements still in flight (at shutdown)."""
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
 
     # -- non-streaming ---------------------------------------------------------------------
 
@@ -168,12 +249,11 @@ class ChatService:
         if not usage.reported:
             usage.prompt_tokens = req.classification.prompt_tokens
         cost = self.prices[model].cost(usage.prompt_tokens, usage.completion_tokens)
+        self._settle(req, cost)
         total_ms = (time.perf_counter() - req.t0) * 1000.0
         headers = self._headers(req, decision, outcome, total_ms)
-        await self._finish(Finished(
-            request_id=req.request_id, started=req.started, decision=decision, outcome=outcome,
-            usage=usage, cost_usd=cost, status=200, total_ms=total_ms, ttft_ms=total_ms,
-            streamed=False,
+        await self._finish(self._finished(
+            req, decision, outcome, usage, cost, 200, total_ms, total_ms, streamed=False,
         ))
         return Reply(200, headers, body=completion.body)
 
@@ -189,7 +269,10 @@ class ChatService:
         ttft_ms = (time.perf_counter() - req.t0) * 1000.0
         headers = self._headers(req, decision, outcome, ttft_ms)
         headers["cache-control"] = "no-cache"
-        return Reply(200, headers, stream=self._forward(req, decision, stream, outcome, ttft_ms))
+        # The stream owns the reservation from here: it settles when the stream ends.
+        reservation, req.reservation = req.reservation, None
+        return Reply(200, headers, stream=self._forward(
+            req, decision, stream, outcome, ttft_ms, reservation))
 
     async def _forward(
         self,
@@ -198,6 +281,7 @@ class ChatService:
         stream: OpenStream,
         outcome: Outcome,
         ttft_ms: float,
+        reservation: Reservation | None,
     ) -> AsyncIterator[bytes]:
         status = 200
         try:
@@ -215,12 +299,13 @@ class ChatService:
             model = outcome.model or ""
             if stream.end.error and status == 200:
                 status = 502
-            await self._finish(Finished(
-                request_id=req.request_id, started=req.started, decision=decision,
-                outcome=outcome, usage=usage,
-                cost_usd=self.prices[model].cost(usage.prompt_tokens, usage.completion_tokens),
-                status=status, total_ms=(time.perf_counter() - req.t0) * 1000.0,
-                ttft_ms=ttft_ms, streamed=True, error=stream.end.error,
+            cost = self.prices[model].cost(usage.prompt_tokens, usage.completion_tokens)
+            req.reservation = reservation
+            self._settle(req, cost)
+            await self._finish(self._finished(
+                req, decision, outcome, usage, cost, status,
+                (time.perf_counter() - req.t0) * 1000.0, ttft_ms, streamed=True,
+                error=stream.end.error,
             ))
 
     # -- failures --------------------------------------------------------------------------
@@ -290,10 +375,21 @@ class ChatService:
         self, req: _Request, decision: Decision, outcome: Outcome, status: int, total_ms: float,
         error: str,
     ) -> Finished:
+        return self._finished(req, decision, outcome, Usage(), 0.0, status, total_ms, None,
+                              streamed=req.chat.stream, error=error)
+
+    def _finished(
+        self, req: _Request, decision: Decision, outcome: Outcome, usage: Usage, cost: float,
+        status: int, total_ms: float, ttft_ms: float | None, *, streamed: bool,
+        error: str | None = None,
+    ) -> Finished:
+        principal = req.principal
         return Finished(
             request_id=req.request_id, started=req.started, decision=decision, outcome=outcome,
-            usage=Usage(), cost_usd=0.0, status=status, total_ms=total_ms, ttft_ms=None,
-            streamed=req.chat.stream, error=error,
+            usage=usage, cost_usd=cost, status=status, total_ms=total_ms, ttft_ms=ttft_ms,
+            streamed=streamed, error=error,
+            key_id=principal.key_id if principal else None,
+            team=principal.team if principal else None,
         )
 
     # -- bookkeeping -----------------------------------------------------------------------
@@ -342,10 +438,16 @@ class ChatService:
                 done.request_id, route, model, done.status,
                 done.outcome.header() if done.outcome else "", done.total_ms, done.cost_usd,
             )
+        if self.recorders:
+            # After the response is on its way: recording is bookkeeping, not the caller's wait.
+            asyncio.get_running_loop().call_soon(self._record, done)
+
+    def _record(self, done: Finished) -> None:
         for recorder in self.recorders:
-            result = recorder(done)
-            if result is not None:
-                await result
+            try:
+                recorder(done)
+            except Exception:  # a broken recorder must never fail requests
+                log.exception("recorder failed for request %s", done.request_id)
 
 
 def parse_json(raw: bytes) -> Any:

@@ -8,6 +8,9 @@ from typing import Literal
 from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from router.classify.types import Sensitivity
+from router.stats.settings import StatsSettings
+
 
 class TimeoutSettings(BaseModel):
     connect_s: float = Field(2.0, gt=0, description="Connecting to an upstream.")
@@ -24,6 +27,52 @@ class RedisSettings(BaseModel):
     timeout_ms: float = Field(50.0, gt=0, description="Longest a request-path read may wait.")
     fail_open_budgets: bool = Field(
         False, description="With Redis unreachable, serve without budget checks (default: 503)."
+    )
+
+
+class AccountsSettings(BaseModel):
+    """Whether callers need a Junction key, and how keys and reservations are kept."""
+
+    require_key: bool = Field(
+        False,
+        description=(
+            "Refuse requests without a valid Junction key (401). Off by default so the "
+            "embedded demo works: keyless requests are served as an anonymous principal."
+        ),
+    )
+    key_pepper: SecretStr | None = Field(
+        None,
+        description=(
+            "Secret mixed into key hashes (HMAC-SHA256). Changing it invalidates every key; "
+            "without it keys are stored as plain SHA-256 of the secret."
+        ),
+    )
+    default_key_ttl_days: int | None = Field(
+        90, ge=1, description="Expiry of a new key when the admin gives none (None: never)."
+    )
+    reservation_ttl_s: float = Field(
+        900.0,
+        gt=0,
+        description=(
+            "How long a budget reservation lives without being settled; a crashed replica's "
+            "reservations are freed after it. Longer than the slowest streamed response."
+        ),
+    )
+    anonymous_team: str | None = Field(
+        None,
+        description=(
+            "Charge keyless requests to this team's budgets and rate limits "
+            "(default: anonymous requests are not metered)."
+        ),
+    )
+    anonymous_sensitivity: Sensitivity = Field(
+        Sensitivity.NONE, description="Sensitivity floor applied to keyless requests."
+    )
+    redis_prefix: str = Field(
+        "junction:accounts", min_length=1, description="Prefix of every accounts key in Redis."
+    )
+    admin_timeout_s: float = Field(
+        5.0, gt=0, description="Longest an admin call (create, list, revoke) waits on Redis."
     )
 
 
@@ -48,5 +97,10 @@ class Settings(BaseSettings):
     timeouts: TimeoutSettings = TimeoutSettings()
     breaker: BreakerSettings = BreakerSettings()
     redis: RedisSettings = RedisSettings()
+    stats: StatsSettings = StatsSettings()
+    accounts: AccountsSettings = AccountsSettings()
+    reserve_output_tokens: int = Field(
+        4096, ge=1, description="Output tokens a budget reservation assumes without max_tokens."
+    )
     probe_interval_s: float = Field(2.0, gt=0, description="Local vLLM /metrics poll interval.")
     otel_console: bool = Field(False, description="Print spans to stdout (debugging).")

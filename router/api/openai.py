@@ -33,13 +33,17 @@ async def chat_completions(request: Request) -> Response:
 @router.post("/v1/route/explain", summary="Explain how a request would be routed, calling nothing")
 async def route_explain(request: Request) -> Response:
     raw = await read_body(request, settings(request).max_body_bytes)
-    result = chat_service(request).explain(raw, dict(request.headers))
+    headers = dict(request.headers)
+    service = chat_service(request)
+    result = service.explain(raw, headers, await service.authenticate(headers))
     return json_response(result)
 
 
 @router.get("/v1/models", summary="List the policy's models and routes")
 async def list_models(request: Request) -> Response:
-    policy = chat_service(request).engine.policy
+    service = chat_service(request)
+    await service.authenticate(dict(request.headers))
+    policy = service.engine.policy
     data: list[dict[str, object]] = [
         {"id": "auto", "object": "model", "created": 0, "owned_by": "junction",
          "junction": {"kind": "auto", "description": "the policy chooses"}},

@@ -51,6 +51,9 @@ class RequestContext:
     allowed_models: frozenset[str] | None = None
     allowed_routes: frozenset[str] | None = None
     max_output_tokens: int | None = None
+    # Set when a budget of the caller is above its soft limit: routes that choose so keep to
+    # local models instead of refusing later at the hard limit.
+    budget_pressure: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,7 +198,14 @@ class PolicyEngine:
             if name not in seen:
                 seen.add(name)
                 names.append((name, "fallback"))
-        verdicts = [self._judge(n, role, route, classification, ctx) for n, role in names]
+        local_only = (
+            ctx.budget_pressure if route.on_budget_soft_limit == "local_only" else None
+        )
+        verdicts = [self._judge(n, role, route, classification, ctx, local_only)
+                    for n, role in names]
+        if local_only and not any(v.kept for v in verdicts):
+            # No local model can take it: serve as usual; the hard limit still holds.
+            verdicts = [self._judge(n, role, route, classification, ctx) for n, role in names]
         primaries = [v for v in verdicts if v.kept and v.role == "candidate"]
         fallbacks = [v for v in verdicts if v.kept and v.role == "fallback"]
         ordered = _order(primaries, route.objective) + fallbacks
@@ -265,6 +275,7 @@ class PolicyEngine:
         route: Route | None,
         classification: Classification,
         ctx: RequestContext,
+        local_only: str | None = None,
     ) -> Verdict:
         spec = self.policy.models[name]
         residency = spec.effective_residency
@@ -279,6 +290,8 @@ class PolicyEngine:
                 f"sensitive request ({_findings_text(classification)}) never goes to an "
                 "external model"
             )
+        if local_only and residency == "external":
+            return reject(f"{local_only}: this route keeps to local models")
         missing = _missing_capabilities(spec, classification)
         if missing:
             return reject(f"lacks capability: {', '.join(missing)}")

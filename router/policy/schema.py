@@ -127,6 +127,10 @@ class Route(_Strict):
         "fallback",
         description="reject: fail closed, never use models outside candidates and fallbacks.",
     )
+    on_budget_soft_limit: Literal["ignore", "local_only"] = Field(
+        "ignore",
+        description="local_only: a caller above a budget's soft limit is kept to local models.",
+    )
     extra_body: dict[str, object] = Field(default_factory=dict)
 
 

@@ -36,11 +36,17 @@ class LiteLLMProvider:
 
         litellm.telemetry = False
         litellm.suppress_debug_info = True
+        # litellm's aiohttp transport caches sessions bound to the first event loop it saw;
+        # plain httpx clients close cleanly with ours.
+        litellm.disable_aiohttp_transport = True
         self._litellm = litellm
         self.timeouts = timeouts
 
     async def aclose(self) -> None:
-        return None
+        from litellm.llms.custom_httpx.async_client_cleanup import close_litellm_async_clients
+
+        await close_litellm_async_clients()
+        self._litellm.in_memory_llm_clients_cache.flush_cache()
 
     def _kwargs(self, target: CallTarget, body: dict[str, Any]) -> dict[str, Any]:
         kwargs = {k: v for k, v in body.items() if k not in _OWN_FIELDS}
@@ -132,7 +138,7 @@ class LiteLLMStream:
                 if event is not None:
                     yield event
         except Exception as exc:
-            self.end.error = f"upstream stream broke: {type(exc).__name__}"
+            self.end.error = f"upstream stream broke: {type(exc).__name__}: {str(exc)[:300]}"
             yield error_event(self.end.error)
             return
         self.end.completed = True

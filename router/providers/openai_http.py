@@ -23,6 +23,7 @@ from router.providers.base import (
     retryable_status,
 )
 from router.providers.sse import EventSplitter, error_event, event_data
+from router.providers.transport import PooledTransport
 from router.settings import TimeoutSettings
 
 
@@ -39,7 +40,7 @@ class OpenAIHttpProvider:
     def __init__(self, timeouts: TimeoutSettings, client: httpx.AsyncClient | None = None) -> None:
         self.timeouts = timeouts
         self.client = client or httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
+            transport=PooledTransport(),
             timeout=httpx.Timeout(timeouts.first_byte_s, connect=timeouts.connect_s),
             headers={"accept-encoding": "identity"},
         )

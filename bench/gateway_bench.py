@@ -1,0 +1,316 @@
+"""Junction's added latency, throughput, streaming first byte and memory, side by side with the
+LiteLLM proxy, both pointed at the same emulated OpenAI-compatible upstream on loopback.
+
+    .venv/bin/python bench/gateway_bench.py            # everything (LiteLLM proxy if installed)
+    .venv/bin/python bench/gateway_bench.py --quick    # fewer requests
+    .venv/bin/python bench/gateway_bench.py --setup-litellm   # first install litellm[proxy]
+
+Every server runs in its own process; the load generator (bench/loadgen.py) is a raw asyncio
+HTTP/1.1 client so that it costs little CPU. Targets (issue 2): added p50 <= 1.5 ms at
+concurrency 1; throughput at concurrency 64 >= 2x the LiteLLM proxy's; streaming added time to
+first byte p50 <= 2 ms; resident memory after 10,000 requests <= 150 MB and not growing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from loadgen import build_request, run_load  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+PY = sys.executable
+LITELLM_VENV = ROOT / ".litellm-proxy-venv"
+LITELLM_RELEASE = "1.108.7"  # the newest release whose [proxy] extra resolves here
+AUTH = "sk-bench-master-key"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_http(url: str, timeout: float = 120.0, headers: dict[str, str] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1.0, headers=headers).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up within {timeout:.0f}s")
+
+
+@contextmanager
+def process(
+    cmd: list[str], env: dict[str, str] | None = None, log: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
+    proc = subprocess.Popen(
+        cmd, env={**os.environ, **(env or {})}, stdout=out, stderr=out, start_new_session=True
+    )
+    try:
+        yield proc
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=15)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(proc.pid, signal.SIGKILL)
+        if log:
+            out.close()  # type: ignore[union-attr]
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def worker_pid(parent: int) -> int:
+    """uvicorn with one worker serves in the parent process itself."""
+    return parent
+
+
+def junction_policy(upstream: str, backend: str) -> str:
+    if backend == "litellm":
+        model = f"""
+    backend: litellm
+    model: openai/fake-model
+    endpoints: ["{upstream}/v1"]
+    api_key_env: BENCH_UPSTREAM_KEY"""
+    else:
+        model = f"""
+    backend: openai
+    model: fake-model
+    endpoints: ["{upstream}"]"""
+    return f"""
+version: 1
+models:
+  upstream:{model}
+    residency: local
+    prices: {{input_per_million: 0.15, output_per_million: 0.6}}
+    capabilities: [tools, json_schema]
+    context_window: 128000
+routes:
+  - name: default
+    candidates: [upstream]
+"""
+
+
+def litellm_config(upstream: str) -> str:
+    return f"""
+model_list:
+  - model_name: fake-model
+    litellm_params:
+      model: openai/fake-model
+      api_base: {upstream}/v1
+      api_key: anything
+general_settings:
+  master_key: {AUTH}
+litellm_settings:
+  telemetry: false
+"""
+
+
+def body(model: str, stream: bool = False) -> bytes:
+    return json.dumps(
+        {
+            "model": model,
+            "messages": [{"role": "user", "content": "Say hello to the benchmark in one line."}],
+            "max_tokens": 16,
+            "stream": stream,
+        }
+    ).encode()
+
+
+def measure(port: int, model: str, n1: int, n64: int, stream_n: int) -> dict[str, object]:
+    req = build_request(
+        "127.0.0.1", port, "/v1/chat/completions", body(model), {"Authorization": f"Bearer {AUTH}"}
+    )
+    sreq = build_request(
+        "127.0.0.1",
+        port,
+        "/v1/chat/completions",
+        body(model, True),
+        {"Authorization": f"Bearer {AUTH}"},
+    )
+    asyncio.run(run_load("127.0.0.1", port, req, 50, 1))  # warm up
+    c1 = asyncio.run(run_load("127.0.0.1", port, req, n1, 1)).summary()
+    c64 = asyncio.run(run_load("127.0.0.1", port, req, n64, 64)).summary()
+    st = asyncio.run(run_load("127.0.0.1", port, sreq, stream_n, 1)).summary()
+    return {"c1": c1, "c64": c64, "stream_c1": st}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--setup-litellm",
+        action="store_true",
+        help=f"install litellm[proxy]=={LITELLM_RELEASE} into {LITELLM_VENV.name}",
+    )
+    parser.add_argument("--skip-litellm", action="store_true")
+    parser.add_argument("--memory-requests", type=int, default=10_000)
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+    n1, n64, ns = (300, 1000, 200) if args.quick else (2000, 4000, 1000)
+
+    if args.setup_litellm and not (LITELLM_VENV / "bin" / "litellm").exists():
+        subprocess.run([PY, "-m", "venv", str(LITELLM_VENV)], check=True)
+        subprocess.run(
+            [
+                str(LITELLM_VENV / "bin" / "pip"),
+                "install",
+                "-q",
+                f"litellm[proxy]=={LITELLM_RELEASE}",
+            ],
+            check=True,
+        )
+
+    results: dict[str, object] = {}
+    tmp = Path(tempfile.mkdtemp(prefix="junction-bench-"))
+    up_port = free_port()
+    upstream = f"http://127.0.0.1:{up_port}"
+    with process(
+        [PY, "-m", "router.emulate", "openai", "--port", str(up_port), "--models", "fake-model"],
+        log=tmp / "emulator.log",
+    ):
+        wait_http(upstream + "/v1/models")
+        print("measuring the emulated upstream directly ...", flush=True)
+        results["direct"] = measure(up_port, "fake-model", n1, n64, ns)
+
+        for backend in ("openai", "litellm"):
+            policy = tmp / f"policy-{backend}.yaml"
+            policy.write_text(junction_policy(upstream, backend))
+            port = free_port()
+            env = {"JUNCTION_LOG_LEVEL": "warning", "BENCH_UPSTREAM_KEY": "anything"}
+            with process(
+                [
+                    str(ROOT / ".venv" / "bin" / "junction"),
+                    "serve",
+                    "--config",
+                    str(policy),
+                    "--port",
+                    str(port),
+                ],
+                env=env,
+                log=tmp / f"junction-{backend}.log",
+            ) as proc:
+                wait_http(f"http://127.0.0.1:{port}/health/live")
+                print(f"measuring Junction ({backend} provider path) ...", flush=True)
+                key = f"junction_{backend}"
+                results[key] = measure(port, "auto", n1, n64, ns)
+                if backend == "openai":
+                    results["memory"] = memory_run(port, proc.pid, args.memory_requests)
+
+        if not args.skip_litellm and (LITELLM_VENV / "bin" / "litellm").exists():
+            cfg = tmp / "litellm.yaml"
+            cfg.write_text(litellm_config(upstream))
+            port = free_port()
+            with process(
+                [
+                    str(LITELLM_VENV / "bin" / "litellm"),
+                    "--config",
+                    str(cfg),
+                    "--port",
+                    str(port),
+                    "--host",
+                    "127.0.0.1",
+                ],
+                env={"LITELLM_LOG": "ERROR"},
+                log=tmp / "litellm.log",
+            ) as proc:
+                wait_http(f"http://127.0.0.1:{port}/health/liveliness", timeout=180)
+                print("measuring the LiteLLM proxy ...", flush=True)
+                n_l = (max(200, n1 // 4), max(500, n64 // 4), max(100, ns // 4))
+                results["litellm_proxy"] = measure(port, "fake-model", *n_l)
+                results["litellm_proxy_rss_mb"] = rss_mb(proc.pid)
+        else:
+            print(
+                f"(LiteLLM proxy not installed in {LITELLM_VENV.name}: run with "
+                "--setup-litellm to compare)"
+            )
+
+    report(results)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def memory_run(port: int, pid: int, total: int) -> dict[str, object]:
+    req = build_request(
+        "127.0.0.1", port, "/v1/chat/completions", body("auto"), {"Authorization": f"Bearer {AUTH}"}
+    )
+    samples = [(0, rss_mb(pid))]
+    step = max(1, total // 5)
+    done = 0
+    while done < total:
+        asyncio.run(run_load("127.0.0.1", port, req, step, 16))
+        done += step
+        samples.append((done, rss_mb(pid)))
+    return {"samples": samples}
+
+
+def report(results: dict[str, object]) -> None:
+    def get(name: str, phase: str, key: str) -> float:
+        data = results.get(name)
+        if not isinstance(data, dict):
+            return float("nan")
+        return float(data[phase][key])
+
+    print("\n== results (ms; rps = requests/s)")
+    header = (
+        f"{'':22}{'c1 p50':>9}{'c1 p99':>9}{'added p50':>11}{'c64 rps':>10}"
+        f"{'stream ttfb p50':>17}{'added ttfb':>12}"
+    )
+    print(header)
+    base = get("direct", "c1", "p50_ms")
+    base_ttfb = get("direct", "stream_c1", "ttfb_p50_ms")
+    for name in ("direct", "junction_openai", "junction_litellm", "litellm_proxy"):
+        if name not in results:
+            continue
+        p50 = get(name, "c1", "p50_ms")
+        ttfb = get(name, "stream_c1", "ttfb_p50_ms")
+        print(
+            f"{name:22}{p50:9.2f}{get(name, 'c1', 'p99_ms'):9.2f}{p50 - base:11.2f}"
+            f"{get(name, 'c64', 'rps'):10.0f}{ttfb:17.2f}{ttfb - base_ttfb:12.2f}"
+        )
+    if "litellm_proxy" in results:
+        ratio = get("junction_openai", "c64", "rps") / get("litellm_proxy", "c64", "rps")
+        print(f"\nthroughput at c64, Junction / LiteLLM proxy: {ratio:.1f}x")
+        print(f"LiteLLM proxy RSS: {results.get('litellm_proxy_rss_mb', float('nan')):.0f} MB")
+    memory = results.get("memory")
+    if isinstance(memory, dict):
+        print(
+            "Junction RSS (MB) by requests served: "
+            + ", ".join(f"{n}: {mb:.1f}" for n, mb in memory["samples"])
+        )
+    for name in ("junction_openai", "junction_litellm", "litellm_proxy"):
+        data = results.get(name)
+        if isinstance(data, dict):
+            errors = sum(int(data[p]["errors"]) for p in ("c1", "c64", "stream_c1"))
+            if errors:
+                print(f"WARNING: {name} had {errors} failed requests")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,36 @@
+"""`POST /v1/feedback`: a score for a request Junction served, which updates model quality."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+from pydantic import ValidationError
+
+from router.api.deps import read_body
+from router.api.responses import json_response
+from router.errors import InvalidRequest
+from router.protocol import FeedbackRequest, validation_error
+from router.serving import parse_json
+
+router = APIRouter(tags=["feedback"])
+
+
+@router.post("/v1/feedback", summary="Rate a response (0-1 or thumbs up/down)")
+async def feedback(request: Request) -> Response:
+    await request.app.state.chat.authenticate(dict(request.headers))
+    data = parse_json(await read_body(request, 64 * 1024))
+    try:
+        body = FeedbackRequest.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+    if (body.score is None) == (body.thumbs is None):
+        raise InvalidRequest("give exactly one of 'score' (0-1) and 'thumbs' ('up' or 'down')",
+                             param="score")
+    score = body.score if body.score is not None else (1.0 if body.thumbs == "up" else 0.0)
+    estimate = await request.app.state.stats.quality_book.add_feedback(body.request_id, score)
+    return json_response({
+        "request_id": body.request_id,
+        "accepted": True,
+        "quality": {"mean": round(estimate.mean, 4), "n": estimate.n,
+                    "lower": round(estimate.lower, 4), "upper": round(estimate.upper, 4),
+                    "confidence": round(estimate.confidence, 4)},
+    })

@@ -1,0 +1,86 @@
+"""`junction demo`: the gateway on the default policy, with emulated local and API backends.
+
+A newcomer with no GPU and no API keys gets a working endpoint: an emulated vLLM stands in for
+the local Qwen3.5 model, emulated OpenAI and Anthropic APIs for the proprietary ones. Every
+emulated reply says that it is emulated.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import ExitStack
+from pathlib import Path
+
+import uvicorn
+
+from router.app import create_app
+from router.emulate import (
+    EmulatorBehaviour,
+    create_anthropic_app,
+    create_openai_app,
+    create_vllm_app,
+    run_in_thread,
+)
+from router.errors import PolicyError
+from router.server import configure_logging
+from router.settings import Settings
+
+LOCAL_MODEL = "Qwen/Qwen3.5-35B-A3B-FP8"
+BANNER = """
+Junction demo: gateway on http://{host}:{port}/v1 (policy {policy})
+  local model (emulated vLLM):  {local}
+  OpenAI API (emulated):        {openai}
+  Anthropic API (emulated):     {anthropic}
+
+Try it:
+  curl -s http://{host}:{port}/v1/chat/completions -H 'content-type: application/json' \\
+    -d '{{"model": "auto", "messages": [{{"role": "user", "content": "Hello!"}}]}}' -i
+  curl -s http://{host}:{port}/v1/route/explain -H 'content-type: application/json' \\
+    -d '{{"model": "auto", "messages": [{{"role": "user", "content": "Prove that sqrt(2) is irrational, step by step."}}]}}'
+
+  from openai import OpenAI
+  client = OpenAI(base_url="http://{host}:{port}/v1", api_key="demo")
+  client.chat.completions.create(model="auto", messages=[{{"role": "user", "content": "Hi"}}])
+
+Headers x-junction-route, x-junction-model and x-junction-attempts say where each answer came
+from. Press Ctrl+C to stop.
+"""
+
+
+def run_demo(host: str, port: int, policy_file: Path | None) -> int:
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    settings = Settings(host=host, port=port, **({"policy_file": policy_file}
+                                                  if policy_file else {}))
+    configure_logging(settings.log_level)
+    with ExitStack() as stack:
+        local = stack.enter_context(run_in_thread(create_vllm_app(EmulatorBehaviour(
+            models=(LOCAL_MODEL,), ttft=0.05, tps=120, completion_tokens=48,
+            max_concurrency=8,
+        ))))
+        openai_url = stack.enter_context(run_in_thread(create_openai_app(EmulatorBehaviour(
+            models=("gpt-4o", "gpt-4o-mini"), api_key="demo-openai-key", ttft=0.3, tps=80,
+            completion_tokens=48,
+        ))))
+        anthropic = stack.enter_context(run_in_thread(create_anthropic_app(EmulatorBehaviour(
+            models=("claude-sonnet-4-5",), api_key="demo-anthropic-key", ttft=0.4, tps=70,
+            completion_tokens=48,
+        ))))
+        environ = {
+            **os.environ,
+            "JUNCTION_LOCAL_URL": local,
+            "JUNCTION_LOCAL_MODEL": LOCAL_MODEL,
+            "OPENAI_BASE_URL": openai_url + "/v1",
+            "OPENAI_API_KEY": "demo-openai-key",
+            "ANTHROPIC_BASE_URL": anthropic,
+            "ANTHROPIC_API_KEY": "demo-anthropic-key",
+        }
+        try:
+            app = create_app(settings, environ=environ)
+        except PolicyError as exc:
+            logging.getLogger("junction").error("cannot start: %s", exc)
+            return 2
+        print(BANNER.format(host=host, port=port, policy=settings.policy_file, local=local,
+                            openai=openai_url, anthropic=anthropic), flush=True)
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    return 0

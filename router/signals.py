@@ -1,0 +1,44 @@
+"""`RoutingSignals` from live data: measured latency and output length, feedback-updated quality,
+breakers and credentials, falling back to the policy's priors where nothing is measured yet."""
+
+from __future__ import annotations
+
+from router.classify.types import Task
+from router.policy.engine import QualityView
+from router.policy.pricing import ModelPrice
+from router.policy.signals import PolicySignals
+from router.stats.store import StatsStore
+
+# Below this many answered requests in the window a measurement is noise; use the prior.
+MIN_SAMPLES = 5
+
+
+class LiveSignals:
+    def __init__(self, base: PolicySignals, store: StatsStore) -> None:
+        self.base = base
+        self.store = store
+        self.prices = base.prices
+
+    def quality(self, task: Task, model: str) -> QualityView:
+        estimate = self.store.quality_book.quality(task.value, model)
+        if estimate.n > 0:
+            return QualityView(estimate.mean, estimate.n, "feedback")
+        return self.base.quality(task, model)
+
+    def expected_output_tokens(self, task: Task, model: str) -> float:
+        stats = self.store.snapshot(task.value, model)
+        if stats.answered >= MIN_SAMPLES and stats.mean_tokens_out is not None:
+            return stats.mean_tokens_out
+        return self.base.expected_output_tokens(task, model)
+
+    def expected_latency_ms(self, task: Task, model: str, output_tokens: float) -> float:
+        stats = self.store.snapshot(task.value, model)
+        if stats.answered >= MIN_SAMPLES and stats.total_p95_ms is not None:
+            return stats.total_p95_ms
+        return self.base.expected_latency_ms(task, model, output_tokens)
+
+    def unavailable_reason(self, model: str) -> str | None:
+        return self.base.unavailable_reason(model)
+
+    def price(self, model: str) -> ModelPrice:
+        return self.base.price(model)
