@@ -25,7 +25,8 @@ class MemoryStatsStore:
         self._settings = settings
         self._clock = clock
         self._window = SlidingWindow(settings.window_s, settings.bucket_s)
-        self._records: OrderedDict[str, RequestRecord] = OrderedDict()
+        # Kept as JSON bytes: a few hundred bytes each instead of several KB of pydantic objects.
+        self._records: OrderedDict[str, bytes] = OrderedDict()
         self.quality_book = QualityBook(
             priors, settings, self, MemoryLedger(settings.memory_max_records)
         )
@@ -35,7 +36,7 @@ class MemoryStatsStore:
         now = self._clock()
         for contribution in contributions(rec):
             self._window.add(now, contribution)
-        self._records[rec.request_id] = rec
+        self._records[rec.request_id] = rec.model_dump_json().encode()
         self._records.move_to_end(rec.request_id)
         if len(self._records) > self._settings.memory_max_records:
             self._records.popitem(last=False)
@@ -45,8 +46,11 @@ class MemoryStatsStore:
 
     async def get_record(self, request_id: str) -> RequestRecord | None:
         # A record older than the retention is gone, as it would be from Redis.
-        rec = self._records.get(request_id)
-        if rec is None or self._clock() - rec.time > self._settings.record_retention_s:
+        raw = self._records.get(request_id)
+        if raw is None:
+            return None
+        rec = RequestRecord.model_validate_json(raw)
+        if self._clock() - rec.time > self._settings.record_retention_s:
             return None
         return rec
 

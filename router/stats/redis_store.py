@@ -35,7 +35,7 @@ logger = logging.getLogger(__name__)
 
 # Records kept locally so feedback right after a response (before the flush) or during a Redis
 # outage still finds its request on this replica.
-_RECENT_RECORDS = 10_000
+_RECENT_RECORDS = 2_000  # covers the flush interval many times over; models are several KB each
 
 
 class RedisStatsStore:

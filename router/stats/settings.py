@@ -14,7 +14,7 @@ class StatsSettings(BaseModel):
         86_400, ge=60, description="How long a request record stays fetchable for feedback."
     )
     memory_max_records: int = Field(
-        100_000, ge=1, description="Records the embedded store keeps (least recent dropped)."
+        20_000, ge=1, description="Records the embedded store keeps (least recent dropped)."
     )
     refresh_interval_s: float = Field(
         2.0, gt=0, description="How often a Redis-backed replica pulls shared stats."

@@ -157,6 +157,7 @@ class BucketAgg:
 
 
 _EMPTY = ModelStats()
+_MAX_STALENESS_S = 0.5
 
 
 class SlidingWindow:
@@ -168,7 +169,7 @@ class SlidingWindow:
         self._span = max(window_s // bucket_s, 1)
         self._buckets: dict[int, dict[Pair, BucketAgg]] = {}
         self._versions: dict[Pair, int] = {}
-        self._cache: dict[Pair, tuple[int, int, ModelStats]] = {}
+        self._cache: dict[Pair, tuple[int, int, float, ModelStats]] = {}
 
     def bucket_of(self, now: float) -> int:
         return int(now // self._bucket_s)
@@ -208,13 +209,17 @@ class SlidingWindow:
             return _EMPTY
         window = self.buckets_in_window(now)
         cached = self._cache.get(pair)
-        if cached is not None and cached[0] == window.start and cached[1] == version:
-            return cached[2]
+        if cached is not None and cached[0] == window.start and (
+            cached[1] == version or now - cached[2] < _MAX_STALENESS_S
+        ):
+            # Under steady traffic the pair changes on every request; routing can use numbers
+            # a fraction of a second old rather than merge histograms on every request.
+            return cached[3]
         merged = BucketAgg()
         for bucket in window:
             agg = self._buckets.get(bucket, {}).get(pair)
             if agg is not None:
                 merged.merge(agg)
         stats = merged.to_stats()
-        self._cache[pair] = (window.start, version, stats)
+        self._cache[pair] = (window.start, version, now, stats)
         return stats

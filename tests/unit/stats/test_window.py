@@ -56,11 +56,14 @@ def test_window_slides_out_old_buckets() -> None:
     assert store.snapshot("code", "local/qwen").requests == 0
 
 
-def test_snapshot_cache_sees_new_records() -> None:
-    store, _ = store_with_clock()
+def test_snapshot_cache_sees_new_records_within_half_a_second() -> None:
+    store, clock = store_with_clock()
     store.record(make_record("a"))
     assert store.snapshot("code", "local/qwen").requests == 1
     store.record(make_record("b"))
+    # a summary is reused for up to 0.5 s so steady traffic does not recompute it per request
+    assert store.snapshot("code", "local/qwen").requests == 1
+    clock.advance(0.5)
     assert store.snapshot("code", "local/qwen").requests == 2
 
 
