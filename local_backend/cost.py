@@ -1,0 +1,105 @@
+"""What a token served by local GPUs costs, so the router can compare it with API prices.
+
+Average mode spreads the GPUs' hourly price over the tokens they actually serve:
+
+    $/M tokens = cost_per_gpu_hour x gpu_count / (tokens_per_s x 3600) x 1e6
+
+with tokens_per_s = prompt + generated tokens per second measured from vLLM's counters, or the
+configured `fallback_tokens_per_s` while nothing has been served yet. Marginal mode counts
+capacity that would sit idle anyway as free: the price is 0 while utilisation is below
+`idle_threshold`, and the average price above it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from local_backend.metrics import EndpointLoad
+from local_backend.profiles import LaunchProfile
+
+CostMode = Literal["average", "marginal"]
+
+
+def dollars_per_million_tokens(
+    cost_per_gpu_hour: float, gpu_count: int, tokens_per_s: float
+) -> float:
+    """The GPUs' hourly price spread over the tokens they serve in an hour, per million."""
+    if tokens_per_s <= 0:
+        raise ValueError(f"tokens_per_s must be > 0, got {tokens_per_s}")
+    return cost_per_gpu_hour * gpu_count / (tokens_per_s * 3600) * 1e6
+
+
+def utilisation(load: EndpointLoad, max_num_seqs: int | None = None) -> float:
+    """How busy an endpoint is, 0..1: 1 with a queue, else the larger of KV cache usage and the
+    share of sequence slots in use (when max_num_seqs is known).
+    """
+    if load.waiting > 0:
+        return 1.0
+    slots = load.running / max_num_seqs if max_num_seqs else 0.0
+    return min(max(load.kv_cache_usage, slots), 1.0)
+
+
+@dataclass(frozen=True)
+class LocalCostConfig:
+    """Price and capacity of one local deployment (usually from its launch profile)."""
+
+    cost_per_gpu_hour: float
+    gpu_count: int
+    fallback_tokens_per_s: float
+    mode: CostMode = "average"
+    idle_threshold: float = 0.5
+    max_num_seqs: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.cost_per_gpu_hour < 0 or self.gpu_count < 0:
+            raise ValueError("cost_per_gpu_hour and gpu_count must be >= 0")
+        if self.fallback_tokens_per_s <= 0:
+            raise ValueError(
+                f"fallback_tokens_per_s must be > 0, got {self.fallback_tokens_per_s}"
+            )
+        if not 0 <= self.idle_threshold <= 1:
+            raise ValueError(f"idle_threshold must be within 0..1, got {self.idle_threshold}")
+
+
+class LocalCostModel:
+    """Prices local tokens from a deployment's config and its latest measured load."""
+
+    def __init__(self, config: LocalCostConfig) -> None:
+        self.config = config
+
+    def throughput(self, load: EndpointLoad | None) -> float:
+        """Measured tokens/s, or the configured fallback when nothing was served recently."""
+        measured = load.tokens_per_s if load is not None else 0.0
+        return measured if measured > 0 else self.config.fallback_tokens_per_s
+
+    def price_per_million(self, load: EndpointLoad | None) -> float:
+        """Dollars per million (prompt + generated) tokens now, in the configured mode."""
+        cfg = self.config
+        if (
+            cfg.mode == "marginal"
+            and load is not None
+            and utilisation(load, cfg.max_num_seqs) < cfg.idle_threshold
+        ):
+            return 0.0
+        return dollars_per_million_tokens(
+            cfg.cost_per_gpu_hour, cfg.gpu_count, self.throughput(load)
+        )
+
+    def cost(self, tokens: int, load: EndpointLoad | None) -> float:
+        """Dollars for a request of `tokens` prompt + generated tokens at today's price."""
+        return tokens * self.price_per_million(load) / 1e6
+
+
+def cost_config_for(
+    profile: LaunchProfile, mode: CostMode = "average", idle_threshold: float = 0.5
+) -> LocalCostConfig:
+    """The cost settings of a launch profile: its GPUs, their price and its expected throughput."""
+    return LocalCostConfig(
+        cost_per_gpu_hour=profile.cost_per_gpu_hour,
+        gpu_count=profile.gpu_count,
+        fallback_tokens_per_s=profile.expected_tokens_per_s,
+        mode=mode,
+        idle_threshold=idle_threshold,
+        max_num_seqs=profile.max_num_seqs,
+    )
