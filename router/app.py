@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import os
+
+import httpx
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
@@ -11,12 +13,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import SecretStr
 from redis.asyncio import Redis
+
+from local_backend.probe import CapacityProbe
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from router.accounts import AccessService
 from router.api import admin, feedback, health, openai
 from router.api.responses import error_response, json_response
+from router.capacity import LocalCapacity
 from router.classify import RuleClassifier
 from router.errors import JunctionError
 from router.execute import Executor
@@ -61,13 +66,18 @@ def create_app(
     redis = make_redis(settings)
     stats = create_stats_store(settings, redis, quality_priors(policy))
     access = AccessService.create(settings, redis)
-    signals = LiveSignals(PolicySignals(policy, unavailable), stats)
+    probe_client = httpx.AsyncClient(timeout=httpx.Timeout(2.0, connect=1.0))
+    probe = CapacityProbe(LocalCapacity.endpoints_of(policy), probe_client,
+                          interval_s=settings.probe_interval_s)
+    capacity = LocalCapacity(policy, probe)
+    signals = LiveSignals(PolicySignals(policy, unavailable), stats, capacity)
     engine = PolicyEngine(policy, signals)
-    executor = Executor(policy, providers, breakers, api_keys, settings.timeouts.first_byte_s)
+    executor = Executor(policy, providers, breakers, api_keys, settings.timeouts.first_byte_s,
+                        endpoint_load=capacity.endpoint_rank)
     metrics = Metrics()
     chat = ChatService(
         classifier=RuleClassifier(), engine=engine, executor=executor,
-        prices=signals.prices, metrics=metrics, access=access,
+        prices=signals, metrics=metrics, access=access,
         recorders=[stats_recorder(stats)],
         reserve_output_tokens=settings.reserve_output_tokens,
     )
@@ -75,9 +85,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await stats.start()
+        await probe.start()
         try:
             yield
         finally:
+            await probe.close()
+            await probe_client.aclose()
             await chat.drain()
             await stats.close()
             await access.aclose()
@@ -101,6 +114,7 @@ def create_app(
     app.state.redis = redis
     app.state.stats = stats
     app.state.access = access
+    app.state.capacity = capacity
     app.include_router(openai.router)
     app.include_router(feedback.router)
     app.include_router(admin.router)

@@ -86,9 +86,12 @@ class Executor:
     ) -> dict[str, Any]:
         out = dict(body)
         out["model"] = spec.model
-        for extra in (decision.extra_body, spec.extra_body):
+        extras = [decision.extra_body, spec.extra_body]
+        if spec.backend == "local":
+            extras.append(decision.local_extra_body)
+        for extra in extras:
             for key, value in extra.items():
-                out.setdefault(key, value)
+                out.setdefault(key, value)  # what the caller sent wins
         return out
 
     async def complete(

@@ -20,7 +20,7 @@ def explain_offline(policy_file: Path, raw: bytes, headers: Mapping[str, str]) -
     engine = PolicyEngine(policy, signals)
     service = ChatService(
         classifier=RuleClassifier(), engine=engine, executor=None,  # type: ignore[arg-type]
-        prices=signals.prices, metrics=Metrics(),
+        prices=signals, metrics=Metrics(),
     )
     parse_json(raw)
     return service.explain(raw, headers)

@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from opentelemetry import trace
@@ -72,6 +72,10 @@ class Finished:
 Recorder = Callable[[Finished], None]
 
 
+class PriceSource(Protocol):
+    def price(self, model: str) -> ModelPrice: ...
+
+
 @dataclass(slots=True)
 class _Request:
     request_id: str
@@ -94,7 +98,7 @@ class ChatService:
         classifier: Classifier,
         engine: PolicyEngine,
         executor: Executor,
-        prices: Mapping[str, ModelPrice],
+        prices: PriceSource,
         metrics: Metrics,
         access: AccessService | None = None,
         recorders: list[Recorder] | None = None,
@@ -212,7 +216,7 @@ class ChatService:
         output = req.chat.output_limit or self.reserve_output_tokens
         await self.access.check_rate_limit(principal, req.classification.prompt_tokens + output)
         worst = max(
-            (self.prices[m].cost(req.classification.prompt_tokens, output)
+            (self.prices.price(m).cost(req.classification.prompt_tokens, output)
              for m in decision.attempts),
             default=0.0,
         )
@@ -248,7 +252,7 @@ class ChatService:
         usage = completion.usage
         if not usage.reported:
             usage.prompt_tokens = req.classification.prompt_tokens
-        cost = self.prices[model].cost(usage.prompt_tokens, usage.completion_tokens)
+        cost = self.prices.price(model).cost(usage.prompt_tokens, usage.completion_tokens)
         self._settle(req, cost)
         total_ms = (time.perf_counter() - req.t0) * 1000.0
         headers = self._headers(req, decision, outcome, total_ms)
@@ -299,7 +303,7 @@ class ChatService:
             model = outcome.model or ""
             if stream.end.error and status == 200:
                 status = 502
-            cost = self.prices[model].cost(usage.prompt_tokens, usage.completion_tokens)
+            cost = self.prices.price(model).cost(usage.prompt_tokens, usage.completion_tokens)
             req.reservation = reservation
             self._settle(req, cost)
             await self._finish(self._finished(

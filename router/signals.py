@@ -3,9 +3,13 @@ breakers and credentials, falling back to the policy's priors where nothing is m
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from router.capacity import LocalCapacity
 from router.classify.types import Task
 from router.policy.engine import QualityView
 from router.policy.pricing import ModelPrice
+from router.policy.schema import Spill
 from router.policy.signals import PolicySignals
 from router.stats.store import StatsStore
 
@@ -14,9 +18,12 @@ MIN_SAMPLES = 5
 
 
 class LiveSignals:
-    def __init__(self, base: PolicySignals, store: StatsStore) -> None:
+    def __init__(
+        self, base: PolicySignals, store: StatsStore, capacity: LocalCapacity | None = None
+    ) -> None:
         self.base = base
         self.store = store
+        self.capacity = capacity
         self.prices = base.prices
 
     def quality(self, task: Task, model: str) -> QualityView:
@@ -38,7 +45,21 @@ class LiveSignals:
         return self.base.expected_latency_ms(task, model, output_tokens)
 
     def unavailable_reason(self, model: str) -> str | None:
+        if self.capacity is not None:
+            down = self.capacity.down_reason(model)
+            if down is not None:
+                return down
         return self.base.unavailable_reason(model)
 
     def price(self, model: str) -> ModelPrice:
+        if self.capacity is not None:
+            live = self.capacity.price(model)
+            if live is not None:
+                return live
         return self.base.price(model)
+
+    def local_load(self, model: str) -> Mapping[str, float] | None:
+        return None if self.capacity is None else self.capacity.describe(model)
+
+    def saturation(self, model: str, spill: Spill) -> str | None:
+        return None if self.capacity is None else self.capacity.saturation(model, spill)

@@ -33,7 +33,7 @@ _DIGIT = re.compile(r"\d")
 _TOKEN = re.compile(r"\w+|[^\w\s]")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?(?:[eE][-+]?\d+)?")
 _DECIMAL = re.compile(r"\d[.,]\d|\d[eE][-+]?\d")
-_MATH_SYMBOL = re.compile(r"[=+\-*/^<>%±×÷≤≥≈∑∫√π∞∂∆θλμσΩ]")
+_MATH_SYMBOL = re.compile("[=+\\-*/^<>%±\u00d7÷≤≥≈∑∫√π∞∂∆θλμσΩ]")
 _LATEX = re.compile(r"\\[a-zA-Z]+|\$[^$]+\$|\^\{|_\{")
 _CODE_SYMBOL = re.compile(r"```|#include|=>|[;{}] *\n|\w\(\)")
 _UNIT = re.compile(
@@ -45,12 +45,30 @@ _LOWER_WORD = re.compile(r"[a-z]+")
 # Word lists are matched on lower-cased whole words, one Counter per prompt (regex alternations
 # over the whole text cost several times more).
 _CODE_WORDS = frozenset(
-    "def class return import function print elif var const public void lambda struct".split()
+    {
+        "def",
+        "class",
+        "return",
+        "import",
+        "function",
+        "print",
+        "elif",
+        "var",
+        "const",
+        "public",
+        "void",
+        "lambda",
+        "struct",
+    }
 )
-_COMPUTE_WORDS = frozenset("calculate compute solve find determine evaluate estimate".split())
-_EXPLAIN_WORDS = frozenset("why explain describe discuss compare justify argue analyze analyse".split())
-_FACT_WORDS = frozenset("what who when where which".split())
-_NEGATIONS = frozenset("not except false incorrect least never".split())
+_COMPUTE_WORDS = frozenset(
+    {"calculate", "compute", "solve", "find", "determine", "evaluate", "estimate"}
+)
+_EXPLAIN_WORDS = frozenset(
+    {"why", "explain", "describe", "discuss", "compare", "justify", "argue", "analyze", "analyse"}
+)
+_FACT_WORDS = frozenset({"what", "who", "when", "where", "which"})
+_NEGATIONS = frozenset({"not", "except", "false", "incorrect", "least", "never"})
 _LONG_WORD = 9
 
 # Names and order of the dense block; a router stores them and refuses a mismatch at load time.
@@ -229,9 +247,7 @@ def _dense_stats(text: str) -> dict[str, float]:
             len(_CODE_SYMBOL.findall(text)) + sum(vocabulary[w] for w in _CODE_WORDS)
         ),
         "unit_mentions": log_count(len(_UNIT.findall(text))),
-        "compute_words": log_count(
-            compute_phrases + sum(vocabulary[w] for w in _COMPUTE_WORDS)
-        ),
+        "compute_words": log_count(compute_phrases + sum(vocabulary[w] for w in _COMPUTE_WORDS)),
         "explain_words": mentions(_EXPLAIN_WORDS),
         "fact_words": mentions(_FACT_WORDS),
         "negations": mentions(_NEGATIONS),

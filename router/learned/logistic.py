@@ -97,10 +97,9 @@ def minimize_lbfgs(
     f, g = objective(x)
     s_hist: list[NDArray[np.float64]] = []
     y_hist: list[NDArray[np.float64]] = []
-    iteration = 0
-    for iteration in range(1, max_iter + 1):
-        if float(np.max(np.abs(g))) < gtol:
-            break
+    iterations = 0
+    while iterations < max_iter and float(np.max(np.abs(g))) >= gtol:
+        iterations += 1
         direction = -_two_loop(g, s_hist, y_hist)
         slope = float(g @ direction)
         if slope >= 0:
@@ -126,7 +125,7 @@ def minimize_lbfgs(
         x, f, g = x_new, f_new, g_new
         if converged:
             break
-    return x, f, iteration
+    return x, f, iterations
 
 
 def _two_loop(

@@ -40,7 +40,9 @@ class MmluProMatrix:
         try:
             return self.models.index(model)
         except ValueError:
-            raise KeyError(f"model {model!r} is not in the matrix; models: {list(self.models)}")
+            raise KeyError(
+                f"model {model!r} is not in the matrix; models: {list(self.models)}"
+            ) from None
 
     def prompt(self, row: int) -> str:
         """The prompt a router sees for question `row`: the question and its lettered options."""
@@ -49,7 +51,10 @@ class MmluProMatrix:
 
 def format_prompt(question: str, options: Sequence[str]) -> str:
     """Question, blank line, then `A. ...` lines, as the models were asked (minus the 5 shots)."""
-    lines = [f"{letter}. {option}" for letter, option in zip(string.ascii_uppercase, options)]
+    lines = [
+        f"{letter}. {option}"
+        for letter, option in zip(string.ascii_uppercase, options, strict=False)
+    ]
     return question.strip() + "\n\nOptions:\n" + "\n".join(lines)
 
 
@@ -90,4 +95,6 @@ def _number(cell: str, path: Path, row: int, column: str) -> float:
     try:
         return float(cell)
     except ValueError:
-        raise ValueError(f"{path}: data row {row + 1}, column {column!r}: {cell!r} is not a number")
+        raise ValueError(
+            f"{path}: data row {row + 1}, column {column!r}: {cell!r} is not a number"
+        ) from None

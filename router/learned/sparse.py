@@ -46,7 +46,7 @@ class SparseRows:
     def matvec(self, w: NDArray[np.float64]) -> NDArray[np.float64]:
         """X @ w."""
         products = self.values * w[self.indices]
-        # A cumulative sum, unlike np.add.reduceat, gives 0 (not a neighbour's value) for empty rows.
+        # Unlike np.add.reduceat, a cumulative sum gives an empty row 0, not its neighbour's value.
         cumulative = np.concatenate(([0.0], np.cumsum(products, dtype=np.float64)))
         result: NDArray[np.float64] = cumulative[self.indptr[1:]] - cumulative[self.indptr[:-1]]
         return result
@@ -54,10 +54,8 @@ class SparseRows:
     def rmatvec(self, g: NDArray[np.float64]) -> NDArray[np.float64]:
         """X.T @ g."""
         weights = self.values * np.repeat(g, self.row_lengths)
-        result: NDArray[np.float64] = np.bincount(
-            self.indices, weights=weights, minlength=self.n_cols
-        )
-        return result
+        summed = np.bincount(self.indices, weights=weights, minlength=self.n_cols)
+        return summed.astype(np.float64, copy=False)
 
     def take(self, rows: NDArray[np.int64]) -> SparseRows:
         """The sub-matrix of the given rows, in that order."""

@@ -9,12 +9,12 @@ A sensitive request is never given an external model, whichever way it arrives.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
 
 from router.classify.types import Capability, Classification, Task
 from router.policy.pricing import ModelPrice
-from router.policy.schema import Match, ModelSpec, Objective, Policy, Route
+from router.policy.schema import Match, ModelSpec, Objective, Policy, Reasoning, Route, Spill
 
 Role = Literal["candidate", "fallback"]
 
@@ -38,6 +38,14 @@ class RoutingSignals(Protocol):
     def unavailable_reason(self, model: str) -> str | None: ...
 
     def price(self, model: str) -> ModelPrice: ...
+
+    def local_load(self, model: str) -> Mapping[str, float] | None:
+        """The probe's view of a local model's least loaded endpoint, or None if unknown."""
+        ...
+
+    def saturation(self, model: str, spill: Spill) -> str | None:
+        """Why the model counts as saturated under these thresholds (with hysteresis)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,9 +77,13 @@ class Verdict:
     quality_source: str | None = None
     expected_cost_usd: float | None = None
     expected_latency_ms: float | None = None
+    load: Mapping[str, float] | None = None
+    spilled: bool = False
 
     def to_dict(self) -> dict[str, object]:
         return {
+            "load": None if self.load is None else dict(self.load),
+            "spilled": self.spilled,
             "model": self.model,
             "role": self.role,
             "kept": self.kept,
@@ -107,6 +119,8 @@ class Decision:
     fail_closed: bool
     rejection: Rejection | None = None
     extra_body: Mapping[str, object] = field(default_factory=dict)
+    local_extra_body: Mapping[str, object] = field(default_factory=dict)
+    spilled: bool = False
 
     @property
     def chosen(self) -> str | None:
@@ -121,6 +135,8 @@ class Decision:
             "candidates": [v.to_dict() for v in self.verdicts],
             "attempt_order": list(self.attempts),
             "choice": self.chosen,
+            "spilled": self.spilled,
+            "local_extra_body": dict(self.local_extra_body),
             "rejection": None
             if self.rejection is None
             else {
@@ -206,23 +222,47 @@ class PolicyEngine:
         if local_only and not any(v.kept for v in verdicts):
             # No local model can take it: serve as usual; the hard limit still holds.
             verdicts = [self._judge(n, role, route, classification, ctx) for n, role in names]
+        fail_closed = route.on_unavailable == "reject" or classification.is_sensitive
+        if route.spill is not None:
+            verdicts = [self._spill(v, route.spill, fail_closed) for v in verdicts]
         primaries = [v for v in verdicts if v.kept and v.role == "candidate"]
         fallbacks = [v for v in verdicts if v.kept and v.role == "fallback"]
-        ordered = _order(primaries, route.objective) + fallbacks
+        ordered = _order(primaries, route.objective)
+        # Saturated local models go behind the others; they stay as a last resort.
+        ordered = [v for v in ordered if not v.spilled] + [v for v in ordered if v.spilled]
+        ordered += fallbacks
         attempts = tuple(v.model for v in ordered)
         rejection = None
         if not attempts:
             rejection = _nothing_left(route.name, classification, verdicts)
+        spilled = bool(ordered) and any(v.spilled for v in primaries) and not ordered[0].spilled
         return Decision(
             route=route.name,
             objective=route.objective,
             attempts=attempts,
             verdicts=tuple(verdicts),
             classification=classification,
-            fail_closed=route.on_unavailable == "reject" or classification.is_sensitive,
+            fail_closed=fail_closed,
             rejection=rejection,
             extra_body=route.extra_body,
+            local_extra_body=_reasoning_body(route.reasoning, classification),
+            spilled=spilled,
         )
+
+    def _spill(self, verdict: Verdict, spill: Spill, fail_closed: bool) -> Verdict:
+        if not verdict.kept or self.policy.models[verdict.model].backend != "local":
+            return verdict
+        reason = self.signals.saturation(verdict.model, spill)
+        if reason is None:
+            return verdict
+        if fail_closed:
+            waiting = (verdict.load or {}).get("waiting", 0.0)
+            if spill.max_queue is not None and waiting > spill.max_queue:
+                return replace(verdict, kept=False, reason=(
+                    f"local queue full: {waiting:.0f} waiting > max_queue {spill.max_queue} "
+                    "(fail-closed route: never spills)"))
+            return replace(verdict, reason=f"saturated ({reason}) but fail-closed: queues here")
+        return replace(verdict, spilled=True, reason=f"spilled: local saturated ({reason})")
 
     def _decide_direct(
         self, model: str, classification: Classification, ctx: RequestContext
@@ -338,7 +378,23 @@ class PolicyEngine:
                     f"{limits.max_latency_ms:.0f}",
                     **numbers,
                 )
-        return Verdict(name, role, True, "eligible", residency, **numbers)  # type: ignore[arg-type]
+        load = self.signals.local_load(name) if spec.backend == "local" else None
+        return Verdict(name, role, True, "eligible", residency, load=load,
+                       **numbers)  # type: ignore[arg-type]
+
+
+def _reasoning_body(reasoning: Reasoning | None, c: Classification) -> dict[str, object]:
+    """What a route's thinking control adds to requests for local (Qwen3.5) models."""
+    if reasoning is None:
+        return {}
+    if reasoning.thinking == "auto":
+        enable = c.task in reasoning.tasks and c.difficulty >= reasoning.min_difficulty
+    else:
+        enable = reasoning.thinking == "on"
+    body: dict[str, object] = {"chat_template_kwargs": {"enable_thinking": enable}}
+    if enable and reasoning.budget_tokens is not None:
+        body["thinking_token_budget"] = reasoning.budget_tokens
+    return body
 
 
 def _order(verdicts: list[Verdict], objective: Objective) -> list[Verdict]:

@@ -32,8 +32,14 @@ class LocalCost(_Strict):
     tokens_per_second: float = Field(
         1000.0, gt=0, description="Assumed throughput until the capacity probe has measured one."
     )
-    mode: Literal["amortised", "marginal"] = Field(
-        "amortised", description="marginal counts idle local capacity as free."
+    mode: Literal["average", "marginal"] = Field(
+        "average", description="marginal counts idle local capacity as free."
+    )
+    idle_threshold: float = Field(
+        0.5, ge=0, le=1, description="marginal: utilisation below which local tokens cost $0."
+    )
+    max_num_seqs: int | None = Field(
+        None, ge=1, description="vLLM's --max-num-seqs, to measure utilisation by slots."
     )
 
 
@@ -113,6 +119,38 @@ class Constraints(_Strict):
     max_latency_ms: float | None = Field(None, gt=0, description="Bound on expected p95 latency.")
 
 
+class Spill(_Strict):
+    """When local models count as saturated, so that a route sends work to its next candidates.
+
+    Measures come from the capacity probe (the least loaded healthy endpoint of the model).
+    Saturation starts when any measure passes its threshold and ends when every measure is
+    below `resume_ratio` x its threshold, so traffic does not flap at the boundary.
+    """
+
+    max_waiting: int | None = Field(None, ge=0, description="Requests queued in vLLM.")
+    max_kv_cache: float | None = Field(None, gt=0, le=1, description="KV-cache usage, 0-1.")
+    max_predicted_ttft_ms: float | None = Field(None, gt=0)
+    resume_ratio: float = Field(0.7, gt=0, lt=1)
+    max_queue: int | None = Field(
+        None, ge=0,
+        description="Fail-closed routes never spill; above this many queued requests they 503.",
+    )
+
+
+class Reasoning(_Strict):
+    """Qwen3.5 thinking for local models: on, off, or on for hard work only (auto)."""
+
+    thinking: Literal["on", "off", "auto"] = "auto"
+    min_difficulty: float = Field(0.6, ge=0, le=1, description="auto: think from here up.")
+    tasks: list[Task] = Field(
+        default_factory=lambda: [Task.MATH, Task.REASONING, Task.CODE],
+        description="auto: think only for these tasks.",
+    )
+    budget_tokens: int | None = Field(
+        None, ge=1, description="Cap on thinking tokens (vLLM's thinking_token_budget)."
+    )
+
+
 class Route(_Strict):
     """A named rule: which requests it takes, which models may serve them and how to choose."""
 
@@ -127,6 +165,8 @@ class Route(_Strict):
         "fallback",
         description="reject: fail closed, never use models outside candidates and fallbacks.",
     )
+    spill: Spill | None = None
+    reasoning: Reasoning | None = None
     on_budget_soft_limit: Literal["ignore", "local_only"] = Field(
         "ignore",
         description="local_only: a caller above a budget's soft limit is kept to local models.",

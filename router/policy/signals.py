@@ -6,12 +6,12 @@ offline `junction route explain` uses it as it is.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from router.classify.types import Task
 from router.policy.engine import QualityView
 from router.policy.pricing import ModelPrice, resolve_price
-from router.policy.schema import Policy
+from router.policy.schema import Policy, Spill
 
 
 class PolicySignals:
@@ -42,3 +42,9 @@ class PolicySignals:
 
     def price(self, model: str) -> ModelPrice:
         return self.prices[model]
+
+    def local_load(self, model: str) -> Mapping[str, float] | None:
+        return None
+
+    def saturation(self, model: str, spill: Spill) -> str | None:
+        return None

@@ -52,11 +52,37 @@ def test_falls_back_on_timeout(gateway: Gateway, vllm_url: str, stream: bool) ->
     assert time.monotonic() - started < 5
 
 
-def test_falls_back_on_refused_connection(api_url: str, tmp_path: Path) -> None:
+def test_falls_back_on_refused_connection(vllm_url: str, api_url: str, tmp_path: Path) -> None:
+    # An OpenAI-compatible API (not probed) that refuses connections, before a working one.
+    extra = f"""
+  gone:
+    backend: openai
+    model: api-small
+    endpoints: ["{closed_port_url()}"]
+    prices: {{input_per_million: 0.01, output_per_million: 0.01}}
+"""
+    routes = """
+  - name: first
+    match: {headers: {x-route: gone}}
+    candidates: [gone, api]
+"""
+    with running_gateway(policy_text(vllm_url, api_url, extra_models=extra, routes=routes),
+                         tmp_path, ENV) as gw:
+        r = httpx.post(gw.v1 + "/chat/completions", headers={"x-route": "gone"}, json={
+            "model": "auto", "messages": [{"role": "user", "content": "hi"}]}, timeout=10)
+    assert r.status_code == 200
+    assert r.headers["x-junction-attempts"] == "gone:connect_error,api:ok"
+
+
+def test_local_endpoint_the_probe_sees_down_is_skipped(api_url: str, tmp_path: Path) -> None:
     with running_gateway(policy_text(closed_port_url(), api_url), tmp_path, ENV) as gw:
         r = ask(gw)
+        explained = httpx.post(gw.v1 + "/route/explain", json={
+            "model": "auto", "messages": [{"role": "user", "content": "hi"}]}).json()
     assert r.status_code == 200
-    assert r.headers["x-junction-attempts"] == "local:connect_error,api:ok"
+    assert r.headers["x-junction-attempts"] == "api:ok"
+    local = next(c for c in explained["candidates"] if c["model"] == "local")
+    assert "down per the capacity probe" in local["reason"]
 
 
 def test_upstream_client_error_is_returned_not_retried(

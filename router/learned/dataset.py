@@ -1,0 +1,188 @@
+"""The routing dataset: JSONL, one prompt per line, with each model's quality (and cost) on it.
+
+    {"id": "q1", "prompt": "...", "task": "math",
+     "scores": {"gpt-4o": 1, "llama-8b": 0}, "cost": {"gpt-4o": 0.004, "llama-8b": 0.0001}}
+
+`messages` (OpenAI chat messages) may replace `prompt`; `task`, `cost` and `meta` (free-form
+labels such as a benchmark category, used to split data, never as a feature) are optional.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from router.classify.types import Task
+
+__all__ = [
+    "ChatMessage",
+    "DatasetError",
+    "RoutingExample",
+    "cost_matrix",
+    "dataset_models",
+    "load_dataset",
+    "quality_matrix",
+    "text_from_messages",
+]
+
+# How much of the earlier conversation joins the last user message: enough to say what the
+# conversation is about, little enough that the last ask dominates the features.
+_CONTEXT_CHARS = 300
+
+
+class DatasetError(ValueError):
+    """A dataset file that cannot be used; the message names the file, line and field."""
+
+
+class ChatMessage(BaseModel):
+    """One OpenAI-style chat message; `content` may be a string or a list of content parts."""
+
+    model_config = ConfigDict(extra="allow")
+
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+    def text(self) -> str:
+        """The message's text, with the text parts of a multi-part content joined."""
+        if self.content is None:
+            return ""
+        if isinstance(self.content, str):
+            return self.content
+        return "\n".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
+
+
+class RoutingExample(BaseModel):
+    """One dataset line: a prompt (or chat) and each model's quality on it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    prompt: str | None = None
+    messages: list[ChatMessage] | None = None
+    task: Task | None = None
+    scores: dict[str, float] = Field(min_length=1)
+    cost: dict[str, float] | None = None
+    meta: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_as_text(cls, value: object) -> object:
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("scores")
+    @classmethod
+    def _scores_in_unit_interval(cls, scores: dict[str, float]) -> dict[str, float]:
+        for model, score in scores.items():
+            if not 0.0 <= score <= 1.0:
+                raise ValueError(f"scores[{model!r}] = {score} is outside [0, 1]")
+        return scores
+
+    @field_validator("cost")
+    @classmethod
+    def _costs_not_negative(cls, cost: dict[str, float] | None) -> dict[str, float] | None:
+        for model, dollars in (cost or {}).items():
+            if not dollars >= 0.0:
+                raise ValueError(f"cost[{model!r}] = {dollars} must be >= 0 dollars")
+        return cost
+
+    @model_validator(mode="after")
+    def _one_kind_of_input(self) -> RoutingExample:
+        if (self.prompt is None) == (self.messages is None):
+            raise ValueError("give exactly one of 'prompt' (a string) or 'messages' (a list)")
+        if self.messages is not None and not any(m.role == "user" for m in self.messages):
+            raise ValueError("'messages' has no message with role 'user'")
+        unscored = sorted(set(self.cost or {}) - set(self.scores))
+        if unscored:
+            raise ValueError(f"cost names models without a score: {unscored}")
+        return self
+
+    def text(self) -> str:
+        """The text a router scores: the prompt, or the last user message with a little context."""
+        if self.prompt is not None:
+            return self.prompt
+        return text_from_messages([m.model_dump() for m in self.messages or []])
+
+
+def text_from_messages(messages: Sequence[Mapping[str, Any]]) -> str:
+    """The last user message, preceded by the tail of the conversation before it.
+
+    Shared by training and serving so that both featurise a chat the same way.
+    """
+    parsed = [ChatMessage.model_validate(m) for m in messages]
+    last_user = max((i for i, m in enumerate(parsed) if m.role == "user"), default=None)
+    if last_user is None:
+        return ""
+    context = "\n".join(m.text() for m in parsed[:last_user] if m.text())
+    ask = parsed[last_user].text()
+    if not context:
+        return ask
+    return context[-_CONTEXT_CHARS:] + "\n\n" + ask
+
+
+def load_dataset(path: Path) -> list[RoutingExample]:
+    """Read and validate a JSONL dataset; raises DatasetError naming line number and field."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise DatasetError(f"{path}: cannot read the dataset: {exc.strerror or exc}") from exc
+    examples: list[RoutingExample] = []
+    first_line: dict[str, int] = {}
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DatasetError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
+        try:
+            example = RoutingExample.model_validate(raw)
+        except ValidationError as exc:
+            raise DatasetError(f"{path}:{number}: {_describe(exc)}") from exc
+        if example.id in first_line:
+            raise DatasetError(
+                f"{path}:{number}: id {example.id!r} repeats line {first_line[example.id]}"
+            )
+        first_line[example.id] = number
+        examples.append(example)
+    if not examples:
+        raise DatasetError(f"{path}: the dataset has no examples")
+    return examples
+
+
+def dataset_models(examples: Iterable[RoutingExample]) -> list[str]:
+    """Every model with a score, most often scored first (ties by name)."""
+    counts = Counter(model for example in examples for model in example.scores)
+    return sorted(counts, key=lambda model: (-counts[model], model))
+
+
+def quality_matrix(
+    examples: Sequence[RoutingExample], models: Sequence[str]
+) -> NDArray[np.float64]:
+    """Scores as an (examples x models) array; NaN where a model has no score."""
+    return np.array(
+        [[e.scores.get(m, np.nan) for m in models] for e in examples], dtype=np.float64
+    ).reshape(len(examples), len(models))
+
+
+def cost_matrix(examples: Sequence[RoutingExample], models: Sequence[str]) -> NDArray[np.float64]:
+    """Costs in dollars as an (examples x models) array; NaN where a cost is missing."""
+    return np.array(
+        [[(e.cost or {}).get(m, np.nan) for m in models] for e in examples], dtype=np.float64
+    ).reshape(len(examples), len(models))
+
+
+def _describe(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "(line)"
+        value = error.get("input")
+        shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
+        problems.append(f"field {where!r}: {error['msg']} (got {shown[:80]})")
+    return "; ".join(problems)

@@ -1,0 +1,112 @@
+"""Spill-over: a saturated local model (per its /metrics) sends work to the API, comes back
+when the queue drains, and fail-closed routes queue up to a bound instead of spilling."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.gateway.conftest import ENV, policy_text
+from tests.support.gateway import Gateway, emulator_config, running_gateway
+
+ROUTES = """
+  - name: private
+    match: {headers: {x-private: "yes"}}
+    candidates: [local]
+    on_unavailable: reject
+    spill: {max_waiting: 1, max_queue: 2}
+  - name: spilly
+    match: {headers: {x-spill: "yes"}}
+    candidates: [local, api]
+    objective: min_cost
+    spill: {max_waiting: 1, resume_ratio: 0.5}
+    reasoning: {thinking: "off"}
+"""
+
+
+@pytest.fixture
+def spill_gateway(vllm_url: str, api_url: str, tmp_path: Path) -> Iterator[Gateway]:
+    with running_gateway(policy_text(vllm_url, api_url, routes=ROUTES), tmp_path, ENV,
+                         probe_interval_s=0.05,
+                         timeouts={"first_byte_s": 30, "stream_idle_s": 30}) as gw:
+        yield gw
+
+
+def ask(gw: Gateway, header: str) -> httpx.Response:
+    return httpx.post(gw.v1 + "/chat/completions", headers={header: "yes"}, json={
+        "model": "auto", "messages": [{"role": "user", "content": "hello"}]}, timeout=30)
+
+
+def occupy(gw: Gateway, n: int) -> list[threading.Thread]:
+    threads = [threading.Thread(target=ask, args=(gw, "x-spill")) for _ in range(n)]
+    for t in threads:
+        t.start()
+    return threads
+
+
+def wait_for(predicate: object, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition not reached")
+
+
+def local_waiting(gw: Gateway) -> float:
+    explained = httpx.post(gw.v1 + "/route/explain", headers={"x-spill": "yes"}, json={
+        "model": "auto", "messages": [{"role": "user", "content": "hi"}]}).json()
+    local = next(c for c in explained["candidates"] if c["model"] == "local")
+    return float((local["load"] or {}).get("waiting", 0))
+
+
+def test_saturated_local_spills_and_comes_back(spill_gateway: Gateway, vllm_url: str) -> None:
+    gw = spill_gateway
+    assert ask(gw, "x-spill").headers["x-junction-model"] == "local"
+    emulator_config(vllm_url, max_concurrency=1, ttft=1.5)
+    threads = occupy(gw, 4)  # 1 running, 3 waiting in the emulated vLLM
+    wait_for(lambda: local_waiting(gw) >= 2)
+    r = ask(gw, "x-spill")
+    assert r.headers["x-junction-model"] == "api"
+    assert r.headers["x-junction-attempts"] == "api:ok"
+    explained = httpx.post(gw.v1 + "/route/explain", headers={"x-spill": "yes"}, json={
+        "model": "auto", "messages": [{"role": "user", "content": "hi"}]}).json()
+    assert explained["spilled"] is True
+    local = next(c for c in explained["candidates"] if c["model"] == "local")
+    assert local["spilled"] and "waiting" in local["reason"]
+    assert local["load"]["waiting"] >= 2
+    emulator_config(vllm_url, ttft=0.0)
+    for t in threads:
+        t.join(timeout=30)
+    wait_for(lambda: local_waiting(gw) == 0)
+    assert ask(gw, "x-spill").headers["x-junction-model"] == "local"
+
+
+def test_fail_closed_route_queues_then_503(spill_gateway: Gateway, vllm_url: str,
+                                           api_url: str) -> None:
+    gw = spill_gateway
+    emulator_config(vllm_url, max_concurrency=1, ttft=2.0)
+    threads = occupy(gw, 5)  # 1 running, 4 waiting: over max_queue 2
+    wait_for(lambda: local_waiting(gw) >= 3)
+    r = ask(gw, "x-private")
+    assert r.status_code == 503
+    assert "local queue full" in r.json()["error"]["message"]
+    emulator_config(vllm_url, ttft=0.0)
+    for t in threads:
+        t.join(timeout=30)
+
+
+def test_route_thinking_control_reaches_local_model(spill_gateway: Gateway,
+                                                    vllm_url: str) -> None:
+    from tests.support.gateway import emulator_requests
+
+    r = ask(spill_gateway, "x-spill")
+    assert r.headers["x-junction-model"] == "local"
+    sent = emulator_requests(vllm_url)[-1]["body"]
+    assert sent["chat_template_kwargs"] == {"enable_thinking": False}
+    assert not r.json()["choices"][0]["message"].get("reasoning")

@@ -1,0 +1,86 @@
+"""Spill-over hysteresis, endpoint ranking and live local prices from probe snapshots."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import httpx
+
+from local_backend.metrics import EndpointLoad
+from local_backend.probe import CapacityProbe
+from router.capacity import LocalCapacity
+from router.policy.loader import parse_policy
+from router.policy.schema import Spill
+
+POLICY = """
+models:
+  local:
+    backend: local
+    model: q
+    endpoints: ["http://a:1", "http://b:1"]
+    local_cost: {gpu_hour_usd: 3.6, gpus: 1, tokens_per_second: 1000, mode: marginal,
+                 max_num_seqs: 10}
+routes:
+  - {name: r, candidates: [local]}
+"""
+
+
+def load(endpoint: str, waiting: int = 0, running: int = 0, kv: float = 0.0,
+         healthy: bool = True, tps: float = 0.0) -> EndpointLoad:
+    return EndpointLoad(
+        endpoint=endpoint, healthy=healthy, running=running, waiting=waiting,
+        kv_cache_usage=kv, generation_tokens_per_s=tps,
+    )
+
+
+class FakeProbe(CapacityProbe):
+    def __init__(self) -> None:
+        super().__init__([], httpx.AsyncClient())
+        self.loads: dict[str, EndpointLoad] = {}
+
+    def snapshot(self, endpoint: str) -> EndpointLoad | None:
+        return self.loads.get(endpoint)
+
+
+def make() -> tuple[LocalCapacity, FakeProbe]:
+    probe = FakeProbe()
+    probe._endpoints = ["http://a:1", "http://b:1"]
+    return LocalCapacity(parse_policy(POLICY, source="t", environ={}), probe), probe
+
+
+def test_hysteresis_enters_over_threshold_and_leaves_below_ratio() -> None:
+    capacity, probe = make()
+    spill = Spill(max_waiting=4, resume_ratio=0.5)
+    probe.loads = {"http://a:1": load("http://a:1", waiting=5),
+                   "http://b:1": load("http://b:1", waiting=6)}
+    assert capacity.saturation("local", spill) == "waiting 5 > 4"
+    probe.loads["http://a:1"] = load("http://a:1", waiting=3)  # below 4, above 0.5 x 4
+    assert capacity.saturation("local", spill) == "waiting 3 > 2"
+    probe.loads["http://a:1"] = load("http://a:1", waiting=2)
+    assert capacity.saturation("local", spill) is None
+    probe.loads["http://a:1"] = load("http://a:1", waiting=3)  # not saturated: 3 <= 4
+    assert capacity.saturation("local", spill) is None
+
+
+def test_kv_and_least_loaded_healthy_endpoint() -> None:
+    capacity, probe = make()
+    probe.loads = {"http://a:1": load("http://a:1", kv=0.95, healthy=False),
+                   "http://b:1": load("http://b:1", kv=0.5)}
+    assert capacity.saturation("local", Spill(max_kv_cache=0.9)) is None  # a is down
+    assert capacity.endpoint_rank("http://a:1") > capacity.endpoint_rank("http://b:1")  # type: ignore[operator]
+    assert capacity.down_reason("local") is None
+    probe.loads["http://b:1"] = dataclasses.replace(probe.loads["http://b:1"], healthy=False,
+                                                    last_error="connection refused")
+    assert "all 2 endpoint(s) down" in (capacity.down_reason("local") or "")
+
+
+def test_marginal_price_is_zero_when_idle_and_average_when_busy() -> None:
+    capacity, probe = make()
+    probe.loads = {"http://a:1": load("http://a:1", running=1, tps=500.0)}
+    price = capacity.price("local")
+    assert price is not None and price.input_per_million == 0.0
+    probe.loads = {"http://a:1": load("http://a:1", running=9, tps=500.0),
+                   "http://b:1": load("http://b:1", running=9, tps=500.0)}
+    busy = capacity.price("local")
+    assert busy is not None
+    assert abs(busy.input_per_million - 3.6 / (500.0 * 3600) * 1e6) < 1e-9
