@@ -199,6 +199,11 @@ def install_error_handlers(app: FastAPI) -> None:
             headers=dict(exc.headers) if exc.headers else None,
         )
 
+    @app.exception_handler(openai.ClientDisconnected)
+    async def disconnected(request: Request, exc: openai.ClientDisconnected) -> Response:
+        # Nobody is listening; 499 (nginx's "client closed request") for the logs.
+        return Response(status_code=499)
+
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)

@@ -6,11 +6,17 @@ dependency resolution costs more than the rest of the handler.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import Coroutine
+from typing import Any
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
 from router.api.deps import chat_service, read_body, settings
 from router.api.responses import json_response
+from router.serving import Reply
 
 router = APIRouter(tags=["openai"])
 
@@ -18,7 +24,8 @@ router = APIRouter(tags=["openai"])
 @router.post("/v1/chat/completions", summary="Create a chat completion (routed by policy)")
 async def chat_completions(request: Request) -> Response:
     raw = await read_body(request, settings(request).max_body_bytes)
-    reply = await chat_service(request).complete(raw, dict(request.headers))
+    reply = await until_disconnect(request, chat_service(request).complete(raw,
+                                                                          dict(request.headers)))
     if reply.stream is not None:
         return StreamingResponse(
             reply.stream, status_code=reply.status, headers=reply.headers,
@@ -28,6 +35,34 @@ async def chat_completions(request: Request) -> Response:
         reply.body, status_code=reply.status, headers=reply.headers,
         media_type="application/json",
     )
+
+
+async def until_disconnect(request: Request, work: Coroutine[Any, Any, Reply]) -> Reply:
+    """Run `work`, cancelling it (and so the upstream call) if the client goes away first.
+
+    Once a stream is handed back, StreamingResponse watches for disconnects itself.
+    """
+    task = asyncio.ensure_future(work)
+    watcher = asyncio.ensure_future(_disconnected(request))
+    try:
+        await asyncio.wait((task, watcher), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        raise ClientDisconnected()
+    return task.result()
+
+
+async def _disconnected(request: Request) -> None:
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+
+
+class ClientDisconnected(Exception):
+    """The caller closed the connection before the answer was ready; nobody reads a reply."""
 
 
 @router.post("/v1/route/explain", summary="Explain how a request would be routed, calling nothing")

@@ -34,6 +34,7 @@ __all__ = [
     "RouterModel",
     "TrainOptions",
     "featurise",
+    "fit_router",
     "train_router",
 ]
 
@@ -75,7 +76,8 @@ class ModelCard(BaseModel):
 class Calibration(BaseModel):
     """A threshold on the strong/weak score, chosen on a calibration set (see calibrate.py)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # "Send nothing to the strong model" is threshold +inf; keep it as Infinity in the JSON.
+    model_config = ConfigDict(extra="forbid", frozen=True, ser_json_inf_nan="constants")
 
     strong: str
     weak: str
@@ -159,8 +161,10 @@ class RouterModel:
     def probabilities(self, features: PromptFeatures) -> NDArray[np.float64]:
         """P(good answer) for every model, for one featurised prompt."""
         rows = self._lookup[features.indices]
-        sparse = features.values.astype(np.float64) @ self._padded[rows]
-        logits = sparse + self._standardise(features.dense[None, :])[0] @ self.dense_weights
+        # Broadcast-and-sum, not `@`: a BLAS call may fan out to threads on every request.
+        sparse = (features.values[:, None] * self._padded[rows]).sum(axis=0, dtype=np.float64)
+        dense = self._standardise(features.dense[None, :])[0]
+        logits = sparse + (dense[:, None] * self.dense_weights).sum(axis=0, dtype=np.float64)
         return sigmoid(logits + self._bias)
 
     def probabilities_batch(self, x: SparseRows, dense: NDArray[np.float32]) -> NDArray[np.float64]:
@@ -168,7 +172,7 @@ class RouterModel:
         remapped = x.remap_columns(self._lookup.astype(np.int64), len(self.columns))
         weights = self.sparse_weights.astype(np.float64)
         logits = np.column_stack([remapped.matvec(weights[:, k]) for k in range(weights.shape[1])])
-        logits += self._standardise(dense) @ self.dense_weights + self._bias
+        logits += self._standardise(dense) @ self.dense_weights.astype(np.float64) + self._bias
         return sigmoid(logits)
 
     def with_calibration(self, calibration: Calibration | None) -> RouterModel:
@@ -242,12 +246,30 @@ def train_router(
 ) -> RouterModel:
     """Fit one predictor per model; `scores` is (texts x models) quality with NaN = unscored."""
     features = features or FeatureConfig()
-    options = options or TrainOptions()
     if scores.shape != (len(texts), len(models)):
         raise ValueError(
-            f"scores have shape {scores.shape}, expected ({len(texts)}, {len(models)})"
+            f"scores have shape {scores.shape}; expected ({len(texts)}, {len(models)})"
         )
     x, dense = featurise(texts, features)
+    return fit_router(x, dense, scores, models, features=features, options=options)
+
+
+def fit_router(
+    x: SparseRows,
+    dense: NDArray[np.float32],
+    scores: NDArray[np.float64],
+    models: Sequence[str],
+    *,
+    features: FeatureConfig,
+    options: TrainOptions | None = None,
+) -> RouterModel:
+    """`train_router` for prompts already featurised with `features` (a benchmark reuses them)."""
+    options = options or TrainOptions()
+    if scores.shape != (x.n_rows, len(models)) or len(dense) != x.n_rows:
+        raise ValueError(
+            f"scores have shape {scores.shape}, dense {dense.shape}; "
+            f"expected ({x.n_rows}, {len(models)}) and {x.n_rows} rows"
+        )
     document_frequency = np.bincount(x.indices, minlength=x.n_cols)
     columns = np.flatnonzero(document_frequency >= options.min_df).astype(np.int32)
     mapping = np.full(x.n_cols, -1, dtype=np.int64)
@@ -291,6 +313,6 @@ def train_router(
         models=tuple(cards),
         dense_mean=tuple(float(v) for v in mean),
         dense_scale=tuple(float(v) for v in scale),
-        n_examples=len(texts),
+        n_examples=x.n_rows,
     )
     return RouterModel(manifest, columns, sparse_weights, dense_weights)

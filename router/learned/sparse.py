@@ -45,10 +45,13 @@ class SparseRows:
 
     def matvec(self, w: NDArray[np.float64]) -> NDArray[np.float64]:
         """X @ w."""
+        result = np.zeros(self.n_rows, dtype=np.float64)
+        if len(self.indices) == 0:
+            return result
         products = self.values * w[self.indices]
-        # Unlike np.add.reduceat, a cumulative sum gives an empty row 0, not its neighbour's value.
-        cumulative = np.concatenate(([0.0], np.cumsum(products, dtype=np.float64)))
-        result: NDArray[np.float64] = cumulative[self.indptr[1:]] - cumulative[self.indptr[:-1]]
+        filled = self.indptr[1:] > self.indptr[:-1]
+        # reduceat would give an empty row its neighbour's value, so only filled rows are summed.
+        result[filled] = np.add.reduceat(products, self.indptr[:-1][filled])
         return result
 
     def rmatvec(self, g: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -159,3 +159,22 @@ def test_client_disconnect_cancels_upstream_stream(gateway: Gateway, vllm_url: s
             break
         time.sleep(0.1)
     assert load == 0
+
+
+def test_client_disconnect_cancels_non_streaming_upstream(
+    vllm_url: str, api_url: str, tmp_path: Path
+) -> None:
+    emulator_config(vllm_url, ttft=5.0)
+    body = {"model": "auto", "messages": [{"role": "user", "content": "slow please"}]}
+    # Upstream timeouts far beyond the test, so only the disconnect can end the call early.
+    with running_gateway(policy_text(vllm_url, api_url), tmp_path, ENV,
+                         timeouts={"first_byte_s": 30, "stream_idle_s": 30}) as gw:
+        with pytest.raises(httpx.ReadTimeout):
+            httpx.post(gw.v1 + "/chat/completions", json=body, timeout=0.5)
+        deadline = time.monotonic() + 2  # well before the emulator would answer
+        while time.monotonic() < deadline:
+            load = httpx.get(vllm_url + "/load").json()["server_load"]
+            if load == 0:
+                break
+            time.sleep(0.1)
+    assert load == 0  # Junction closed its upstream call well before the 5 s answer

@@ -1,0 +1,339 @@
+"""`junction router ...`: train, evaluate and calibrate a learned router from a JSONL dataset.
+
+junction router train --data d.jsonl --out routers/r [--models a,b]
+junction router eval --data d.jsonl --router routers/r --strong A --weak B [--json] [--plot p.png]
+junction router eval --data d.jsonl --router routers/r --models a,b,c [--json] [--plot p.png]
+junction router calibrate --data d.jsonl --router routers/r --strong-share 0.3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from router.learned.calibrate import threshold_for_pgr, threshold_for_share
+from router.learned.dataset import (
+    DatasetError,
+    RoutingExample,
+    cost_matrix,
+    dataset_models,
+    load_dataset,
+    quality_matrix,
+)
+from router.learned.evaluate import (
+    MultiModelResult,
+    evaluate_multi,
+    evaluate_pair,
+    random_baseline,
+)
+from router.learned.model import RouterError, RouterModel, TrainOptions, featurise, train_router
+from router.learned.runtime import LearnedRouter, strong_need
+
+__all__ = ["register_cli"]
+
+Floats = NDArray[np.float64]
+
+
+def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the `router` command group (train, eval, calibrate) to a `junction` parser."""
+    group = subparsers.add_parser("router", help="train, evaluate and calibrate a learned router")
+    commands = group.add_subparsers(dest="router_command", metavar="COMMAND")
+
+    train = commands.add_parser("train", help="fit per-model win-probability predictors")
+    train.add_argument("--data", type=Path, required=True, help="JSONL dataset")
+    train.add_argument("--out", type=Path, required=True, help="router directory to write")
+    train.add_argument("--models", type=_names, help="comma-separated (default: all scored)")
+    train.add_argument("--l2", type=float, default=TrainOptions().l2)
+    train.add_argument("--min-df", type=int, default=TrainOptions().min_df)
+    train.set_defaults(handler=run_train)
+
+    evaluate = commands.add_parser("eval", help="APGR/CPT for a pair, or AIQ for many models")
+    evaluate.add_argument("--data", type=Path, required=True)
+    evaluate.add_argument("--router", type=Path, required=True, help="router directory")
+    evaluate.add_argument("--strong", help="strong model (pair mode)")
+    evaluate.add_argument("--weak", help="weak model (pair mode)")
+    evaluate.add_argument("--models", type=_names, help="models to route among (multi mode)")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.add_argument("--plot", type=Path, help="write a PNG of the curve")
+    evaluate.set_defaults(handler=run_eval)
+
+    calibrate = commands.add_parser("calibrate", help="store a threshold in the router directory")
+    calibrate.add_argument("--data", type=Path, required=True, help="calibration JSONL")
+    calibrate.add_argument("--router", type=Path, required=True)
+    calibrate.add_argument("--strong")
+    calibrate.add_argument("--weak")
+    target = calibrate.add_mutually_exclusive_group(required=True)
+    target.add_argument("--strong-share", type=float, help="share of prompts for the strong model")
+    target.add_argument("--target-pgr", type=float, help="PGR to reach with the fewest calls")
+    calibrate.add_argument("--json", action="store_true")
+    calibrate.set_defaults(handler=run_calibrate)
+
+    group.set_defaults(handler=lambda _args: _usage(group))
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """`junction router train`."""
+    return _guarded(_train, args)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    """`junction router eval`."""
+    return _guarded(_eval, args)
+
+
+def run_calibrate(args: argparse.Namespace) -> int:
+    """`junction router calibrate`."""
+    return _guarded(_calibrate, args)
+
+
+def _train(args: argparse.Namespace) -> int:
+    examples = load_dataset(args.data)
+    models = args.models or dataset_models(examples)
+    _require_scored(examples, models)
+    started = time.perf_counter()
+    options = TrainOptions(l2=args.l2, min_df=args.min_df)
+    model = train_router(
+        [e.text() for e in examples], quality_matrix(examples, models), models, options=options
+    )
+    model.save(args.out)
+    print(
+        f"trained {len(models)} predictors on {len(examples)} prompts in "
+        f"{time.perf_counter() - started:.1f}s -> {args.out}"
+    )
+    for card in model.manifest.models:
+        print(
+            f"  {card.name}: {card.n_train} scored, mean {card.mean_score:.3f}, "
+            f"{card.iterations} iterations"
+        )
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    examples = load_dataset(args.data)
+    model = RouterModel.load(args.router)
+    if args.models and (args.strong or args.weak):
+        raise ValueError("give either --strong/--weak (pair mode) or --models (multi mode)")
+    if args.models:
+        return _eval_multi(examples, model, args)
+    router = LearnedRouter(model, strong=args.strong, weak=args.weak)
+    kept, q_strong, q_weak = _pair_rows(examples, router.strong, router.weak)
+    probabilities = _probabilities(model, kept)
+    scores = strong_need(probabilities, model.index(router.strong), model.index(router.weak))
+    metrics = evaluate_pair(scores, q_strong, q_weak)
+    random = random_baseline(q_strong, q_weak)
+    oracle = evaluate_pair(q_strong - q_weak, q_strong, q_weak)
+    report: dict[str, Any] = {
+        "router": metrics.summary(),
+        "baselines": {
+            "random": random.summary(),
+            "oracle": oracle.summary(),
+            "always_strong": {"quality": float(q_strong.mean()), "strong_share": 1.0, "pgr": 1.0},
+            "always_weak": {"quality": float(q_weak.mean()), "strong_share": 0.0, "pgr": 0.0},
+        },
+        "n": len(kept),
+        "strong": router.strong,
+        "weak": router.weak,
+    }
+    if router.threshold is not None:
+        routed = scores >= router.threshold
+        gap = float(q_strong.mean() - q_weak.mean())
+        quality = float(np.where(routed, q_strong, q_weak).mean())
+        report["calibrated"] = {
+            "threshold": router.threshold,
+            "strong_share": float(routed.mean()),
+            "pgr": (quality - float(q_weak.mean())) / gap if gap else None,
+        }
+    if args.plot:
+        from router.learned.plots import plot_pair
+
+        curves = {"learned router": metrics.curve, "random": random.curve, "oracle": oracle.curve}
+        plot_pair(curves, strong=router.strong, weak=router.weak, path=args.plot)
+    if args.json:
+        print(json.dumps(report))
+    else:
+        _print_pair(report, skipped=len(examples) - len(kept))
+    return 0
+
+
+def _eval_multi(
+    examples: list[RoutingExample], model: RouterModel, args: argparse.Namespace
+) -> int:
+    models: list[str] = args.models
+    if len(models) < 2:
+        raise ValueError(f"--models needs at least two models; got {models}")
+    columns = [model.index(m) for m in models]
+    quality, cost = quality_matrix(examples, models), cost_matrix(examples, models)
+    complete = ~(np.isnan(quality).any(axis=1) | np.isnan(cost).any(axis=1))
+    if not complete.any():
+        raise ValueError(f"no prompt has a score and a cost for all of {models}")
+    kept = [examples[i] for i in np.flatnonzero(complete)]
+    predicted = _probabilities(model, kept)[:, columns]
+    result = evaluate_multi(predicted, quality[complete], cost[complete], models)
+    if args.plot:
+        from router.learned.plots import plot_cost_quality
+
+        plot_cost_quality(result, path=args.plot)
+    report = _multi_report(result, len(kept))
+    if args.json:
+        print(json.dumps(report))
+    else:
+        _print_multi(report, skipped=len(examples) - len(kept))
+    return 0
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    examples = load_dataset(args.data)
+    model = RouterModel.load(args.router)
+    # The pair comes from the flags or the model, never from a calibration being replaced.
+    router = LearnedRouter(model.with_calibration(None), strong=args.strong, weak=args.weak)
+    if args.target_pgr is not None:
+        kept, q_strong, q_weak = _pair_rows(examples, router.strong, router.weak)
+        scores = _pair_scores(model, kept, router)
+        calibration = threshold_for_pgr(
+            scores, q_strong, q_weak, router.strong, router.weak, args.target_pgr
+        )
+    else:
+        # A strong share needs no labels: every prompt counts, scored or not.
+        kept = examples
+        scores = _pair_scores(model, kept, router)
+        both = _has_both(kept, router.strong, router.weak)
+        calibration = threshold_for_share(
+            scores,
+            router.strong,
+            router.weak,
+            args.strong_share,
+            q_strong=_column(kept, router.strong) if both else None,
+            q_weak=_column(kept, router.weak) if both else None,
+        )
+    model.with_calibration(calibration).save(args.router)
+    if args.json:
+        print(calibration.model_dump_json())
+    else:
+        pgr = "n/a" if calibration.pgr is None else f"{calibration.pgr:.3f}"
+        print(
+            f"threshold {calibration.threshold:.4f} for {calibration.target} "
+            f"{calibration.target_value}: strong share {calibration.strong_share:.3f}, "
+            f"PGR {pgr} on {calibration.n} prompts -> {args.router / 'router.json'}"
+        )
+    return 0
+
+
+def _probabilities(model: RouterModel, examples: Sequence[RoutingExample]) -> Floats:
+    x, dense = featurise([e.text() for e in examples], model.manifest.features)
+    return model.probabilities_batch(x, dense)
+
+
+def _pair_scores(
+    model: RouterModel, examples: Sequence[RoutingExample], router: LearnedRouter
+) -> Floats:
+    probabilities = _probabilities(model, examples)
+    return strong_need(probabilities, model.index(router.strong), model.index(router.weak))
+
+
+def _pair_rows(
+    examples: Sequence[RoutingExample], strong: str, weak: str
+) -> tuple[list[RoutingExample], Floats, Floats]:
+    kept = [e for e in examples if strong in e.scores and weak in e.scores]
+    if not kept:
+        raise ValueError(f"no prompt has scores for both {strong!r} and {weak!r}")
+    return kept, _column(kept, strong), _column(kept, weak)
+
+
+def _has_both(examples: Sequence[RoutingExample], strong: str, weak: str) -> bool:
+    return all(strong in e.scores and weak in e.scores for e in examples)
+
+
+def _column(examples: Sequence[RoutingExample], model: str) -> Floats:
+    return np.array([e.scores[model] for e in examples], dtype=np.float64)
+
+
+def _require_scored(examples: Sequence[RoutingExample], models: Sequence[str]) -> None:
+    known = set(dataset_models(examples))
+    unknown = [m for m in models if m not in known]
+    if unknown:
+        raise ValueError(f"models {unknown} have no scores in the data; scored: {sorted(known)}")
+
+
+def _multi_report(result: MultiModelResult, n: int) -> dict[str, Any]:
+    return {
+        "router": {
+            "aiq": result.router_aiq,
+            "points": [{"cost": p.cost, "quality": p.quality} for p in result.router_points],
+        },
+        "baselines": {
+            "single_models": {"aiq": result.single_models_aiq},
+            "oracle": {"cost": result.oracle.cost, "quality": result.oracle.quality},
+            "models": {
+                p.label: {"cost": p.cost, "quality": p.quality} for p in result.model_points
+            },
+        },
+        "cost_range": list(result.cost_range),
+        "n": n,
+    }
+
+
+def _print_pair(report: dict[str, Any], *, skipped: int) -> None:
+    print(
+        f"{report['strong']} (strong) vs {report['weak']} (weak) on {report['n']} prompts"
+        + (f" ({skipped} without both scores skipped)" if skipped else "")
+    )
+    print(f"{'':16}{'APGR':>8}{'CPT(50%)':>10}{'CPT(80%)':>10}")
+    rows = [("learned router", report["router"])] + [
+        (name, report["baselines"][name]) for name in ("random", "oracle")
+    ]
+    for name, row in rows:
+        print(f"{name:16}{row['apgr']:8.3f}{row['cpt50']:10.1%}{row['cpt80']:10.1%}")
+    for name in ("always_strong", "always_weak"):
+        row = report["baselines"][name]
+        print(f"{name:16}quality {row['quality']:.3f}")
+    if "calibrated" in report:
+        cal = report["calibrated"]
+        pgr = "n/a" if cal["pgr"] is None else f"{cal['pgr']:.3f}"
+        print(
+            f"calibrated threshold {cal['threshold']:.4f}: strong share "
+            f"{cal['strong_share']:.1%}, PGR {pgr}"
+        )
+
+
+def _print_multi(report: dict[str, Any], *, skipped: int) -> None:
+    print(
+        f"{len(report['baselines']['models'])} models on {report['n']} prompts"
+        + (f" ({skipped} incomplete prompts skipped)" if skipped else "")
+    )
+    print(
+        f"learned router AIQ {report['router']['aiq']:.4f}; "
+        f"single models AIQ {report['baselines']['single_models']['aiq']:.4f}"
+    )
+    for name, point in report["baselines"]["models"].items():
+        print(f"  {name:32} quality {point['quality']:.3f}  cost ${point['cost']:.6f}")
+    oracle = report["baselines"]["oracle"]
+    print(f"  {'oracle':32} quality {oracle['quality']:.3f}  cost ${oracle['cost']:.6f}")
+
+
+def _names(value: str) -> list[str]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected comma-separated model names")
+    return names
+
+
+def _usage(parser: argparse.ArgumentParser) -> int:
+    parser.print_help()
+    return 2
+
+
+def _guarded(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    try:
+        result: int = command(args)
+    except (DatasetError, RouterError, ValueError) as exc:
+        print(f"junction router: error: {exc}", file=sys.stderr)
+        return 2
+    return result
