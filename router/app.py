@@ -33,6 +33,7 @@ from router.protocol import dotted
 from router.providers.base import Provider
 from router.providers.breaker import CircuitBreakers
 from router.providers.openai_http import OpenAIHttpProvider
+from router.judging import SampledJudge
 from router.recording import stats_recorder
 from router.serving import ChatService
 from router.settings import Settings
@@ -80,6 +81,7 @@ def create_app(
         prices=signals, metrics=metrics, access=access,
         recorders=[stats_recorder(stats)],
         reserve_output_tokens=settings.reserve_output_tokens,
+        judge=SampledJudge(policy, executor, stats.quality_book),
     )
 
     @asynccontextmanager

@@ -40,7 +40,7 @@ def to_record(done: Finished) -> RequestRecord | None:
         total_ms=max(done.total_ms, 0.0),
         status=min(max(done.status, 100), 599),
         streamed=done.streamed,
-        exploration=bool(done.extra.get("exploration", False)),
+        exploration=decision.exploration,
         prompt=_text(done.extra.get("prompt")),
         completion=_text(done.extra.get("completion")),
     )

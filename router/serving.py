@@ -27,6 +27,7 @@ from router.errors import (
     UpstreamError,
 )
 from router.execute import AllAttemptsFailed, Executor, Outcome, UpstreamRejected
+from router.judging import SampledJudge
 from router.policy.engine import Decision, PolicyEngine, RequestContext, UnknownModel
 from router.policy.pricing import ModelPrice
 from router.protocol import ChatCompletionRequest, parse_chat_request
@@ -103,6 +104,7 @@ class ChatService:
         access: AccessService | None = None,
         recorders: list[Recorder] | None = None,
         reserve_output_tokens: int = 4096,
+        judge: SampledJudge | None = None,
     ) -> None:
         self.classifier = classifier
         self.engine = engine
@@ -112,6 +114,7 @@ class ChatService:
         self.access = access
         self.recorders = recorders or []
         self.reserve_output_tokens = reserve_output_tokens
+        self.judge = judge
         self._background: set[asyncio.Task[None]] = set()
 
     # -- entry points ----------------------------------------------------------------------
@@ -259,7 +262,17 @@ class ChatService:
         await self._finish(self._finished(
             req, decision, outcome, usage, cost, 200, total_ms, total_ms, streamed=False,
         ))
+        if self.judge is not None and self.judge.wants(decision, req.request_id):
+            self._spawn(self._judge(req, decision, completion.body))
         return Reply(200, headers, body=completion.body)
+
+    async def _judge(self, req: _Request, decision: Decision, answer: bytes) -> None:
+        assert self.judge is not None
+        await asyncio.sleep(0)  # after the response and its record
+        try:
+            await self.judge.judge(req.request_id, decision, req.data, answer)
+        except JunctionError as exc:
+            log.warning("judging %s failed: %s", req.request_id, exc.message)
 
     # -- streaming -------------------------------------------------------------------------
 
@@ -412,6 +425,7 @@ class ChatService:
             "x-junction-overhead-ms": f"{overhead:.3f}",
             "x-junction-task": req.classification.task.value,
             "x-junction-sensitivity": req.classification.sensitivity.value,
+            **({"x-junction-exploration": "true"} if decision.exploration else {}),
         }
 
     async def _finish(self, done: Finished) -> None:

@@ -8,6 +8,7 @@ A sensitive request is never given an external model, whichever way it arrives.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Literal, Protocol
@@ -121,6 +122,7 @@ class Decision:
     extra_body: Mapping[str, object] = field(default_factory=dict)
     local_extra_body: Mapping[str, object] = field(default_factory=dict)
     spilled: bool = False
+    exploration: bool = False
 
     @property
     def chosen(self) -> str | None:
@@ -136,6 +138,7 @@ class Decision:
             "attempt_order": list(self.attempts),
             "choice": self.chosen,
             "spilled": self.spilled,
+            "exploration": self.exploration,
             "local_extra_body": dict(self.local_extra_body),
             "rejection": None
             if self.rejection is None
@@ -154,9 +157,12 @@ class UnknownModel(LookupError):
 class PolicyEngine:
     """Decides, for one policy, which models may serve a request and in what order."""
 
-    def __init__(self, policy: Policy, signals: RoutingSignals) -> None:
+    def __init__(
+        self, policy: Policy, signals: RoutingSignals, rng: random.Random | None = None
+    ) -> None:
         self.policy = policy
         self.signals = signals
+        self.rng = rng or random.Random()
         self._routes = {route.name: route for route in policy.routes}
 
     def decide(self, classification: Classification, ctx: RequestContext) -> Decision:
@@ -230,6 +236,14 @@ class PolicyEngine:
         ordered = _order(primaries, route.objective)
         # Saturated local models go behind the others; they stay as a last resort.
         ordered = [v for v in ordered if not v.spilled] + [v for v in ordered if v.spilled]
+        exploration = False
+        if route.explore and not fail_closed and len(ordered) > 1 and not ordered[0].spilled \
+                and self.rng.random() < route.explore:
+            # Try another eligible candidate first; the usual choice stays next in line.
+            pick = self.rng.choice([v for v in ordered[1:] if not v.spilled] or ordered[1:])
+            ordered.remove(pick)
+            ordered.insert(0, pick)
+            exploration = True
         ordered += fallbacks
         attempts = tuple(v.model for v in ordered)
         rejection = None
@@ -247,6 +261,7 @@ class PolicyEngine:
             extra_body=route.extra_body,
             local_extra_body=_reasoning_body(route.reasoning, classification),
             spilled=spilled,
+            exploration=exploration,
         )
 
     def _spill(self, verdict: Verdict, spill: Spill, fail_closed: bool) -> Verdict:

@@ -151,6 +151,13 @@ class Reasoning(_Strict):
     )
 
 
+class Judge(_Strict):
+    """Send a share of a route's answers to a judge model; its score counts as feedback."""
+
+    model: str
+    share: float = Field(0.02, gt=0, le=1)
+
+
 class Route(_Strict):
     """A named rule: which requests it takes, which models may serve them and how to choose."""
 
@@ -167,6 +174,12 @@ class Route(_Strict):
     )
     spill: Spill | None = None
     reasoning: Reasoning | None = None
+    explore: float = Field(
+        0.0, ge=0, le=0.25,
+        description="Share of requests sent to another eligible candidate to keep its numbers "
+                    "fresh. Never on fail-closed routes or sensitive requests.",
+    )
+    judge: Judge | None = None
     on_budget_soft_limit: Literal["ignore", "local_only"] = Field(
         "ignore",
         description="local_only: a caller above a budget's soft limit is kept to local models.",
@@ -212,7 +225,10 @@ class Policy(_Strict):
             if route.name in names or route.name == "auto":
                 raise ValueError(f"route name {route.name!r} clashes with a model name or 'auto'")
             seen.add(route.name)
-            for ref in [*route.candidates, *route.fallbacks]:
+            refs = [*route.candidates, *route.fallbacks]
+            if route.judge is not None:
+                refs.append(route.judge.model)
+            for ref in refs:
                 if ref not in names:
                     raise ValueError(
                         f"route {route.name!r} names unknown model {ref!r}; "

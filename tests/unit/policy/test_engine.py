@@ -194,3 +194,30 @@ def test_explain_carries_numbers() -> None:
     cheap = next(c for c in as_dict["candidates"] if c["model"] == "cheap")  # type: ignore[union-attr]
     assert cheap["expected_cost_usd"] > 0
     assert cheap["quality"] == 0.75
+
+
+EXPLORE = POLICY.replace("""  - name: default
+    candidates: [best, cheap, local]""", """  - name: default
+    candidates: [best, cheap, local]
+    explore: 0.25""")
+
+
+def test_exploration_share_is_bounded_and_never_fail_closed() -> None:
+    import random
+
+    policy = parse_policy(EXPLORE, source="t", environ={})
+    engine = PolicyEngine(policy, PolicySignals(policy), rng=random.Random(7))
+    decisions = [engine.decide(classification(), RequestContext()) for _ in range(2000)]
+    explored = [d for d in decisions if d.exploration]
+    assert 0.2 < len(explored) / len(decisions) < 0.3
+    assert {d.attempts[0] for d in explored} <= {"cheap", "best"}
+    assert all(d.attempts[0] == "local" for d in decisions if not d.exploration)
+    assert all(set(d.attempts) == {"local", "cheap", "best"} for d in explored)
+    sensitive = [engine.decide(classification(sensitivity=Sensitivity.PII), RequestContext())
+                 for _ in range(200)]
+    assert not any(d.exploration for d in sensitive)
+    assert not any(
+        engine.decide(classification(sensitivity=Sensitivity.PII),
+                      RequestContext(requested_model="default")).exploration
+        for _ in range(200)
+    )
