@@ -4,20 +4,18 @@ from __future__ import annotations
 
 import logging
 import os
-
-import httpx
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import SecretStr
 from redis.asyncio import Redis
-
-from local_backend.probe import CapacityProbe
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from local_backend.probe import CapacityProbe
 from router.accounts import AccessService
 from router.api import admin, feedback, health, openai
 from router.api.responses import error_response, json_response
@@ -25,6 +23,7 @@ from router.capacity import LocalCapacity
 from router.classify import RuleClassifier
 from router.errors import JunctionError
 from router.execute import Executor
+from router.judging import SampledJudge
 from router.policy.engine import PolicyEngine
 from router.policy.loader import load_policy
 from router.policy.schema import Policy
@@ -33,7 +32,6 @@ from router.protocol import dotted
 from router.providers.base import Provider
 from router.providers.breaker import CircuitBreakers
 from router.providers.openai_http import OpenAIHttpProvider
-from router.judging import SampledJudge
 from router.recording import stats_recorder
 from router.serving import ChatService
 from router.settings import Settings

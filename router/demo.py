@@ -37,7 +37,7 @@ Try it:
   curl -s http://{host}:{port}/v1/chat/completions -H 'content-type: application/json' \\
     -d '{{"model": "auto", "messages": [{{"role": "user", "content": "Hello!"}}]}}' -i
   curl -s http://{host}:{port}/v1/route/explain -H 'content-type: application/json' \\
-    -d '{{"model": "auto", "messages": [{{"role": "user", "content": "Prove that sqrt(2) is irrational, step by step."}}]}}'
+    -d '{{"model": "auto", "messages": [{{"role": "user", "content": "Prove it, step by step"}}]}}'
 
   from openai import OpenAI
   client = OpenAI(base_url="http://{host}:{port}/v1", api_key="demo")
@@ -50,8 +50,9 @@ from. Press Ctrl+C to stop.
 
 def run_demo(host: str, port: int, policy_file: Path | None) -> int:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    settings = Settings(host=host, port=port, **({"policy_file": policy_file}
-                                                  if policy_file else {}))
+    settings = Settings(host=host, port=port)
+    if policy_file is not None:
+        settings = settings.model_copy(update={"policy_file": policy_file})
     configure_logging(settings.log_level)
     with ExitStack() as stack:
         local = stack.enter_context(run_in_thread(create_vllm_app(EmulatorBehaviour(

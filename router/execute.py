@@ -160,9 +160,8 @@ class Executor:
             if not self.breakers.before_call(name):
                 outcome.attempts.append(Attempt(name, None, "circuit_open", 0.0))
                 continue
-            endpoints = spec.endpoints or [None]
             tried: set[str] = set()
-            for _ in range(len(endpoints)):
+            for _ in range(max(len(spec.endpoints), 1)):
                 endpoint: str | None
                 if spec.endpoints:
                     load = self.endpoint_load if spec.backend == "local" else None

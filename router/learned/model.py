@@ -162,7 +162,8 @@ class RouterModel:
         """P(good answer) for every model, for one featurised prompt."""
         rows = self._lookup[features.indices]
         # Broadcast-and-sum, not `@`: a BLAS call may fan out to threads on every request.
-        sparse = (features.values[:, None] * self._padded[rows]).sum(axis=0, dtype=np.float64)
+        products = features.values.astype(np.float64)[:, None] * self._padded[rows]
+        sparse = products.sum(axis=0)
         dense = self._standardise(features.dense[None, :])[0]
         logits = sparse + (dense[:, None] * self.dense_weights).sum(axis=0, dtype=np.float64)
         return sigmoid(logits + self._bias)

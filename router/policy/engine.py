@@ -196,7 +196,9 @@ class PolicyEngine:
         # Capabilities filter first: a route none of whose models could take the request
         # (tools, vision, schema, context) is passed over for the next matching one.
         for route in self.policy.routes:
-            if self.matches(route, classification, ctx) and self._capable(route, classification, ctx):
+            if self.matches(route, classification, ctx) and self._capable(
+                route, classification, ctx
+            ):
                 return route
         return None
 

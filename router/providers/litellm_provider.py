@@ -7,6 +7,7 @@ which a gateway whose policy names no litellm model should never pay.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from collections.abc import AsyncIterator
@@ -45,8 +46,8 @@ class LiteLLMProvider:
     async def aclose(self) -> None:
         from litellm.llms.custom_httpx.async_client_cleanup import close_litellm_async_clients
 
-        await close_litellm_async_clients()
-        self._litellm.in_memory_llm_clients_cache.flush_cache()
+        await close_litellm_async_clients()  # type: ignore[no-untyped-call]
+        self._litellm.in_memory_llm_clients_cache.flush_cache()  # type: ignore[no-untyped-call]
 
     def _kwargs(self, target: CallTarget, body: dict[str, Any]) -> dict[str, Any]:
         kwargs = {k: v for k, v in body.items() if k not in _OWN_FIELDS}
@@ -147,10 +148,9 @@ class LiteLLMStream:
     async def aclose(self) -> None:
         close = getattr(self._iter, "aclose", None)
         if close is not None:
-            try:
+            # Closing a half-read stream must not mask the real outcome.
+            with contextlib.suppress(Exception):
                 await close()
-            except Exception:  # closing a half-read stream must not mask the real outcome
-                pass
 
 
 def _attempt_failed(exc: Exception) -> AttemptFailed:

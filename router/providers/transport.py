@@ -101,13 +101,13 @@ class PooledTransport(httpx.AsyncBaseTransport):
             return
         idle.append(conn)
 
-    async def _connect(self, origin: tuple[str, str, int], timeout: float | None) -> _Connection:
+    async def _connect(self, origin: tuple[str, str, int], limit_s: float | None) -> _Connection:
         scheme, host, port = origin
         context: ssl.SSLContext | None = None
         if scheme == "https":
             context = self._ssl or ssl.create_default_context()
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(limit_s):
                 reader, writer = await asyncio.open_connection(
                     host, port, ssl=context, limit=_MAX_HEAD
                 )
@@ -149,10 +149,10 @@ def _request_head(request: httpx.Request, url: httpx.URL) -> bytes:
 
 
 async def _read_head(
-    conn: _Connection, timeout: float | None
+    conn: _Connection, limit_s: float | None
 ) -> tuple[int, list[tuple[bytes, bytes]], bool]:
     try:
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(limit_s):
             raw = await conn.reader.readuntil(b"\r\n\r\n")
     except TimeoutError as exc:
         raise httpx.ReadTimeout("no response within the read timeout") from exc

@@ -86,7 +86,9 @@ def test_header_raises_but_never_lowers(gateway: Gateway, api_url: str) -> None:
 
 @pytest.mark.parametrize("content", [
     "my key is sk-proj-" + "a1B2c3D4e5F6g7H8i9J0" * 2,
-    "-----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA7Vq3kZbT9x2LmQpR8sYwE4nHcJf6uDgK1aXo5tBvNe3iMlPzWy0\n-----END RSA PRIVATE KEY-----",
+    "-----BEGIN RSA PRIVATE KEY-----\n"
+    "MIIEowIBAAKCAQEA7Vq3kZbT9x2LmQpR8sYwE4nHcJf6uDgK1aXo5tBvNe3iMlPzWy0\n"
+    "-----END RSA PRIVATE KEY-----",
     "CONFIDENTIAL - internal use only: Q3 acquisition plans",
 ])
 def test_secrets_and_confidential_stay_local(

@@ -77,12 +77,14 @@ def test_chunked_stream_arrives_piece_by_piece() -> None:
 
     async def main() -> None:
         server, url = await serve(handler)
-        async with httpx.AsyncClient(transport=PooledTransport()) as client:
-            async with client.stream("POST", url, content=b"{}") as r:
-                pieces = r.aiter_raw()
-                assert await anext(pieces) == b"data 1"  # before the server sends the rest
-                release.set()
-                assert [p async for p in pieces] == [b"data 2"]
+        async with (
+            httpx.AsyncClient(transport=PooledTransport()) as client,
+            client.stream("POST", url, content=b"{}") as r,
+        ):
+            pieces = r.aiter_raw()
+            assert await anext(pieces) == b"data 1"  # before the server sends the rest
+            release.set()
+            assert [p async for p in pieces] == [b"data 2"]
         await asyncio.sleep(0.05)  # let the handler see the close and close its side
         server.close()
         await server.wait_closed()
