@@ -24,7 +24,9 @@ class BreakerSettings(BaseModel):
 
 
 class RedisSettings(BaseModel):
-    timeout_ms: float = Field(50.0, gt=0, description="Longest a request-path read may wait.")
+    timeout_ms: float = Field(
+        250.0, gt=0, description="Longest a request-path Redis call may wait (bursts included)."
+    )
     fail_open_budgets: bool = Field(
         False, description="With Redis unreachable, serve without budget checks (default: 503)."
     )

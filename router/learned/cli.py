@@ -56,7 +56,7 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     train.set_defaults(handler=run_train)
 
     evaluate = commands.add_parser("eval", help="APGR/CPT for a pair, or AIQ for many models")
-    evaluate.add_argument("--data", type=Path, required=True)
+    evaluate.add_argument("--data", type=Path, required=True, help="JSONL dataset to score")
     evaluate.add_argument("--router", type=Path, required=True, help="router directory")
     evaluate.add_argument("--strong", help="strong model (pair mode)")
     evaluate.add_argument("--weak", help="weak model (pair mode)")
@@ -67,9 +67,9 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
 
     calibrate = commands.add_parser("calibrate", help="store a threshold in the router directory")
     calibrate.add_argument("--data", type=Path, required=True, help="calibration JSONL")
-    calibrate.add_argument("--router", type=Path, required=True)
-    calibrate.add_argument("--strong")
-    calibrate.add_argument("--weak")
+    calibrate.add_argument("--router", type=Path, required=True, help="router directory")
+    calibrate.add_argument("--strong", help="strong model (default: the router's pair)")
+    calibrate.add_argument("--weak", help="weak model (default: the router's pair)")
     target = calibrate.add_mutually_exclusive_group(required=True)
     target.add_argument("--strong-share", type=float, help="share of prompts for the strong model")
     target.add_argument("--target-pgr", type=float, help="PGR to reach with the fewest calls")

@@ -21,6 +21,7 @@ import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -93,7 +94,7 @@ def convert(
     seed: int = 0,
     prices: dict[str, tuple[float, float]] | None = None,
     tasks: dict[str, str] | None = None,
-) -> list[dict[str, object]]:
+) -> list[dict[str, Any]]:
     """The dataset lines (as dicts) for the selected models, categories and sample."""
     chosen = list(models) if models else list(matrix.models)
     columns = [matrix.column(m) for m in chosen]
@@ -108,7 +109,7 @@ def convert(
     median_chars = {
         m: float(np.nanmedian(matrix.out_chars[:, k])) for m, k in zip(chosen, columns, strict=True)
     }
-    lines: list[dict[str, object]] = []
+    lines: list[dict[str, Any]] = []
     for row in rows:
         scores = {
             m: float(matrix.correct[row, k])
@@ -125,7 +126,7 @@ def convert(
             price_in, price_out = prices[m]
             dollars = (len(prompt) * price_in + chars * price_out) / CHARS_PER_TOKEN / 1e6
             cost[m] = round(dollars, 9)
-        line: dict[str, object] = {"id": f"mmlu-pro-{matrix.question_ids[row]}", "prompt": prompt}
+        line: dict[str, Any] = {"id": f"mmlu-pro-{matrix.question_ids[row]}", "prompt": prompt}
         category = matrix.categories[row]
         if tasks and tasks.get(category):
             line["task"] = tasks[category]
