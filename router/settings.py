@@ -25,7 +25,9 @@ class BreakerSettings(BaseModel):
 
 class RedisSettings(BaseModel):
     timeout_ms: float = Field(
-        250.0, gt=0, description="Longest a request-path Redis call may wait (bursts included)."
+        1000.0, gt=0,
+        description="Longest a request-path Redis call (key check, budget, rate limit) may wait; "
+        "a saturated event loop counts too, so keep it well above Redis' own latency.",
     )
     fail_open_budgets: bool = Field(
         False, description="With Redis unreachable, serve without budget checks (default: 503)."
