@@ -37,7 +37,7 @@ from router.serving import ChatService
 from router.settings import Settings
 from router.signals import LiveSignals
 from router.stats.store import create_stats_store
-from router.telemetry import Metrics
+from router.telemetry import Metrics, configure_tracing
 
 log = logging.getLogger("junction")
 
@@ -52,6 +52,7 @@ def create_app(
     settings = settings or Settings()
     env = os.environ if environ is None else environ
     policy = policy or load_policy(settings.policy_file, env)
+    configure_tracing(settings.otel_exporter)
     api_keys = read_api_keys(policy, env)
     breakers = CircuitBreakers(settings.breaker.failure_threshold, settings.breaker.cooldown_s)
     providers = build_providers(policy, settings)

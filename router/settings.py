@@ -107,4 +107,8 @@ class Settings(BaseSettings):
         4096, ge=1, description="Output tokens a budget reservation assumes without max_tokens."
     )
     probe_interval_s: float = Field(2.0, gt=0, description="Local vLLM /metrics poll interval.")
-    otel_console: bool = Field(False, description="Print spans to stdout (debugging).")
+    otel_exporter: Literal["none", "otlp", "console"] = Field(
+        "none",
+        description="Where spans go: otlp (OTLP/HTTP; OTEL_EXPORTER_OTLP_ENDPOINT and the other "
+        "standard OTEL_* variables apply), console (debugging) or none.",
+    )

@@ -73,18 +73,34 @@ class Metrics:
         return generate_latest(self.registry)
 
 
+_configured: TracerProvider | None = None
+
+
 def configure_tracing(
+    kind: str = "none",
+    *,
     service_name: str = "junction",
     exporter: SpanExporter | None = None,
-    console: bool = False,
 ) -> TracerProvider | None:
-    """Install the SDK tracer provider when something will receive spans; else keep the no-op."""
-    if exporter is None and not console:
+    """Install the SDK tracer provider once per process when spans have somewhere to go.
+
+    `exporter` (tests: an InMemorySpanExporter) is exported synchronously; `kind` "otlp" and
+    "console" are batched. With nothing to export the API's no-op tracer stays, at no cost.
+    """
+    global _configured
+    if _configured is not None:
+        return _configured
+    if exporter is None and kind == "none":
         return None
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
     if exporter is not None:
         provider.add_span_processor(SimpleSpanProcessor(exporter))
-    if console:
+    if kind == "otlp":
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
+    elif kind == "console":
         provider.add_span_processor(BatchSpanProcessor(ConsoleSpanExporter()))
     trace.set_tracer_provider(provider)
+    _configured = provider
     return provider
