@@ -4,8 +4,9 @@ Average mode spreads the GPUs' hourly price over the tokens they actually serve:
 
     $/M tokens = cost_per_gpu_hour x gpu_count / (tokens_per_s x 3600) x 1e6
 
-with tokens_per_s = prompt + generated tokens per second measured from vLLM's counters, or the
-configured `fallback_tokens_per_s` while nothing has been served yet. Marginal mode counts
+with tokens_per_s = prompt + generated tokens per second measured from vLLM's counters while
+the endpoint is busy, and at least the configured `fallback_tokens_per_s` while it is not (a
+quiet endpoint's measured rate reflects demand, not what the GPUs can do). Marginal mode counts
 capacity that would sit idle anyway as free: the price is 0 while utilisation is below
 `idle_threshold`, and the average price above it.
 """
@@ -69,9 +70,21 @@ class LocalCostModel:
         self.config = config
 
     def throughput(self, load: EndpointLoad | None) -> float:
-        """Measured tokens/s, or the configured fallback when nothing was served recently."""
+        """Tokens/s to spread the GPUs' price over.
+
+        While the endpoint is busy (utilisation at or above `idle_threshold`) the measured
+        rate is what the GPUs deliver, and it is used. Below that the rate is limited by
+        demand, not by the GPUs, so the configured throughput is a floor: otherwise a quiet
+        hour would make local tokens look dearer than an API and push traffic away from idle
+        GPUs.
+        """
         measured = load.tokens_per_s if load is not None else 0.0
-        return measured if measured > 0 else self.config.fallback_tokens_per_s
+        busy = load is not None and utilisation(load, self.config.max_num_seqs) >= (
+            self.config.idle_threshold
+        )
+        if busy and measured > 0:
+            return measured
+        return max(measured, self.config.fallback_tokens_per_s)
 
     def price_per_million(self, load: EndpointLoad | None) -> float:
         """Dollars per million (prompt + generated) tokens now, in the configured mode."""

@@ -33,6 +33,7 @@ from router.providers.base import Provider
 from router.providers.breaker import CircuitBreakers
 from router.providers.openai_http import OpenAIHttpProvider
 from router.recording import stats_recorder
+from router.scorers import load_scorers
 from router.serving import ChatService
 from router.settings import Settings
 from router.signals import LiveSignals
@@ -71,7 +72,7 @@ def create_app(
                           interval_s=settings.probe_interval_s)
     capacity = LocalCapacity(policy, probe)
     signals = LiveSignals(PolicySignals(policy, unavailable), stats, capacity)
-    engine = PolicyEngine(policy, signals)
+    engine = PolicyEngine(policy, signals, scorers=load_scorers(policy, settings.policy_file))
     executor = Executor(policy, providers, breakers, api_keys, settings.timeouts.first_byte_s,
                         endpoint_load=capacity.endpoint_rank)
     metrics = Metrics()

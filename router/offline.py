@@ -10,6 +10,7 @@ from router.classify import RuleClassifier
 from router.policy.engine import PolicyEngine
 from router.policy.loader import load_policy
 from router.policy.signals import PolicySignals
+from router.scorers import load_scorers
 from router.serving import ChatService, parse_json
 from router.telemetry import Metrics
 
@@ -17,7 +18,7 @@ from router.telemetry import Metrics
 def explain_offline(policy_file: Path, raw: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
     policy = load_policy(policy_file)
     signals = PolicySignals(policy)
-    engine = PolicyEngine(policy, signals)
+    engine = PolicyEngine(policy, signals, scorers=load_scorers(policy, policy_file))
     service = ChatService(
         classifier=RuleClassifier(), engine=engine, executor=None,  # type: ignore[arg-type]
         prices=signals, metrics=Metrics(),

@@ -148,6 +148,7 @@ class ChatService:
             allowed_models=principal.allowed_models if principal else None,
             allowed_routes=principal.allowed_routes if principal else None,
             budget_pressure=budget_pressure,
+            messages=data.get("messages") or (),
         )
         return _Request(
             request_id="jr-" + uuid.uuid4().hex,

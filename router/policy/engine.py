@@ -9,9 +9,9 @@ A sensitive request is never given an external model, whichever way it arrives.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from router.classify.types import Capability, Classification, Task
 from router.policy.pricing import ModelPrice
@@ -49,6 +49,14 @@ class RoutingSignals(Protocol):
         ...
 
 
+class PromptScorer(Protocol):
+    """A trained router: how much a chat needs the strong model (pure, no I/O)."""
+
+    threshold: float | None
+
+    def score_messages(self, messages: Sequence[Mapping[str, Any]]) -> float: ...
+
+
 @dataclass(frozen=True, slots=True)
 class RequestContext:
     """What the engine needs to know about a request besides its classification."""
@@ -63,6 +71,7 @@ class RequestContext:
     # Set when a budget of the caller is above its soft limit: routes that choose so keep to
     # local models instead of refusing later at the hard limit.
     budget_pressure: str | None = None
+    messages: Sequence[Mapping[str, Any]] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +132,7 @@ class Decision:
     local_extra_body: Mapping[str, object] = field(default_factory=dict)
     spilled: bool = False
     exploration: bool = False
+    router_score: float | None = None
 
     @property
     def chosen(self) -> str | None:
@@ -139,6 +149,7 @@ class Decision:
             "choice": self.chosen,
             "spilled": self.spilled,
             "exploration": self.exploration,
+            "router_score": None if self.router_score is None else round(self.router_score, 4),
             "local_extra_body": dict(self.local_extra_body),
             "rejection": None
             if self.rejection is None
@@ -158,11 +169,16 @@ class PolicyEngine:
     """Decides, for one policy, which models may serve a request and in what order."""
 
     def __init__(
-        self, policy: Policy, signals: RoutingSignals, rng: random.Random | None = None
+        self,
+        policy: Policy,
+        signals: RoutingSignals,
+        rng: random.Random | None = None,
+        scorers: Mapping[str, PromptScorer] | None = None,
     ) -> None:
         self.policy = policy
         self.signals = signals
         self.rng = rng or random.Random()
+        self.scorers = dict(scorers or {})
         self._routes = {route.name: route for route in policy.routes}
 
     def decide(self, classification: Classification, ctx: RequestContext) -> Decision:
@@ -236,6 +252,15 @@ class PolicyEngine:
         primaries = [v for v in verdicts if v.kept and v.role == "candidate"]
         fallbacks = [v for v in verdicts if v.kept and v.role == "fallback"]
         ordered = _order(primaries, route.objective)
+        router_score = None
+        scorer = self.scorers.get(route.name)
+        if route.router is not None and scorer is not None and len(ordered) > 1:
+            router_score = scorer.score_messages(ctx.messages)
+            threshold = route.router.threshold
+            if threshold is None:
+                threshold = scorer.threshold if scorer.threshold is not None else 0.0
+            first = route.router.strong if router_score >= threshold else route.router.weak
+            ordered.sort(key=lambda v: v.model != first)  # stable: the rest keep their order
         # Saturated local models go behind the others; they stay as a last resort.
         ordered = [v for v in ordered if not v.spilled] + [v for v in ordered if v.spilled]
         exploration = False
@@ -264,6 +289,7 @@ class PolicyEngine:
             local_extra_body=_reasoning_body(route.reasoning, classification),
             spilled=spilled,
             exploration=exploration,
+            router_score=router_score,
         )
 
     def _spill(self, verdict: Verdict, spill: Spill, fail_closed: bool) -> Verdict:

@@ -151,6 +151,21 @@ class Reasoning(_Strict):
     )
 
 
+class LearnedRouting(_Strict):
+    """Order a route's two candidates by a trained per-prompt router (`junction router train`).
+
+    The router scores how much a prompt needs the strong model; at or above the threshold
+    (calibrated by `junction router calibrate`, or given here) `strong` goes first.
+    """
+
+    path: str = Field(min_length=1, description="Router directory, relative to the policy file.")
+    strong: str
+    weak: str
+    router_strong: str | None = Field(None, description="The strong model's name in the router.")
+    router_weak: str | None = Field(None, description="The weak model's name in the router.")
+    threshold: float | None = None
+
+
 class Judge(_Strict):
     """Send a share of a route's answers to a judge model; its score counts as feedback."""
 
@@ -180,6 +195,7 @@ class Route(_Strict):
                     "fresh. Never on fail-closed routes or sensitive requests.",
     )
     judge: Judge | None = None
+    router: LearnedRouting | None = None
     on_budget_soft_limit: Literal["ignore", "local_only"] = Field(
         "ignore",
         description="local_only: a caller above a budget's soft limit is kept to local models.",
@@ -228,6 +244,13 @@ class Policy(_Strict):
             refs = [*route.candidates, *route.fallbacks]
             if route.judge is not None:
                 refs.append(route.judge.model)
+            if route.router is not None:
+                for ref in (route.router.strong, route.router.weak):
+                    if ref not in route.candidates:
+                        raise ValueError(
+                            f"route {route.name!r}: router model {ref!r} must be one of its "
+                            f"candidates ({', '.join(route.candidates)})"
+                        )
             for ref in refs:
                 if ref not in names:
                     raise ValueError(

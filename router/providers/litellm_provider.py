@@ -48,6 +48,11 @@ class LiteLLMProvider:
 
         await close_litellm_async_clients()  # type: ignore[no-untyped-call]
         self._litellm.in_memory_llm_clients_cache.flush_cache()  # type: ignore[no-untyped-call]
+        # A module-level client, if litellm made one, is bound to this event loop too.
+        shared = vars(self._litellm).get("module_level_aclient")
+        if shared is not None:
+            with contextlib.suppress(Exception):
+                await shared.close()
 
     def _kwargs(self, target: CallTarget, body: dict[str, Any]) -> dict[str, Any]:
         kwargs = {k: v for k, v in body.items() if k not in _OWN_FIELDS}

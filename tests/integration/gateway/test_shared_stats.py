@@ -13,7 +13,7 @@ from tests.integration.gateway.conftest import ENV, policy_text
 from tests.support.gateway import running_gateway
 
 
-def eventually(check: Callable[[], bool], timeout: float = 5.0) -> None:
+def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not check():
         assert time.monotonic() < deadline, "condition not reached"

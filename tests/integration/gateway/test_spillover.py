@@ -49,13 +49,18 @@ def occupy(gw: Gateway, n: int) -> list[threading.Thread]:
     return threads
 
 
-def wait_for(predicate: object, timeout: float = 5.0) -> None:
+def wait_for(predicate: object, timeout: float = 10.0, show: object = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():  # type: ignore[operator]
             return
         time.sleep(0.05)
-    raise AssertionError("condition not reached")
+    raise AssertionError(f"condition not reached; state: {show() if show else ''}")  # type: ignore[operator]
+
+
+def explain(gw: Gateway) -> object:
+    return httpx.post(gw.v1 + "/route/explain", headers={"x-spill": "yes"}, json={
+        "model": "auto", "messages": [{"role": "user", "content": "hi"}]}).json()
 
 
 def local_waiting(gw: Gateway) -> float:
@@ -67,10 +72,11 @@ def local_waiting(gw: Gateway) -> float:
 
 def test_saturated_local_spills_and_comes_back(spill_gateway: Gateway, vllm_url: str) -> None:
     gw = spill_gateway
-    assert ask(gw, "x-spill").headers["x-junction-model"] == "local"
+    first = ask(gw, "x-spill")
+    assert first.headers["x-junction-model"] == "local", (first.headers, explain(gw))
     emulator_config(vllm_url, max_concurrency=1, ttft=1.5)
     threads = occupy(gw, 4)  # 1 running, 3 waiting in the emulated vLLM
-    wait_for(lambda: local_waiting(gw) >= 2)
+    wait_for(lambda: local_waiting(gw) >= 2, show=lambda: explain(gw))
     r = ask(gw, "x-spill")
     assert r.headers["x-junction-model"] == "api"
     assert r.headers["x-junction-attempts"] == "api:ok"

@@ -140,26 +140,27 @@ def test_metrics_driven_spill_over_to_the_api(gateway: Gateway) -> None:
     served: list[str] = []
 
     def long_request() -> None:
-        r = httpx.post(gateway.v1 + "/chat/completions", timeout=180, json={
+        r = httpx.post(gateway.v1 + "/chat/completions", timeout=300, json={
             "model": "auto", "messages": [{"role": "user", "content": "Write at length"}],
-            "max_tokens": 400, "ignore_eos": True})
+            "max_tokens": 200, "ignore_eos": True})
         served.append(r.headers.get("x-junction-model", "?"))
 
-    # --max-num-seqs 2: the first two run, the next ones wait in vLLM's queue.
-    threads = [threading.Thread(target=long_request) for _ in range(4)]
+    # --max-num-seqs 2: sent together (before the probe sees any load) all six go local;
+    # two run and four wait in vLLM's queue.
+    threads = [threading.Thread(target=long_request) for _ in range(6)]
     for t in threads:
         t.start()
-        time.sleep(0.2)
-    wait_for(lambda: local_load(gateway).get("waiting", 0) >= 1)
+    wait_for(lambda: local_load(gateway).get("waiting", 0) >= 1, timeout=120)
     r = httpx.post(gateway.v1 + "/chat/completions", timeout=60, json={
         "model": "auto", "messages": [{"role": "user", "content": "short one"}],
         "max_tokens": 8})
     assert r.headers["x-junction-model"] == "api", r.headers
     assert r.headers["x-junction-attempts"] == "api:ok"
     for t in threads:
-        t.join(timeout=180)
+        t.join(timeout=300)
+    assert served.count("qwen-local") == 6, served
     wait_for(lambda: local_load(gateway).get("waiting", 1) == 0
-             and local_load(gateway).get("running", 1) == 0)
+             and local_load(gateway).get("running", 1) == 0, timeout=120)
     back = httpx.post(gateway.v1 + "/chat/completions", timeout=60, json={
         "model": "auto", "messages": [{"role": "user", "content": "short one"}],
         "max_tokens": 8})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from local_backend.cost import (
@@ -45,13 +47,16 @@ def load(tokens_per_s: float = 0.0, **fields: float) -> EndpointLoad:
     )
 
 
-def test_average_mode_uses_measured_throughput_then_the_fallback() -> None:
+def test_average_mode_uses_measured_throughput_when_busy_else_the_configured_floor() -> None:
     model = LocalCostModel(LocalCostConfig(3.60, 1, fallback_tokens_per_s=2000.0))
-    assert model.price_per_million(load(1000.0)) == pytest.approx(1.0)
-    # No traffic yet (or no snapshot at all): the configured throughput stands in.
+    busy = dataclasses.replace(load(1000.0), waiting=2)
+    assert model.price_per_million(busy) == pytest.approx(1.0)
+    assert model.cost(2_000_000, busy) == pytest.approx(2.0)
+    # Quiet: the measured rate reflects demand, so the configured throughput is the floor.
+    assert model.price_per_million(load(1000.0)) == pytest.approx(0.5)
+    assert model.price_per_million(load(4000.0)) == pytest.approx(0.25)
     assert model.price_per_million(load(0.0)) == pytest.approx(0.5)
     assert model.price_per_million(None) == pytest.approx(0.5)
-    assert model.cost(2_000_000, load(1000.0)) == pytest.approx(2.0)
 
 
 @pytest.mark.parametrize(
