@@ -30,7 +30,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loadgen import build_request, run_load  # noqa: E402
+from loadgen import build_request, run_load
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable

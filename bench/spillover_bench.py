@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gateway_bench import ROOT, free_port, process, wait_http  # noqa: E402
+from gateway_bench import ROOT, free_port, process, wait_http
 
 PY = sys.executable
 TTFT_TARGET_MS = 1000.0
