@@ -183,14 +183,26 @@ class ChatService:
         out["requested_model"] = req.chat.model
         return out
 
-    async def complete(self, raw: bytes, headers: Mapping[str, str]) -> Reply:
-        t0 = time.perf_counter()
+    async def caller(self, headers: Mapping[str, str]) -> tuple[Principal | None, str | None]:
+        """Who is calling, and whether one of their budgets is above its soft limit."""
         principal = await self.authenticate(headers)
         pressure = None
         if principal is not None and principal.metered and self.access is not None:
             status = await self.access.budget_status(principal)
             if status.soft_exceeded:
                 pressure = f"budget {status.which or ''} is above its soft limit".replace("  ", " ")
+        return principal, pressure
+
+    async def explain_request(self, raw: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
+        principal, pressure = await self.caller(headers)
+        req = self.prepare(raw, headers, principal, pressure)
+        out = self.decide(req).to_dict()
+        out["requested_model"] = req.chat.model
+        return out
+
+    async def complete(self, raw: bytes, headers: Mapping[str, str]) -> Reply:
+        t0 = time.perf_counter()
+        principal, pressure = await self.caller(headers)
         req = self.prepare(raw, headers, principal, pressure, t0)
         with tracer.start_as_current_span("junction.chat") as span:
             span.set_attribute("junction.request_id", req.request_id)

@@ -68,9 +68,7 @@ class ClientDisconnected(Exception):
 @router.post("/v1/route/explain", summary="Explain how a request would be routed, calling nothing")
 async def route_explain(request: Request) -> Response:
     raw = await read_body(request, settings(request).max_body_bytes)
-    headers = dict(request.headers)
-    service = chat_service(request)
-    result = service.explain(raw, headers, await service.authenticate(headers))
+    result = await chat_service(request).explain_request(raw, dict(request.headers))
     return json_response(result)
 
 

@@ -76,10 +76,13 @@ def _calibration(
     routed = scores >= threshold
     pgr: float | None = None
     if q_strong is not None and q_weak is not None:
-        gap = float(q_strong.mean() - q_weak.mean())
+        # PGR needs both qualities; prompts missing either (NaN) are left out of it.
+        both = ~(np.isnan(q_strong) | np.isnan(q_weak))
+        s, w = q_strong[both], q_weak[both]
+        gap = float(s.mean() - w.mean()) if both.any() else 0.0
         if gap != 0:
-            quality = float(np.where(routed, q_strong, q_weak).mean())
-            pgr = (quality - float(q_weak.mean())) / gap
+            quality = float(np.where(routed[both], s, w).mean())
+            pgr = (quality - float(w.mean())) / gap
     return Calibration(
         strong=strong,
         weak=weak,

@@ -123,6 +123,10 @@ def _eval(args: argparse.Namespace) -> int:
         raise ValueError("give either --strong/--weak (pair mode) or --models (multi mode)")
     if args.models:
         return _eval_multi(examples, model, args)
+    stored = model.manifest.calibration
+    asked = (args.strong or stored.strong, args.weak or stored.weak) if stored else None
+    if stored is not None and asked != (stored.strong, stored.weak):
+        model = model.with_calibration(None)  # its threshold is for another pair
     router = LearnedRouter(model, strong=args.strong, weak=args.weak)
     kept, q_strong, q_weak = _pair_rows(examples, router.strong, router.weak)
     probabilities = _probabilities(model, kept)
@@ -192,8 +196,10 @@ def _eval_multi(
 def _calibrate(args: argparse.Namespace) -> int:
     examples = load_dataset(args.data)
     model = RouterModel.load(args.router)
-    # The pair comes from the flags or the model, never from a calibration being replaced.
-    router = LearnedRouter(model.with_calibration(None), strong=args.strong, weak=args.weak)
+    strong, weak, previous = args.strong, args.weak, model.manifest.calibration
+    if strong is None and weak is None and previous is not None:
+        strong, weak = previous.strong, previous.weak  # recalibrating keeps the pair
+    router = LearnedRouter(model.with_calibration(None), strong=strong, weak=weak)
     if args.target_pgr is not None:
         kept, q_strong, q_weak = _pair_rows(examples, router.strong, router.weak)
         scores = _pair_scores(model, kept, router)
@@ -201,17 +207,16 @@ def _calibrate(args: argparse.Namespace) -> int:
             scores, q_strong, q_weak, router.strong, router.weak, args.target_pgr
         )
     else:
-        # A strong share needs no labels: every prompt counts, scored or not.
-        kept = examples
-        scores = _pair_scores(model, kept, router)
-        both = _has_both(kept, router.strong, router.weak)
+        # A strong share needs no labels: every prompt counts, scored or not (the PGR reported
+        # beside it uses the prompts scored for both models).
+        scores = _pair_scores(model, examples, router)
         calibration = threshold_for_share(
             scores,
             router.strong,
             router.weak,
             args.strong_share,
-            q_strong=_column(kept, router.strong) if both else None,
-            q_weak=_column(kept, router.weak) if both else None,
+            q_strong=_column(examples, router.strong),
+            q_weak=_column(examples, router.weak),
         )
     model.with_calibration(calibration).save(args.router)
     if args.json:
@@ -247,12 +252,9 @@ def _pair_rows(
     return kept, _column(kept, strong), _column(kept, weak)
 
 
-def _has_both(examples: Sequence[RoutingExample], strong: str, weak: str) -> bool:
-    return all(strong in e.scores and weak in e.scores for e in examples)
-
-
 def _column(examples: Sequence[RoutingExample], model: str) -> Floats:
-    return np.array([e.scores[model] for e in examples], dtype=np.float64)
+    """The model's scores, NaN where a prompt has none."""
+    return np.array([e.scores.get(model, np.nan) for e in examples], dtype=np.float64)
 
 
 def _require_scored(examples: Sequence[RoutingExample], models: Sequence[str]) -> None:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = ["DENSE_FEATURES", "FeatureConfig", "PromptFeatures", "extract_features"]
 
@@ -42,36 +42,25 @@ _UNIT = re.compile(
     re.IGNORECASE,
 )
 _LOWER_WORD = re.compile(r"[a-z]+")
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
 # Word lists are matched on lower-cased whole words, one Counter per prompt (regex alternations
 # over the whole text cost several times more).
-_CODE_WORDS = frozenset(
-    {
-        "def",
-        "class",
-        "return",
-        "import",
-        "function",
-        "print",
-        "elif",
-        "var",
-        "const",
-        "public",
-        "void",
-        "lambda",
-        "struct",
-    }
+_CODE_WORDS = _words(
+    "def class return import function print elif var const public void lambda struct"
 )
-_COMPUTE_WORDS = frozenset(
-    {"calculate", "compute", "solve", "find", "determine", "evaluate", "estimate"}
-)
-_EXPLAIN_WORDS = frozenset(
-    {"why", "explain", "describe", "discuss", "compare", "justify", "argue", "analyze", "analyse"}
-)
-_FACT_WORDS = frozenset({"what", "who", "when", "where", "which"})
-_NEGATIONS = frozenset({"not", "except", "false", "incorrect", "least", "never"})
+_COMPUTE_WORDS = _words("calculate compute solve find determine evaluate estimate")
+_EXPLAIN_WORDS = _words("why explain describe discuss compare justify argue analyze analyse")
+_FACT_WORDS = _words("what who when where which")
+_NEGATIONS = _words("not except false incorrect least never")
 _LONG_WORD = 9
 
-# Names and order of the dense block; a router stores them and refuses a mismatch at load time.
+# Names and order of the dense block. A router stores the list it was trained with, so adding a
+# feature here leaves existing routers valid; an unknown name is refused when a router loads.
 DENSE_FEATURES: tuple[str, ...] = (
     "log_chars",
     "log_words",
@@ -108,6 +97,14 @@ class FeatureConfig(BaseModel):
     # Long prompts keep their head and tail: the ask is usually at one end, and it bounds latency.
     max_chars: int = Field(default=4000, ge=64)
     dense: tuple[str, ...] = DENSE_FEATURES
+
+    @field_validator("dense")
+    @classmethod
+    def _known_dense_features(cls, names: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [name for name in names if name not in DENSE_FEATURES]
+        if unknown:
+            raise ValueError(f"unknown dense features {unknown}; allowed: {list(DENSE_FEATURES)}")
+        return names
 
     @property
     def n_buckets(self) -> int:

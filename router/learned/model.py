@@ -16,6 +16,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -94,7 +95,7 @@ class RouterManifest(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    format: str = "junction-learned-router"
+    format: Literal["junction-learned-router"] = "junction-learned-router"
     version: int = FORMAT_VERSION
     features: FeatureConfig
     training: TrainOptions
@@ -130,11 +131,15 @@ class RouterModel:
             raise RouterError(
                 f"dense weights have shape {self.dense_weights.shape}, expected ({n_dense}, {k})"
             )
-        lookup = np.full(self.manifest.features.n_buckets, -1, dtype=np.int32)
+        n_buckets = self.manifest.features.n_buckets
+        if len(self.columns) and not (self.columns.min() >= 0 and self.columns.max() < n_buckets):
+            raise RouterError(f"weight columns fall outside the {n_buckets} feature buckets")
+        lookup = np.full(n_buckets, -1, dtype=np.int32)
         lookup[self.columns] = np.arange(len(self.columns), dtype=np.int32)
-        # A zero row at the end lets unseen buckets gather zeros without a mask.
+        # Unseen buckets look up row -1: a zero row appended here, so no mask is needed.
         padded = np.vstack((self.sparse_weights, np.zeros((1, k), dtype=np.float32)))
-        for array in (lookup, padded):
+        # Read-only arrays are what makes one instance safe to share between request threads.
+        for array in (lookup, padded, self.columns, self.sparse_weights, self.dense_weights):
             array.flags.writeable = False
         object.__setattr__(self, "_lookup", lookup)
         object.__setattr__(self, "_padded", padded)
