@@ -102,6 +102,10 @@ def test_calibrate_stores_a_threshold_that_eval_reports(
     argv += ["--target-pgr", "0.5", "--json"]
     assert junction(*argv) == 0
     assert json.loads(capsys.readouterr().out)["pgr"] >= 0.5
+    # Another pair can still be evaluated; the stored threshold just does not apply to it.
+    argv = ["eval", "--data", DATA, "--router", trained, "--strong", WEAK, "--weak", STRONG]
+    assert junction(*argv, "--json") == 0
+    assert "calibrated" not in json.loads(capsys.readouterr().out)
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 
 from router.learned.features import DENSE_FEATURES, FeatureConfig, dense_features, extract_features
 
@@ -89,3 +90,8 @@ def test_dense_features_see_code_math_and_questions() -> None:
 def test_unknown_dense_feature_names_are_refused() -> None:
     with pytest.raises(ValueError, match="unknown dense features"):
         dense_features("hi", ["log_chars", "shoe_size"])
+
+
+def test_a_config_naming_unknown_dense_features_is_invalid() -> None:
+    with pytest.raises(ValidationError, match="unknown dense features"):
+        FeatureConfig(dense=("log_chars", "shoe_size"))
