@@ -65,12 +65,12 @@ async def one(client: httpx.AsyncClient, url: str, out: list[tuple[float, str]])
     start = time.perf_counter()
     try:
         async with client.stream("POST", url, json=body) as r:
-            model = r.headers.get("x-junction-model", "?")
+            model = r.headers.get("x-junction-model", "?") if r.status_code == 200 else "error"
+            first = True
             async for _ in r.aiter_raw():
-                out.append(((time.perf_counter() - start) * 1000.0, model))
-                break
-            async for _ in r.aiter_raw():
-                pass
+                if first:
+                    out.append(((time.perf_counter() - start) * 1000.0, model))
+                    first = False
     except httpx.HTTPError:
         out.append((float("inf"), "error"))
 
