@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import SecretStr
 
@@ -23,6 +23,7 @@ from router.providers.base import AttemptFailed, CallTarget, Completion, OpenStr
 from router.providers.breaker import CircuitBreakers
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(slots=True)
@@ -97,46 +98,45 @@ class Executor:
     async def complete(
         self, body: Mapping[str, Any], decision: Decision
     ) -> tuple[Completion, Outcome]:
-        outcome = Outcome()
-        last: AttemptFailed | None = None
-        for name, spec, target in self._targets(decision, outcome):
-            upstream = self.upstream_body(spec, body, decision)
-            balancer = self.balancers[name]
-            start = time.perf_counter()
-            try:
-                with balancer.track(target.endpoint or ""):
-                    completion = await self.providers[spec.backend].complete(target, upstream)
-            except AttemptFailed as failure:
-                last = failure
-                self._failed(outcome, target, failure, start)
-                if not failure.retryable:
-                    raise UpstreamRejected(outcome, failure) from None
-                continue
-            self._succeeded(outcome, target, start)
-            outcome.upstream_ms += completion.upstream_ms
-            return completion, outcome
-        raise AllAttemptsFailed(outcome, last)
+        async def call(provider: Provider, target: CallTarget, upstream: dict[str, Any]
+                       ) -> tuple[Completion, float]:
+            completion = await provider.complete(target, upstream)
+            return completion, completion.upstream_ms
+
+        return await self._attempt(body, decision, call)
 
     async def open_stream(
         self, body: Mapping[str, Any], decision: Decision, want_usage: bool
     ) -> tuple[OpenStream, Outcome]:
-        outcome = Outcome()
-        last: AttemptFailed | None = None
-        for name, spec, target in self._targets(decision, outcome):
-            upstream = self.upstream_body(spec, body, decision)
-            if spec.backend != "litellm":
+        async def call(provider: Provider, target: CallTarget, upstream: dict[str, Any]
+                       ) -> tuple[OpenStream, float]:
+            if target.spec.backend != "litellm":
                 # Ask for usage always (to count cost); the provider drops the extra event
                 # when the client did not ask for it.
                 upstream["stream_options"] = {
                     **(upstream.get("stream_options") or {}), "include_usage": True
                 }
-            balancer = self.balancers[name]
+            stream = await provider.open_stream(target, upstream, want_usage)
+            return stream, stream.first_byte_ms
+
+        return await self._attempt(body, decision, call)
+
+    async def _attempt(
+        self,
+        body: Mapping[str, Any],
+        decision: Decision,
+        call: Callable[[Provider, CallTarget, dict[str, Any]], Awaitable[tuple[T, float]]],
+    ) -> tuple[T, Outcome]:
+        """Try the decision's models in order until one answers; record every attempt."""
+        outcome = Outcome()
+        last: AttemptFailed | None = None
+        for name, spec, target in self._targets(decision, outcome):
+            upstream = self.upstream_body(spec, body, decision)
             start = time.perf_counter()
             try:
-                with balancer.track(target.endpoint or ""):
-                    stream = await self.providers[spec.backend].open_stream(
-                        target, upstream, want_usage
-                    )
+                with self.balancers[name].track(target.endpoint or ""):
+                    result, upstream_ms = await call(self.providers[spec.backend], target,
+                                                     upstream)
             except AttemptFailed as failure:
                 last = failure
                 self._failed(outcome, target, failure, start)
@@ -144,8 +144,8 @@ class Executor:
                     raise UpstreamRejected(outcome, failure) from None
                 continue
             self._succeeded(outcome, target, start)
-            outcome.upstream_ms += stream.first_byte_ms
-            return stream, outcome
+            outcome.upstream_ms += upstream_ms
+            return result, outcome
         raise AllAttemptsFailed(outcome, last)
 
     def _targets(self, decision: Decision, outcome: Outcome) -> Any:
