@@ -439,6 +439,7 @@ class ChatService:
             "x-junction-task": req.classification.task.value,
             "x-junction-sensitivity": req.classification.sensitivity.value,
             **({"x-junction-exploration": "true"} if decision.exploration else {}),
+            **({"x-junction-spilled": _spill_reason(decision)} if decision.spilled else {}),
         }
 
     async def _finish(self, done: Finished) -> None:
@@ -479,6 +480,12 @@ class ChatService:
                 recorder(done)
             except Exception:  # a broken recorder must never fail requests
                 log.exception("recorder failed for request %s", done.request_id)
+
+
+def _spill_reason(decision: Decision) -> str:
+    """Which local model was passed over and the load that caused it, for the header."""
+    return "; ".join(f"{v.model}: {v.reason.removeprefix('spilled: ')}"
+                     for v in decision.verdicts if v.spilled)
 
 
 def parse_json(raw: bytes) -> Any:

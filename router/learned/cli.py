@@ -1,6 +1,6 @@
 """`junction router ...`: train, evaluate and calibrate a learned router from a JSONL dataset.
 
-junction router train --data d.jsonl --out routers/r [--models a,b]
+junction router train --data d.jsonl --out routers/r [--models a,b] [--pair STRONG,WEAK]
 junction router eval --data d.jsonl --router routers/r --strong A --weak B [--json] [--plot p.png]
 junction router eval --data d.jsonl --router routers/r --models a,b,c [--json] [--plot p.png]
 junction router calibrate --data d.jsonl --router routers/r --strong-share 0.3
@@ -34,8 +34,16 @@ from router.learned.evaluate import (
     evaluate_pair,
     random_baseline,
 )
-from router.learned.model import RouterError, RouterModel, TrainOptions, featurise, train_router
-from router.learned.runtime import LearnedRouter, strong_need
+from router.learned.model import (
+    HeadTarget,
+    RouterError,
+    RouterModel,
+    TrainOptions,
+    featurise,
+    train_router,
+)
+from router.learned.peers import gain_target, peer_groups
+from router.learned.runtime import LearnedRouter
 
 __all__ = ["register_cli"]
 
@@ -51,6 +59,12 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     train.add_argument("--data", type=Path, required=True, help="JSONL dataset")
     train.add_argument("--out", type=Path, required=True, help="router directory to write")
     train.add_argument("--models", type=_names, help="comma-separated (default: all scored)")
+    train.add_argument(
+        "--pair",
+        type=_names,
+        help="STRONG,WEAK: also fit a pair head on the peer-group gain "
+        "(default: the two models when there are exactly two)",
+    )
     train.add_argument("--l2", type=float, default=TrainOptions().l2)
     train.add_argument("--min-df", type=int, default=TrainOptions().min_df)
     train.set_defaults(handler=run_train)
@@ -100,8 +114,13 @@ def _train(args: argparse.Namespace) -> int:
     _require_scored(examples, models)
     started = time.perf_counter()
     options = TrainOptions(l2=args.l2, min_df=args.min_df)
+    heads = _pair_heads(examples, models, args.pair)
     model = train_router(
-        [e.text() for e in examples], quality_matrix(examples, models), models, options=options
+        [e.text() for e in examples],
+        quality_matrix(examples, models),
+        models,
+        options=options,
+        heads=heads,
     )
     model.save(args.out)
     print(
@@ -113,7 +132,31 @@ def _train(args: argparse.Namespace) -> int:
             f"  {card.name}: {card.n_train} scored, mean {card.mean_score:.3f}, "
             f"{card.iterations} iterations"
         )
+    for head in model.manifest.heads:
+        print(
+            f"  pair head {head.strong} over {head.weak}: {head.n_train} scored, "
+            f"peers {len(head.strong_group)} strong / {len(head.weak_group)} weak, "
+            f"mean gain {head.mean_gain:.3f}, {head.iterations} iterations"
+        )
     return 0
+
+
+def _pair_heads(
+    examples: Sequence[RoutingExample], models: Sequence[str], pair: Sequence[str] | None
+) -> list[HeadTarget]:
+    """The pair head to fit: `--pair`, or the two models when there are two (better first)."""
+    if pair is None:
+        if len(models) != 2:
+            return []
+        means = np.nanmean(quality_matrix(examples, models), axis=0)
+        pair = list(models) if means[0] >= means[1] else list(models)[::-1]
+    if len(pair) != 2 or not set(pair) <= set(models):
+        raise ValueError(f"--pair needs two of the trained models {list(models)}; got {pair}")
+    # Peers come from every model the data scores, not only those given predictors.
+    everyone = dataset_models(examples)
+    scores = quality_matrix(examples, everyone)
+    groups = peer_groups(scores, everyone, pair[0], pair[1])
+    return [HeadTarget(groups, gain_target(scores, everyone, groups))]
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -129,8 +172,7 @@ def _eval(args: argparse.Namespace) -> int:
         model = model.with_calibration(None)  # its threshold is for another pair
     router = LearnedRouter(model, strong=args.strong, weak=args.weak)
     kept, q_strong, q_weak = _pair_rows(examples, router.strong, router.weak)
-    probabilities = _probabilities(model, kept)
-    scores = strong_need(probabilities, model.index(router.strong), model.index(router.weak))
+    scores = _pair_scores(model, kept, router)
     metrics = evaluate_pair(scores, q_strong, q_weak)
     random = random_baseline(q_strong, q_weak)
     oracle = evaluate_pair(q_strong - q_weak, q_strong, q_weak)
@@ -239,8 +281,8 @@ def _probabilities(model: RouterModel, examples: Sequence[RoutingExample]) -> Fl
 def _pair_scores(
     model: RouterModel, examples: Sequence[RoutingExample], router: LearnedRouter
 ) -> Floats:
-    probabilities = _probabilities(model, examples)
-    return strong_need(probabilities, model.index(router.strong), model.index(router.weak))
+    x, dense = featurise([e.text() for e in examples], model.manifest.features)
+    return model.gains_batch(x, dense, router.strong, router.weak)
 
 
 def _pair_rows(

@@ -1,13 +1,16 @@
-"""Per-model win-probability predictors: one L2 logistic regression per model on shared features.
+"""Per-model win-probability predictors and pair heads: L2 logistic regressions on shared features.
 
-Each predictor estimates P(model answers well | prompt). For a strong/weak pair the routing
-score is the expected quality gained by calling the strong model, P(strong) - P(weak): it is
-high only where the strong model is likely right *and* the weak one likely wrong, which ranks
-prompts better than "the weak model will fail" alone (on both-wrong prompts the strong call
-is wasted too).
+Each model predictor estimates P(model answers well | prompt). For a strong/weak pair the routing
+score is the expected quality gained by calling the strong model: it is high only where the
+strong model is likely right *and* the weak one likely wrong, which ranks prompts better than
+"the weak model will fail" alone (on both-wrong prompts the strong call is wasted too). Without
+a pair head the gain is P(strong) - P(weak). A pair head predicts the gain directly, trained on
+the peer-group target of peers.py (2 sigmoid(z) - 1 is its estimate), and the score averages the
+two estimates.
 
-On disk a router is a directory: `router.json` (manifest: feature config, models, training
-settings, calibration) plus `columns.npy`, `sparse_weights.npy`, `dense_weights.npy`.
+On disk a router is a directory: `router.json` (manifest: feature config, models, heads, training
+settings, calibration) plus `columns.npy`, `sparse_weights.npy`, `dense_weights.npy`; the weight
+arrays have one column per model, then one per pair head.
 """
 
 from __future__ import annotations
@@ -23,13 +26,16 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from router.learned.features import FeatureConfig, PromptFeatures, extract_features
-from router.learned.logistic import fit_logistic, sigmoid
+from router.learned.logistic import LogisticFit, fit_logistic, sigmoid
+from router.learned.peers import PeerGroups
 from router.learned.sparse import SparseRows
 
 __all__ = [
     "FORMAT_VERSION",
     "Calibration",
+    "HeadTarget",
     "ModelCard",
+    "PairHeadCard",
     "RouterError",
     "RouterManifest",
     "RouterModel",
@@ -74,6 +80,29 @@ class ModelCard(BaseModel):
     iterations: int
 
 
+class PairHeadCard(BaseModel):
+    """What the manifest records about a pair head, a direct predictor of the strong gain."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    strong: str
+    weak: str
+    strong_group: tuple[str, ...]
+    weak_group: tuple[str, ...]
+    bias: float
+    n_train: int
+    mean_gain: float
+    iterations: int
+
+
+@dataclass(frozen=True)
+class HeadTarget:
+    """A pair head to fit: its peer groups and the gain target per prompt (NaN = unscored)."""
+
+    groups: PeerGroups
+    gain: NDArray[np.float64]
+
+
 class Calibration(BaseModel):
     """A threshold on the strong/weak score, chosen on a calibration set (see calibrate.py)."""
 
@@ -100,6 +129,7 @@ class RouterManifest(BaseModel):
     features: FeatureConfig
     training: TrainOptions
     models: tuple[ModelCard, ...]
+    heads: tuple[PairHeadCard, ...] = ()
     dense_mean: tuple[float, ...]
     dense_scale: tuple[float, ...]
     n_examples: int
@@ -121,7 +151,8 @@ class RouterModel:
     _scale: NDArray[np.float64] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        k, n_dense = len(self.manifest.models), len(self.manifest.features.dense)
+        k = len(self.manifest.models) + len(self.manifest.heads)
+        n_dense = len(self.manifest.features.dense)
         if self.sparse_weights.shape != (len(self.columns), k):
             raise RouterError(
                 f"sparse weights have shape {self.sparse_weights.shape}, "
@@ -143,7 +174,8 @@ class RouterModel:
             array.flags.writeable = False
         object.__setattr__(self, "_lookup", lookup)
         object.__setattr__(self, "_padded", padded)
-        object.__setattr__(self, "_bias", np.array([m.bias for m in self.manifest.models]))
+        biases = [m.bias for m in self.manifest.models] + [h.bias for h in self.manifest.heads]
+        object.__setattr__(self, "_bias", np.array(biases))
         object.__setattr__(self, "_mean", np.array(self.manifest.dense_mean))
         object.__setattr__(self, "_scale", np.array(self.manifest.dense_scale))
 
@@ -160,26 +192,52 @@ class RouterModel:
                 f"model {model!r} is not in this router; it predicts {list(self.models)}"
             ) from None
 
+    def head(self, strong: str, weak: str) -> int | None:
+        """The weight column of the pair head for (strong, weak), or None if there is none."""
+        for i, card in enumerate(self.manifest.heads):
+            if (card.strong, card.weak) == (strong, weak):
+                return len(self.manifest.models) + i
+        return None
+
     def features(self, text: str) -> PromptFeatures:
         return extract_features(text, self.manifest.features)
 
     def probabilities(self, features: PromptFeatures) -> NDArray[np.float64]:
         """P(good answer) for every model, for one featurised prompt."""
+        return sigmoid(self.logits(features)[: len(self.manifest.models)])
+
+    def gain(self, features: PromptFeatures, strong: str, weak: str) -> float:
+        """The routing score of one featurised prompt: the expected gain of the strong call."""
+        return float(self._gains(self.logits(features)[None, :], strong, weak)[0])
+
+    def logits(self, features: PromptFeatures) -> NDArray[np.float64]:
+        """The logit of every weight column (models, then pair heads) for one prompt."""
         rows = self._lookup[features.indices]
         # Broadcast-and-sum, not `@`: a BLAS call may fan out to threads on every request.
         products = features.values.astype(np.float64)[:, None] * self._padded[rows]
         sparse = products.sum(axis=0)
         dense = self._standardise(features.dense[None, :])[0]
         logits = sparse + (dense[:, None] * self.dense_weights).sum(axis=0, dtype=np.float64)
-        return sigmoid(logits + self._bias)
+        result: NDArray[np.float64] = logits + self._bias
+        return result
 
     def probabilities_batch(self, x: SparseRows, dense: NDArray[np.float32]) -> NDArray[np.float64]:
         """P(good answer) as an (examples x models) array, for featurise()'s output."""
+        return sigmoid(self.logits_batch(x, dense)[:, : len(self.manifest.models)])
+
+    def gains_batch(
+        self, x: SparseRows, dense: NDArray[np.float32], strong: str, weak: str
+    ) -> NDArray[np.float64]:
+        """`gain` for many featurised prompts."""
+        return self._gains(self.logits_batch(x, dense), strong, weak)
+
+    def logits_batch(self, x: SparseRows, dense: NDArray[np.float32]) -> NDArray[np.float64]:
+        """Logits as an (examples x weight columns) array, for featurise()'s output."""
         remapped = x.remap_columns(self._lookup.astype(np.int64), len(self.columns))
         weights = self.sparse_weights.astype(np.float64)
         logits = np.column_stack([remapped.matvec(weights[:, k]) for k in range(weights.shape[1])])
         logits += self._standardise(dense) @ self.dense_weights.astype(np.float64) + self._bias
-        return sigmoid(logits)
+        return logits
 
     def with_calibration(self, calibration: Calibration | None) -> RouterModel:
         """A copy with a new calibration (weights are shared, they are read-only)."""
@@ -225,6 +283,18 @@ class RouterModel:
             dense_weights.astype(np.float32),
         )
 
+    def _gains(self, logits: NDArray[np.float64], strong: str, weak: str) -> NDArray[np.float64]:
+        probabilities = sigmoid(logits)
+        pair: NDArray[np.float64] = (
+            probabilities[:, self.index(strong)] - probabilities[:, self.index(weak)]
+        )
+        column = self.head(strong, weak)
+        if column is None:
+            return pair
+        # Both are estimates of the same expected gain in [-1, 1]; their mean ranks best.
+        result: NDArray[np.float64] = 0.5 * (pair + 2.0 * probabilities[:, column] - 1.0)
+        return result
+
     def _standardise(self, dense: NDArray[np.float32]) -> NDArray[np.float64]:
         clip = self.manifest.training.dense_clip
         z = (dense.astype(np.float64) - self._mean) / self._scale
@@ -249,15 +319,16 @@ def train_router(
     *,
     features: FeatureConfig | None = None,
     options: TrainOptions | None = None,
+    heads: Sequence[HeadTarget] = (),
 ) -> RouterModel:
-    """Fit one predictor per model; `scores` is (texts x models) quality with NaN = unscored."""
+    """Fit a predictor per model and per head; `scores` is (texts x models), NaN = unscored."""
     features = features or FeatureConfig()
     if scores.shape != (len(texts), len(models)):
         raise ValueError(
             f"scores have shape {scores.shape}; expected ({len(texts)}, {len(models)})"
         )
     x, dense = featurise(texts, features)
-    return fit_router(x, dense, scores, models, features=features, options=options)
+    return fit_router(x, dense, scores, models, features=features, options=options, heads=heads)
 
 
 def fit_router(
@@ -268,6 +339,7 @@ def fit_router(
     *,
     features: FeatureConfig,
     options: TrainOptions | None = None,
+    heads: Sequence[HeadTarget] = (),
 ) -> RouterModel:
     """`train_router` for prompts already featurised with `features` (a benchmark reuses them)."""
     options = options or TrainOptions()
@@ -276,6 +348,12 @@ def fit_router(
             f"scores have shape {scores.shape}, dense {dense.shape}; "
             f"expected ({x.n_rows}, {len(models)}) and {x.n_rows} rows"
         )
+    for head in heads:
+        if head.gain.shape != (x.n_rows,):
+            raise ValueError(f"a head's gain has shape {head.gain.shape}; expected ({x.n_rows},)")
+        for name in (head.groups.strong, head.groups.weak):
+            if name not in models:
+                raise ValueError(f"pair head model {name!r} is not among the models {list(models)}")
     document_frequency = np.bincount(x.indices, minlength=x.n_cols)
     columns = np.flatnonzero(document_frequency >= options.min_df).astype(np.int32)
     mapping = np.full(x.n_cols, -1, dtype=np.int64)
@@ -288,35 +366,59 @@ def fit_router(
     z = np.clip((dense - mean) / scale, -options.dense_clip, options.dense_clip)
 
     cards: list[ModelCard] = []
-    sparse_weights = np.zeros((len(columns), len(models)), dtype=np.float32)
-    dense_weights = np.zeros((dense.shape[1], len(models)), dtype=np.float32)
-    for k, model in enumerate(models):
-        rows = np.flatnonzero(~np.isnan(scores[:, k]))
+    head_cards: list[PairHeadCard] = []
+    n_weights = len(models) + len(heads)
+    sparse_weights = np.zeros((len(columns), n_weights), dtype=np.float32)
+    dense_weights = np.zeros((dense.shape[1], n_weights), dtype=np.float32)
+
+    def fit(k: int, labels: NDArray[np.float64], what: str) -> tuple[LogisticFit, int]:
+        rows = np.flatnonzero(~np.isnan(labels))
         if len(rows) == 0:
-            raise ValueError(f"model {model!r} has no scores to train on")
-        fit = fit_logistic(
+            raise ValueError(f"{what} has no scores to train on")
+        result = fit_logistic(
             compact.take(rows),
             z[rows],
-            scores[rows, k],
+            labels[rows],
             l2=options.l2,
             dense_l2=options.dense_l2,
             max_iter=options.max_iter,
         )
-        sparse_weights[:, k] = fit.sparse
-        dense_weights[:, k] = fit.dense
+        sparse_weights[:, k] = result.sparse
+        dense_weights[:, k] = result.dense
+        return result, len(rows)
+
+    for k, model in enumerate(models):
+        result, n = fit(k, scores[:, k], f"model {model!r}")
         cards.append(
             ModelCard(
                 name=model,
-                bias=fit.bias,
-                n_train=len(rows),
-                mean_score=float(scores[rows, k].mean()),
-                iterations=fit.iterations,
+                bias=result.bias,
+                n_train=n,
+                mean_score=float(np.nanmean(scores[:, k])),
+                iterations=result.iterations,
+            )
+        )
+    for i, head in enumerate(heads):
+        groups = head.groups
+        what = f"the pair head {groups.strong!r} over {groups.weak!r}"
+        result, n = fit(len(models) + i, (1.0 + head.gain) / 2.0, what)
+        head_cards.append(
+            PairHeadCard(
+                strong=groups.strong,
+                weak=groups.weak,
+                strong_group=groups.strong_group,
+                weak_group=groups.weak_group,
+                bias=result.bias,
+                n_train=n,
+                mean_gain=float(np.nanmean(head.gain)),
+                iterations=result.iterations,
             )
         )
     manifest = RouterManifest(
         features=features,
         training=options,
         models=tuple(cards),
+        heads=tuple(head_cards),
         dense_mean=tuple(float(v) for v in mean),
         dense_scale=tuple(float(v) for v in scale),
         n_examples=x.n_rows,

@@ -22,7 +22,7 @@ __all__ = ["LearnedRouter", "strong_need"]
 
 
 def strong_need(probabilities: NDArray[np.float64], strong: int, weak: int) -> NDArray[np.float64]:
-    """The routing score: expected quality gained by calling the strong model, P(s) - P(w).
+    """P(s) - P(w): the routing score of a router without a pair head for (s, w) (model.py).
 
     `probabilities` has models on its last axis (one prompt, or a batch of them).
     """
@@ -47,7 +47,8 @@ class LearnedRouter:
         if strong == weak:
             raise RouterError(f"strong and weak must differ; both are {strong!r}")
         self._model = model
-        self._strong, self._weak = model.index(strong), model.index(weak)
+        for name in (strong, weak):
+            model.index(name)  # an unknown model fails here, not on the first request
         self.strong, self.weak = strong, weak
         if threshold is None and calibration is not None:
             if (calibration.strong, calibration.weak) != (strong, weak):
@@ -81,9 +82,8 @@ class LearnedRouter:
         return {model: float(p) for model, p in zip(self.models, probabilities, strict=True)}
 
     def score(self, text: str) -> float:
-        """How much the prompt needs the strong model, P(strong good) - P(weak good)."""
-        probabilities = self._model.probabilities(self._model.features(text))
-        return float(strong_need(probabilities, self._strong, self._weak))
+        """How much the prompt needs the strong model: the expected gain of calling it."""
+        return self._model.gain(self._model.features(text), self.strong, self.weak)
 
     def needs_strong(self, text: str) -> bool:
         """Whether the score reaches the calibrated threshold."""

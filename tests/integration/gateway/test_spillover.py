@@ -80,6 +80,7 @@ def test_saturated_local_spills_and_comes_back(spill_gateway: Gateway, vllm_url:
     r = ask(gw, "x-spill")
     assert r.headers["x-junction-model"] == "api"
     assert r.headers["x-junction-attempts"] == "api:ok"
+    assert r.headers["x-junction-spilled"].startswith("local: local saturated (waiting ")
     explained = httpx.post(gw.v1 + "/route/explain", headers={"x-spill": "yes"}, json={
         "model": "auto", "messages": [{"role": "user", "content": "hi"}]}).json()
     assert explained["spilled"] is True
