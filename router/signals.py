@@ -36,6 +36,16 @@ class LiveSignals:
         stats = self.store.snapshot(task.value, model)
         if stats.answered >= MIN_SAMPLES and stats.mean_tokens_out is not None:
             return stats.mean_tokens_out
+        # Unmeasured here: the task's typical output over the models that served it, so that a
+        # model is not judged on the policy's default while its rivals are judged on data.
+        total = answered = 0.0
+        for other in self.base.policy.models:
+            seen = self.store.snapshot(task.value, other)
+            if seen.answered and seen.mean_tokens_out is not None:
+                total += seen.mean_tokens_out * seen.answered
+                answered += seen.answered
+        if answered >= MIN_SAMPLES:
+            return total / answered
         return self.base.expected_output_tokens(task, model)
 
     def expected_latency_ms(self, task: Task, model: str, output_tokens: float) -> float:

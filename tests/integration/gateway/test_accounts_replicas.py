@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,7 +43,10 @@ def replicas(redis_url: str, api_url: str, tmp_path_factory: pytest.TempPathFact
     path.write_text(policy(api_url))
     env = {**os.environ, "JUNCTION_REDIS_URL": redis_url, "JUNCTION_ADMIN_TOKEN": ADMIN,
            "JUNCTION_ACCOUNTS__REQUIRE_KEY": "true", "TEST_API_KEY": "sk-test-api",
-           "JUNCTION_LOG_LEVEL": "warning"}
+           "JUNCTION_LOG_LEVEL": "warning",
+           # Their own key prefixes: other tests share this Redis.
+           "JUNCTION_STATS__KEY_PREFIX": f"replicas-{uuid.uuid4().hex}",
+           "JUNCTION_ACCOUNTS__REDIS_PREFIX": f"replicas-accounts-{uuid.uuid4().hex}"}
     procs, urls = [], []
     for _ in range(2):
         port = free_port()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,7 +24,9 @@ def eventually(check: Callable[[], bool], timeout: float = 20.0) -> None:
 def test_replicas_share_records_stats_and_feedback(
     vllm_url: str, api_url: str, redis_url: str, tmp_path: Path
 ) -> None:
-    stats = {"refresh_interval_s": 0.1, "flush_interval_s": 0.05}
+    # A key prefix of its own: other tests share this Redis, and their traffic is data too.
+    stats = {"refresh_interval_s": 0.1, "flush_interval_s": 0.05,
+             "key_prefix": f"test-{uuid.uuid4().hex}"}
     text = policy_text(vllm_url, api_url)
     (tmp_path / "a").mkdir()
     (tmp_path / "b").mkdir()

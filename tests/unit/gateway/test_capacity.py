@@ -84,3 +84,29 @@ def test_marginal_price_is_zero_when_idle_and_average_when_busy() -> None:
     busy = capacity.price("local")
     assert busy is not None
     assert abs(busy.input_per_million - 3.6 / (500.0 * 3600) * 1e6) < 1e-9
+
+
+def test_unmeasured_model_uses_the_tasks_measured_output_length() -> None:
+    import asyncio
+
+    from router.classify.types import Task
+    from router.policy.signals import PolicySignals
+    from router.settings import Settings
+    from router.signals import LiveSignals
+    from router.stats.store import create_stats_store
+    from tests.unit.stats.builders import make_record
+
+    text = POLICY.replace("routes:", """  api:
+    backend: openai
+    model: a
+    endpoints: ["http://c:1"]
+routes:""")
+    policy = parse_policy(text, source="t", environ={})
+    store = create_stats_store(Settings(), None, {})
+    signals = LiveSignals(PolicySignals(policy), store)
+    assert signals.expected_output_tokens(Task.CODE, "local") == 600  # the policy's default
+    for i in range(6):
+        store.record(make_record(f"r{i}", model="api", tokens_out=40))
+    assert signals.expected_output_tokens(Task.CODE, "api") == 40
+    assert signals.expected_output_tokens(Task.CODE, "local") == 40  # the task's, not 600
+    asyncio.run(store.close())
