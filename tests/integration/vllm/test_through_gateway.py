@@ -120,13 +120,14 @@ def test_thinking_on_route_returns_reasoning(gateway: Gateway) -> None:
     assert not (plain.choices[0].message.model_extra or {}).get("reasoning")
 
 
-def wait_for(predicate: Callable[[], bool], timeout: float = 60.0) -> None:
+def wait_for(predicate: Callable[[], bool], timeout: float = 60.0,
+             show: Callable[[], object] | None = None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
         time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
+    raise AssertionError(f"condition not reached in time; {show() if show else ''}")
 
 
 def local_load(gw: Gateway) -> dict[str, float]:
@@ -150,7 +151,9 @@ def test_metrics_driven_spill_over_to_the_api(gateway: Gateway) -> None:
     threads = [threading.Thread(target=long_request) for _ in range(6)]
     for t in threads:
         t.start()
-    wait_for(lambda: local_load(gateway).get("waiting", 0) >= 1, timeout=120)
+    wait_for(lambda: local_load(gateway).get("waiting", 0) >= 1, timeout=120,
+             show=lambda: {"served": served, "load": local_load(gateway),
+                           "metrics": httpx.get(gateway.url + "/metrics").text[-2000:]})
     r = httpx.post(gateway.v1 + "/chat/completions", timeout=60, json={
         "model": "auto", "messages": [{"role": "user", "content": "short one"}],
         "max_tokens": 8})
