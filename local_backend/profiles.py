@@ -12,7 +12,6 @@ import json
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
@@ -298,7 +297,7 @@ def format_command(profile: LaunchProfile) -> str:
 
 def profiles_dir() -> Path:
     """The directory of the profiles shipped with the package."""
-    return Path(str(resources.files("local_backend") / "profiles"))
+    return Path(__file__).resolve().parent / "profiles"
 
 
 def load_profile_file(path: Path) -> LaunchProfile:

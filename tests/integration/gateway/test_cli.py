@@ -136,3 +136,19 @@ def test_demo_answers_with_the_openai_client() -> None:
         proc.wait(timeout=15)
         assert proc.stdout is not None
         proc.stdout.close()
+
+
+def test_local_profiles_work_from_any_directory(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "router.cli", "local", "profiles"], capture_output=True,
+        text=True, timeout=60, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "qwen35-35b-fp8-h100" in result.stdout
+    dry = subprocess.run(
+        [sys.executable, "-m", "router.cli", "local", "launch", "--profile",
+         "qwen35-35b-bf16-2xh100", "--dry-run"], capture_output=True, text=True, timeout=60,
+        cwd=tmp_path,
+    )
+    assert dry.returncode == 0, dry.stderr
+    assert "--tensor-parallel-size 2" in dry.stdout
