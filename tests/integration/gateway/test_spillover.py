@@ -12,14 +12,14 @@ import httpx
 import pytest
 
 from tests.integration.gateway.conftest import ENV, policy_text
-from tests.support.gateway import Gateway, emulator_config, running_gateway
+from tests.support.gateway import Gateway, emulator_config, emulator_requests, running_gateway
 
 ROUTES = """
   - name: private
     match: {headers: {x-private: "yes"}}
     candidates: [local]
     on_unavailable: reject
-    spill: {max_waiting: 1, max_queue: 2}
+    spill: {max_waiting: 1, max_queue: 1}
   - name: spilly
     match: {headers: {x-spill: "yes"}}
     candidates: [local, api]
@@ -42,8 +42,8 @@ def ask(gw: Gateway, header: str) -> httpx.Response:
         "model": "auto", "messages": [{"role": "user", "content": "hello"}]}, timeout=30)
 
 
-def occupy(gw: Gateway, n: int) -> list[threading.Thread]:
-    threads = [threading.Thread(target=ask, args=(gw, "x-spill")) for _ in range(n)]
+def occupy(gw: Gateway, n: int, header: str = "x-spill") -> list[threading.Thread]:
+    threads = [threading.Thread(target=ask, args=(gw, header)) for _ in range(n)]
     for t in threads:
         t.start()
     return threads
@@ -98,11 +98,13 @@ def test_fail_closed_route_queues_then_503(spill_gateway: Gateway, vllm_url: str
                                            api_url: str) -> None:
     gw = spill_gateway
     emulator_config(vllm_url, max_concurrency=1, ttft=2.0)
-    threads = occupy(gw, 5)  # 1 running, 4 waiting: over max_queue 2
-    wait_for(lambda: local_waiting(gw) >= 3)
+    # The private route never spills: these queue in vLLM (1 running, 2+ waiting).
+    threads = occupy(gw, 4, "x-private")
+    wait_for(lambda: local_waiting(gw) >= 2, show=lambda: explain(gw))
     r = ask(gw, "x-private")
     assert r.status_code == 503
     assert "local queue full" in r.json()["error"]["message"]
+    assert emulator_requests(api_url) == []  # nothing spilled
     emulator_config(vllm_url, ttft=0.0)
     for t in threads:
         t.join(timeout=30)
@@ -110,8 +112,6 @@ def test_fail_closed_route_queues_then_503(spill_gateway: Gateway, vllm_url: str
 
 def test_route_thinking_control_reaches_local_model(spill_gateway: Gateway,
                                                     vllm_url: str) -> None:
-    from tests.support.gateway import emulator_requests
-
     r = ask(spill_gateway, "x-spill")
     assert r.headers["x-junction-model"] == "local"
     sent = emulator_requests(vllm_url)[-1]["body"]
