@@ -21,21 +21,24 @@ _MAX_HEAD = 64 * 1024
 
 
 class _Connection:
-    __slots__ = ("origin", "reader", "writer")
+    __slots__ = ("live", "origin", "reader", "writer")
 
     def __init__(
         self, origin: tuple[str, str, int], reader: asyncio.StreamReader,
-        writer: asyncio.StreamWriter,
+        writer: asyncio.StreamWriter, live: set[_Connection],
     ) -> None:
         self.origin = origin
         self.reader = reader
         self.writer = writer
+        self.live = live
+        live.add(self)
 
     @property
     def usable(self) -> bool:
         return not self.writer.is_closing() and not self.reader.at_eof()
 
     def close(self) -> None:
+        self.live.discard(self)
         self.writer.close()
 
 
@@ -45,6 +48,8 @@ class PooledTransport(httpx.AsyncBaseTransport):
     def __init__(self, max_idle_per_origin: int = 512, ssl_context: ssl.SSLContext | None = None
                  ) -> None:
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
+        # Every open connection, idle or in use, so that closing the transport closes all.
+        self._live: set[_Connection] = set()
         self._max_idle = max_idle_per_origin
         self._ssl = ssl_context
         self._closed = False
@@ -115,11 +120,11 @@ class PooledTransport(httpx.AsyncBaseTransport):
             raise httpx.ConnectTimeout(f"connecting to {host}:{port} timed out") from exc
         except OSError as exc:
             raise httpx.ConnectError(f"cannot connect to {host}:{port}: {exc}") from exc
-        return _Connection(origin, reader, writer)
+        return _Connection(origin, reader, writer, self._live)
 
     async def aclose(self) -> None:
         self._closed = True
-        conns = [conn for idle in self._idle.values() for conn in idle]
+        conns = list(self._live)
         self._idle.clear()
         for conn in conns:
             conn.close()
