@@ -125,10 +125,13 @@ class CapacityProbe:
         await asyncio.gather(*(self._poll(e) for e in self._endpoints))
 
     async def _poll(self, endpoint: str) -> None:
+        # A busy vLLM answers /metrics late (its API server shares the CPU with the engine);
+        # a short poll interval must not turn that into a failed poll.
+        limit = max(self._interval_s * 2 + 1, 3.0)
         try:
             health, metrics = await asyncio.gather(
-                self._client.get(f"{endpoint}/health", timeout=self._interval_s * 2 + 1),
-                self._client.get(f"{endpoint}/metrics", timeout=self._interval_s * 2 + 1),
+                self._client.get(f"{endpoint}/health", timeout=limit),
+                self._client.get(f"{endpoint}/metrics", timeout=limit),
             )
             health.raise_for_status()
             metrics.raise_for_status()

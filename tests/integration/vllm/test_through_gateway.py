@@ -143,7 +143,7 @@ def test_metrics_driven_spill_over_to_the_api(gateway: Gateway) -> None:
     def long_request() -> None:
         r = httpx.post(gateway.v1 + "/chat/completions", timeout=300, json={
             "model": "auto", "messages": [{"role": "user", "content": "Write at length"}],
-            "max_tokens": 200, "ignore_eos": True})
+            "max_tokens": 300, "ignore_eos": True})
         served.append(r.headers.get("x-junction-model", "?"))
 
     # --max-num-seqs 2: sent together (before the probe sees any load) all six go local;
@@ -151,9 +151,10 @@ def test_metrics_driven_spill_over_to_the_api(gateway: Gateway) -> None:
     threads = [threading.Thread(target=long_request) for _ in range(6)]
     for t in threads:
         t.start()
+    probe = gateway.app.state.capacity.probe
     wait_for(lambda: local_load(gateway).get("waiting", 0) >= 1, timeout=120,
              show=lambda: {"served": served, "load": local_load(gateway),
-                           "metrics": httpx.get(gateway.url + "/metrics").text[-2000:]})
+                           "probe": probe.snapshot(probe.endpoints[0])})
     r = httpx.post(gateway.v1 + "/chat/completions", timeout=60, json={
         "model": "auto", "messages": [{"role": "user", "content": "short one"}],
         "max_tokens": 8})
