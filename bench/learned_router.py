@@ -2,7 +2,8 @@
 
     python bench/learned_router.py [--matrix /work/shared/data/mmlu_pro_matrix.csv.gz]
         [--strong gpt-4o-2024-05-13] [--weak Meta-Llama-3_1-8B-Instruct]
-        [--variant default|words|dense|all] [--skip-cv] [--json-out bench/results/lr.json]
+        [--variant default|words|dense|all] [--no-head] [--skip-cv]
+        [--json-out bench/results/lr.json]
 
 Two held-out evaluations, both with the README's RouteLLM procedure:
 - fixed split: train on 9 categories, test on FIXED_TEST (chemistry, computer science, history,
@@ -11,6 +12,9 @@ Two held-out evaluations, both with the README's RouteLLM procedure:
   categories i and i + 7 (7 folds, every question tested once); the mean over folds is the
   headline and "pooled" scores all out-of-fold predictions together, which also tests whether
   scores from different folds are comparable.
+The router has the pair's two predictors plus a pair head trained on the peer-group gain of all
+31 models (peers.py; groups chosen from training rows only); `--no-head` drops the head, which
+leaves the score P(strong) - P(weak).
 Baselines on the same questions: random (10 seeds), oracle, always-strong, always-weak. Then
 `LearnedRouter.score` is timed on 2,000-character prompts (p50, p95). Goal: APGR >= 0.60 and
 CPT(50%) <= 35 % on held-out categories.
@@ -37,8 +41,9 @@ from numpy.typing import NDArray
 from router.learned.evaluate import evaluate_pair, random_baseline
 from router.learned.features import FeatureConfig
 from router.learned.mmlu_pro import MmluProMatrix, load_matrix
-from router.learned.model import RouterModel, featurise, fit_router
-from router.learned.runtime import LearnedRouter, strong_need
+from router.learned.model import HeadTarget, RouterModel, featurise, fit_router
+from router.learned.peers import gain_target, peer_groups
+from router.learned.runtime import LearnedRouter
 from router.learned.sparse import SparseRows
 
 DEFAULT_MATRIX = Path("/work/shared/data/mmlu_pro_matrix.csv.gz")
@@ -58,8 +63,10 @@ class Data:
     x: SparseRows
     dense: NDArray[np.float32]
     scores: Floats
+    peers: Floats
     categories: NDArray[np.str_]
     models: tuple[str, str]
+    head: bool
 
 
 def main() -> None:
@@ -68,6 +75,7 @@ def main() -> None:
     parser.add_argument("--strong", default="gpt-4o-2024-05-13")
     parser.add_argument("--weak", default="Meta-Llama-3_1-8B-Instruct")
     parser.add_argument("--variant", choices=[*VARIANTS, "all"], default="default")
+    parser.add_argument("--no-head", action="store_true", help="no pair head: P(s) - P(w)")
     parser.add_argument("--skip-cv", action="store_true", help="only the fixed split")
     parser.add_argument("--json-out", type=Path, help="also write the results as JSON")
     args = parser.parse_args()
@@ -77,12 +85,12 @@ def main() -> None:
     names = list(VARIANTS) if args.variant == "all" else [args.variant]
     for name in names:
         started = time.perf_counter()
-        data = prepare(matrix, VARIANTS[name], args.strong, args.weak)
+        data = prepare(matrix, VARIANTS[name], args.strong, args.weak, head=not args.no_head)
         print(
             f"\n=== variant {name!r}: {data.x.n_rows} questions featurised "
             f"in {time.perf_counter() - started:.1f}s"
         )
-        variant: dict[str, Any] = {}
+        variant: dict[str, Any] = {"pair_head": data.head}
         test = np.isin(data.categories, FIXED_TEST)
         model, fixed = held_out(data, ~test, test)
         variant["fixed_split"] = {"test_categories": list(FIXED_TEST), **fixed}
@@ -102,14 +110,17 @@ def main() -> None:
         print(f"\nwrote {args.json_out}")
 
 
-def prepare(matrix: MmluProMatrix, config: FeatureConfig, strong: str, weak: str) -> Data:
+def prepare(
+    matrix: MmluProMatrix, config: FeatureConfig, strong: str, weak: str, *, head: bool
+) -> Data:
     """Featurise every question graded for both models, once per feature variant."""
     columns = [matrix.column(strong), matrix.column(weak)]
     scores = matrix.correct[:, columns]
     graded = np.flatnonzero(~np.isnan(scores).any(axis=1))
     x, dense = featurise([matrix.prompt(int(i)) for i in graded], config)
     categories = np.array(matrix.categories)[graded]
-    return Data(matrix, config, x, dense, scores[graded], categories, (strong, weak))
+    peers = matrix.correct[graded]
+    return Data(matrix, config, x, dense, scores[graded], peers, categories, (strong, weak), head)
 
 
 def held_out(
@@ -123,19 +134,25 @@ def held_out(
 
 def fit(data: Data, rows: NDArray[np.bool_]) -> RouterModel:
     index = np.flatnonzero(rows)
+    heads = []
+    if data.head:
+        # Peer groups come from training rows only: held-out categories stay unseen.
+        peers, names = data.peers[index], data.matrix.models
+        groups = peer_groups(peers, names, *data.models)
+        heads.append(HeadTarget(groups, gain_target(peers, names, groups)))
     return fit_router(
         data.x.take(index),
         data.dense[index],
         data.scores[index],
         list(data.models),
         features=data.config,
+        heads=heads,
     )
 
 
 def test_scores(model: RouterModel, data: Data, rows: NDArray[np.bool_]) -> Floats:
     index = np.flatnonzero(rows)
-    probabilities = model.probabilities_batch(data.x.take(index), data.dense[index])
-    return strong_need(probabilities, 0, 1)
+    return model.gains_batch(data.x.take(index), data.dense[index], *data.models)
 
 
 def metrics(scores: Floats, q_strong: Floats, q_weak: Floats) -> dict[str, Any]:

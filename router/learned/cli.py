@@ -62,8 +62,8 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     train.add_argument(
         "--pair",
         type=_names,
-        help="STRONG,WEAK: also fit a pair head on the peer-group gain "
-        "(default: the two models when there are exactly two)",
+        help="STRONG,WEAK: also fit a pair head on the peer-group gain (default: the two "
+        "trained models when the data also grades other models)",
     )
     train.add_argument("--l2", type=float, default=TrainOptions().l2)
     train.add_argument("--min-df", type=int, default=TrainOptions().min_df)
@@ -144,16 +144,19 @@ def _train(args: argparse.Namespace) -> int:
 def _pair_heads(
     examples: Sequence[RoutingExample], models: Sequence[str], pair: Sequence[str] | None
 ) -> list[HeadTarget]:
-    """The pair head to fit: `--pair`, or the two models when there are two (better first)."""
+    """The pair head to fit: `--pair`, or by default the two models when there are two (better
+    first) and the data grades other models as peers."""
+    # Peers come from every model the data scores, not only those given predictors.
+    everyone = dataset_models(examples)
     if pair is None:
-        if len(models) != 2:
+        # Without peers the head's target is the pair's own difference: no better than P(s) - P(w)
+        # on held-out MMLU-Pro categories, so it is not fitted unless asked for.
+        if len(models) != 2 or len(everyone) <= 2:
             return []
         means = np.nanmean(quality_matrix(examples, models), axis=0)
         pair = list(models) if means[0] >= means[1] else list(models)[::-1]
     if len(pair) != 2 or not set(pair) <= set(models):
         raise ValueError(f"--pair needs two of the trained models {list(models)}; got {pair}")
-    # Peers come from every model the data scores, not only those given predictors.
-    everyone = dataset_models(examples)
     scores = quality_matrix(examples, everyone)
     groups = peer_groups(scores, everyone, pair[0], pair[1])
     return [HeadTarget(groups, gain_target(scores, everyone, groups))]

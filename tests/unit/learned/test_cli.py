@@ -128,3 +128,30 @@ def test_train_refuses_models_without_scores(
 ) -> None:
     assert junction("train", "--data", DATA, "--out", tmp_path / "r", "--models", "gpt-5") == 2
     assert "models ['gpt-5'] have no scores" in capsys.readouterr().err
+
+
+def test_a_pair_head_is_fitted_when_asked_or_when_peers_are_graded(
+    trained: Path, tmp_path: Path
+) -> None:
+    # The shipped slice grades only the pair: no peers, so no head unless --pair asks for one.
+    assert json.loads((trained / "router.json").read_text())["heads"] == []
+    argv: list[str | Path] = ["train", "--data", DATA, "--out", tmp_path / "asked"]
+    assert junction(*argv, "--pair", f"{STRONG},{WEAK}") == 0
+    heads = json.loads((tmp_path / "asked/router.json").read_text())["heads"]
+    assert [(h["strong"], h["weak"]) for h in heads] == [(STRONG, WEAK)]
+    lines = [json.loads(line) for line in DATA.read_text().splitlines()]
+    for i, line in enumerate(lines):  # a third graded model makes peers: the default fits a head
+        line["scores"]["peer"] = float(i % 2)
+    (tmp_path / "peers.jsonl").write_text("\n".join(json.dumps(line) for line in lines))
+    argv = ["train", "--data", tmp_path / "peers.jsonl", "--out", tmp_path / "peers"]
+    assert junction(*argv, "--models", f"{STRONG},{WEAK}") == 0
+    manifest = json.loads((tmp_path / "peers/router.json").read_text())
+    assert [(h["strong"], h["weak"]) for h in manifest["heads"]] == [(STRONG, WEAK)]
+
+
+def test_train_refuses_a_pair_outside_the_models(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv: list[str | Path] = ["train", "--data", DATA, "--out", tmp_path / "r"]
+    assert junction(*argv, "--pair", f"{STRONG},gpt-5") == 2
+    assert "--pair needs two of the trained models" in capsys.readouterr().err

@@ -10,7 +10,15 @@ import pytest
 
 from router.learned.calibrate import threshold_for_pgr, threshold_for_share
 from router.learned.features import FeatureConfig
-from router.learned.model import RouterError, RouterModel, TrainOptions, featurise, train_router
+from router.learned.model import (
+    HeadTarget,
+    RouterError,
+    RouterModel,
+    TrainOptions,
+    featurise,
+    train_router,
+)
+from router.learned.peers import gain_target, peer_groups
 from router.learned.runtime import LearnedRouter
 
 # Long arithmetic prompts: the big model is right, the small one wrong; short ones both right.
@@ -108,3 +116,51 @@ def test_scoring_a_chat_uses_the_last_user_message(model: RouterModel) -> None:
     router = LearnedRouter(model)
     messages = [{"role": "user", "content": "hello"}, {"role": "user", "content": TEXTS[0]}]
     assert router.score_messages(messages) == pytest.approx(router.score("hello\n\n" + TEXTS[0]))
+
+
+def test_a_pair_head_joins_the_score_and_survives_save_and_load(tmp_path: Path) -> None:
+    groups = peer_groups(SCORES, ["big", "small"], "big", "small")
+    head = HeadTarget(groups, gain_target(SCORES, ["big", "small"], groups))
+    options = TrainOptions(l2=1e-2)
+    plain = train_router(TEXTS, SCORES, ["big", "small"], features=FEATURES, options=options)
+    headed = train_router(
+        TEXTS, SCORES, ["big", "small"], features=FEATURES, options=options, heads=[head]
+    )
+    assert headed.head("big", "small") == 2 and headed.head("small", "big") is None
+    assert headed.sparse_weights.shape[1] == 3
+    # The head changes the score, not the per-model probabilities.
+    router, without = LearnedRouter(headed), LearnedRouter(plain)
+    text = "Compute 7 * 10 + 14 and explain each step carefully."
+    assert router.predict(text) == pytest.approx(without.predict(text))
+    assert router.score(text) != pytest.approx(without.score(text))
+    assert router.score(text) > 0.3 > router.score("What colour is item 99?")
+    # The reversed pair has no head: its score stays P(small) - P(big).
+    reversed_pair = LearnedRouter(headed, strong="small", weak="big")
+    p = router.predict(text)
+    assert reversed_pair.score(text) == pytest.approx(p["small"] - p["big"])
+    headed.save(tmp_path / "r")
+    loaded = RouterModel.load(tmp_path / "r")
+    assert loaded.manifest == headed.manifest
+    x, dense = featurise(TEXTS, FEATURES)
+    batch = loaded.gains_batch(x, dense, "big", "small")
+    assert batch[0] == pytest.approx(router.score(TEXTS[0]))
+
+
+def test_a_head_needs_scores_of_the_right_shape_and_known_models() -> None:
+    groups = peer_groups(SCORES, ["big", "small"], "big", "small")
+    with pytest.raises(ValueError, match="gain has shape"):
+        train_router(
+            TEXTS,
+            SCORES,
+            ["big", "small"],
+            features=FEATURES,
+            heads=[HeadTarget(groups, np.zeros(3))],
+        )
+    with pytest.raises(ValueError, match="'big' is not among the models"):
+        train_router(
+            TEXTS,
+            SCORES[:, :1] * 0 + SCORES[:, 1:],
+            ["tiny"],
+            features=FEATURES,
+            heads=[HeadTarget(groups, np.zeros(len(TEXTS)))],
+        )
