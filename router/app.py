@@ -82,6 +82,7 @@ def create_app(
         recorders=[stats_recorder(stats)],
         reserve_output_tokens=settings.reserve_output_tokens,
         judge=SampledJudge(policy, executor, stats.quality_book),
+        log_content=settings.log_content,
     )
 
     @asynccontextmanager

@@ -39,7 +39,7 @@ class SampledJudge:
         route = self.routes[decision.route]
         assert route.judge is not None
         question = _last_user_text(request)
-        text = _answer_text(answer)
+        text = answer_text(answer)
         if not question or not text:
             return None
         body = {"model": route.judge.model, "temperature": 0, "max_tokens": 200,
@@ -54,7 +54,7 @@ class SampledJudge:
         except (AllAttemptsFailed, UpstreamRejected) as exc:
             log.warning("judge %s failed for %s: %s", route.judge.model, request_id, exc)
             return None
-        score = parse_judge_score(_answer_text(completion.body))
+        score = parse_judge_score(answer_text(completion.body))
         if score is None:
             return None
         await self.quality.add_feedback(request_id, score, source="judge")
@@ -81,7 +81,8 @@ def _last_user_text(request: Mapping[str, Any]) -> str:
     return ""
 
 
-def _answer_text(body: bytes) -> str:
+def answer_text(body: bytes) -> str:
+    """The first choice's message content of a chat completion body, or an empty string."""
     try:
         data = orjson.loads(body)
         content = data["choices"][0]["message"].get("content")

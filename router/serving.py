@@ -27,7 +27,7 @@ from router.errors import (
     UpstreamError,
 )
 from router.execute import AllAttemptsFailed, Executor, Outcome, UpstreamRejected
-from router.judging import SampledJudge
+from router.judging import SampledJudge, answer_text
 from router.policy.engine import Decision, PolicyEngine, RequestContext, UnknownModel
 from router.policy.pricing import ModelPrice
 from router.protocol import ChatCompletionRequest, parse_chat_request
@@ -105,6 +105,7 @@ class ChatService:
         recorders: list[Recorder] | None = None,
         reserve_output_tokens: int = 4096,
         judge: SampledJudge | None = None,
+        log_content: bool = False,
     ) -> None:
         self.classifier = classifier
         self.engine = engine
@@ -115,6 +116,7 @@ class ChatService:
         self.recorders = recorders or []
         self.reserve_output_tokens = reserve_output_tokens
         self.judge = judge
+        self.log_content = log_content
         self._background: set[asyncio.Task[None]] = set()
 
     # -- entry points ----------------------------------------------------------------------
@@ -272,9 +274,12 @@ class ChatService:
         self._settle(req, cost)
         total_ms = (time.perf_counter() - req.t0) * 1000.0
         headers = self._headers(req, decision, outcome, total_ms)
-        await self._finish(self._finished(
+        done = self._finished(
             req, decision, outcome, usage, cost, 200, total_ms, total_ms, streamed=False,
-        ))
+        )
+        if self.log_content:
+            done.extra["completion"] = answer_text(completion.body)
+        await self._finish(done)
         if self.judge is not None and self.judge.wants(decision, req.request_id):
             self._spawn(self._judge(req, decision, completion.body))
         return Reply(200, headers, body=completion.body)
@@ -414,13 +419,17 @@ class ChatService:
         error: str | None = None,
     ) -> Finished:
         principal = req.principal
-        return Finished(
+        done = Finished(
             request_id=req.request_id, started=req.started, decision=decision, outcome=outcome,
             usage=usage, cost_usd=cost, status=status, total_ms=total_ms, ttft_ms=ttft_ms,
             streamed=streamed, error=error,
             key_id=principal.key_id if principal else None,
             team=principal.team if principal else None,
         )
+        if self.log_content:
+            # Operator opt-in (JUNCTION_LOG_CONTENT): the messages as sent, into the record.
+            done.extra["prompt"] = orjson.dumps(req.data.get("messages")).decode()
+        return done
 
     # -- bookkeeping -----------------------------------------------------------------------
 

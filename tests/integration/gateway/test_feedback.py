@@ -64,3 +64,27 @@ def test_record_has_no_text_and_all_fields(gateway: Gateway) -> None:
     assert record.answered_by == "local" and record.route == "default"  # type: ignore[attr-defined]
     assert record.tokens_out > 0 and record.cost_usd > 0  # type: ignore[attr-defined]
     assert record.attempts[0].outcome == "ok"  # type: ignore[attr-defined]
+
+
+def test_content_is_recorded_only_when_the_operator_turns_it_on(
+    vllm_url: str, api_url: str, tmp_path: object
+) -> None:
+    from pathlib import Path
+
+    from tests.integration.gateway.conftest import ENV, policy_text
+    from tests.support.gateway import running_gateway
+
+    assert isinstance(tmp_path, Path)
+    with running_gateway(policy_text(vllm_url, api_url), tmp_path, ENV, log_content=True) as gw:
+        client = openai.OpenAI(base_url=gw.v1, api_key="x", max_retries=0)
+        completion = client.chat.completions.create(
+            model="auto", messages=[{"role": "user", "content": "Remember the word tangerine"}])
+        store = gw.app.state.stats
+        record = None
+        for _ in range(50):
+            record = asyncio.run(store.get_record(completion._request_id))
+            if record is not None:
+                break
+        assert record is not None
+        assert "tangerine" in (record.prompt or "")
+        assert "emulated" in (record.completion or "")
