@@ -11,7 +11,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.integration.gateway.conftest import ENV, policy_text
+from router.emulate import EmulatorBehaviour, create_vllm_app, run_in_thread
+from tests.integration.gateway.conftest import ENV, LOCAL_MODEL, policy_text
 from tests.support.gateway import Gateway, emulator_config, emulator_requests, running_gateway
 
 ROUTES = """
@@ -27,6 +28,13 @@ ROUTES = """
     spill: {max_waiting: 1, resume_ratio: 0.5}
     reasoning: {thinking: "off"}
 """
+
+
+@pytest.fixture
+def vllm_url() -> Iterator[str]:
+    """A vLLM emulator of this test's own: queue gauges must not carry other tests' traffic."""
+    with run_in_thread(create_vllm_app(EmulatorBehaviour(models=(LOCAL_MODEL,)))) as url:
+        yield url
 
 
 @pytest.fixture
