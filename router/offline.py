@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from router.classify import RuleClassifier
+from router.exchange import parse_json
 from router.policy.engine import PolicyEngine
 from router.policy.loader import load_policy
 from router.policy.signals import PolicySignals
 from router.scorers import load_scorers
-from router.serving import ChatService, parse_json
+from router.serving import ChatService
 from router.telemetry import Metrics
 
 

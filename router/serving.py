@@ -9,15 +9,15 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from opentelemetry import trace
 
 from router.accounts import AccessService, Principal, Reservation
-from router.classify.types import Classification, Classifier, Sensitivity
+from router.classify.types import Classification, Classifier
 from router.errors import (
     InvalidRequest,
     JunctionError,
@@ -26,56 +26,24 @@ from router.errors import (
     ServiceUnavailable,
     UpstreamError,
 )
+from router.exchange import (
+    Finished,
+    PriceSource,
+    Recorder,
+    Reply,
+    header_sensitivity,
+    is_openai_error,
+    parse_json,
+)
 from router.execute import AllAttemptsFailed, Executor, Outcome, UpstreamRejected
 from router.judging import SampledJudge, answer_text
 from router.policy.engine import Decision, PolicyEngine, RequestContext, UnknownModel
-from router.policy.pricing import ModelPrice
 from router.protocol import ChatCompletionRequest, parse_chat_request
 from router.providers.base import OpenStream, Usage
 from router.telemetry import Metrics
 
 log = logging.getLogger("junction.access")
 tracer = trace.get_tracer(__name__)
-
-SENSITIVITY_HEADER = "x-junction-sensitivity"
-
-
-@dataclass(slots=True)
-class Reply:
-    """A response for the API layer: a whole body, or an async iterator of SSE bytes."""
-
-    status: int
-    headers: dict[str, str]
-    body: bytes | None = None
-    stream: AsyncIterator[bytes] | None = None
-
-
-@dataclass(slots=True)
-class Finished:
-    """Everything known about a request once it is over; handed to the recorders."""
-
-    request_id: str
-    started: float  # unix time
-    decision: Decision | None
-    outcome: Outcome | None
-    usage: Usage
-    cost_usd: float
-    status: int
-    total_ms: float
-    ttft_ms: float | None
-    streamed: bool
-    key_id: str | None = None
-    team: str | None = None
-    error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-Recorder = Callable[[Finished], None]
-
-
-class PriceSource(Protocol):
-    def price(self, model: str) -> ModelPrice: ...
-
 
 @dataclass(slots=True)
 class _Request:
@@ -378,7 +346,7 @@ class ChatService:
         if isinstance(exc, UpstreamRejected):
             status = exc.failure.status or 502
             body = exc.failure.body or b""
-            if not _is_openai_error(body):
+            if not is_openai_error(body):
                 body = orjson.dumps(UpstreamError(
                     f"{outcome.attempts[-1].model} rejected the request: {exc.failure.message}",
                     code="upstream_rejected",
@@ -495,37 +463,3 @@ def _spill_reason(decision: Decision) -> str:
     """Which local model was passed over and the load that caused it, for the header."""
     return "; ".join(f"{v.model}: {v.reason.removeprefix('spilled: ')}"
                      for v in decision.verdicts if v.spilled)
-
-
-def parse_json(raw: bytes) -> Any:
-    if not raw:
-        raise InvalidRequest("the request body is empty; send a JSON chat-completions request")
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"the request body is not valid JSON: {exc}",
-                             code="invalid_json") from None
-
-
-def header_sensitivity(headers: Mapping[str, str]) -> Sensitivity:
-    value = headers.get(SENSITIVITY_HEADER)
-    if value is None:
-        return Sensitivity.NONE
-    try:
-        return Sensitivity(value.strip().lower())
-    except ValueError:
-        allowed = ", ".join(s.value for s in Sensitivity)
-        raise InvalidRequest(
-            f"header {SENSITIVITY_HEADER}: {value!r} is not a sensitivity level; "
-            f"use one of: {allowed}",
-            param=SENSITIVITY_HEADER,
-            code="invalid_sensitivity",
-        ) from None
-
-
-def _is_openai_error(body: bytes) -> bool:
-    try:
-        obj = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return False
-    return isinstance(obj, dict) and isinstance(obj.get("error"), dict)

@@ -8,8 +8,8 @@ from pydantic import ValidationError
 from router.api.deps import read_body
 from router.api.responses import json_response
 from router.errors import InvalidRequest
+from router.exchange import parse_json
 from router.protocol import FeedbackRequest, validation_error
-from router.serving import parse_json
 
 router = APIRouter(tags=["feedback"])
 

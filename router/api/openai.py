@@ -16,7 +16,7 @@ from fastapi.responses import StreamingResponse
 
 from router.api.deps import chat_service, read_body, settings
 from router.api.responses import json_response
-from router.serving import Reply
+from router.exchange import Reply
 
 router = APIRouter(tags=["openai"])
 

@@ -9,156 +9,33 @@ A sensitive request is never given an external model, whichever way it arrives.
 from __future__ import annotations
 
 import random
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Protocol
+from collections.abc import Mapping
+from dataclasses import replace
 
-from router.classify.types import Capability, Classification, Task
-from router.policy.pricing import ModelPrice
+from router.classify.types import Capability, Classification
+from router.policy.decision import (
+    Decision,
+    PromptScorer,
+    QualityView,
+    Rejection,
+    RequestContext,
+    Role,
+    RoutingSignals,
+    Verdict,
+)
 from router.policy.schema import Match, ModelSpec, Objective, Policy, Reasoning, Route, Spill
 
-Role = Literal["candidate", "fallback"]
-
-
-@dataclass(frozen=True, slots=True)
-class QualityView:
-    mean: float
-    n: float
-    source: str  # "prior", "default" or "feedback"
-
-
-class RoutingSignals(Protocol):
-    """Live numbers the engine ranks by; every call is O(1) and never does I/O."""
-
-    def quality(self, task: Task, model: str) -> QualityView: ...
-
-    def expected_output_tokens(self, task: Task, model: str) -> float: ...
-
-    def expected_latency_ms(self, task: Task, model: str, output_tokens: float) -> float: ...
-
-    def unavailable_reason(self, model: str) -> str | None: ...
-
-    def price(self, model: str) -> ModelPrice: ...
-
-    def local_load(self, model: str) -> Mapping[str, float] | None:
-        """The probe's view of a local model's least loaded endpoint, or None if unknown."""
-        ...
-
-    def saturation(self, model: str, spill: Spill) -> str | None:
-        """Why the model counts as saturated under these thresholds (with hysteresis)."""
-        ...
-
-
-class PromptScorer(Protocol):
-    """A trained router: how much a chat needs the strong model (pure, no I/O)."""
-
-    threshold: float | None
-
-    def score_messages(self, messages: Sequence[Mapping[str, Any]]) -> float: ...
-
-
-@dataclass(frozen=True, slots=True)
-class RequestContext:
-    """What the engine needs to know about a request besides its classification."""
-
-    requested_model: str = "auto"
-    headers: Mapping[str, str] = field(default_factory=dict)  # lower-case names
-    key_id: str | None = None
-    team: str | None = None
-    allowed_models: frozenset[str] | None = None
-    allowed_routes: frozenset[str] | None = None
-    max_output_tokens: int | None = None
-    # Set when a budget of the caller is above its soft limit: routes that choose so keep to
-    # local models instead of refusing later at the hard limit.
-    budget_pressure: str | None = None
-    messages: Sequence[Mapping[str, Any]] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class Verdict:
-    """Why one model was kept or rejected, with the numbers it was judged by."""
-
-    model: str
-    role: Role
-    kept: bool
-    reason: str
-    residency: str
-    quality: float | None = None
-    quality_source: str | None = None
-    expected_cost_usd: float | None = None
-    expected_latency_ms: float | None = None
-    load: Mapping[str, float] | None = None
-    spilled: bool = False
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "load": None if self.load is None else dict(self.load),
-            "spilled": self.spilled,
-            "model": self.model,
-            "role": self.role,
-            "kept": self.kept,
-            "reason": self.reason,
-            "residency": self.residency,
-            "quality": None if self.quality is None else round(self.quality, 4),
-            "quality_source": self.quality_source,
-            "expected_cost_usd": (
-                None if self.expected_cost_usd is None else round(self.expected_cost_usd, 8)
-            ),
-            "expected_latency_ms": (
-                None if self.expected_latency_ms is None else round(self.expected_latency_ms, 1)
-            ),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    """Why nothing may serve the request; the API turns it into an OpenAI-shaped error."""
-
-    status: int
-    code: str
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class Decision:
-    route: str
-    objective: Objective | Literal["direct"]
-    attempts: tuple[str, ...]
-    verdicts: tuple[Verdict, ...]
-    classification: Classification
-    fail_closed: bool
-    rejection: Rejection | None = None
-    extra_body: Mapping[str, object] = field(default_factory=dict)
-    local_extra_body: Mapping[str, object] = field(default_factory=dict)
-    spilled: bool = False
-    exploration: bool = False
-    router_score: float | None = None
-
-    @property
-    def chosen(self) -> str | None:
-        return self.attempts[0] if self.attempts else None
-
-    def to_dict(self) -> dict[str, object]:
-        return {
-            "route": self.route,
-            "objective": self.objective,
-            "fail_closed": self.fail_closed,
-            "classification": self.classification.to_dict(),
-            "candidates": [v.to_dict() for v in self.verdicts],
-            "attempt_order": list(self.attempts),
-            "choice": self.chosen,
-            "spilled": self.spilled,
-            "exploration": self.exploration,
-            "router_score": None if self.router_score is None else round(self.router_score, 4),
-            "local_extra_body": dict(self.local_extra_body),
-            "rejection": None
-            if self.rejection is None
-            else {
-                "status": self.rejection.status,
-                "code": self.rejection.code,
-                "message": self.rejection.message,
-            },
-        }
+__all__ = [
+    "Decision",
+    "PolicyEngine",
+    "PromptScorer",
+    "QualityView",
+    "Rejection",
+    "RequestContext",
+    "RoutingSignals",
+    "UnknownModel",
+    "Verdict",
+]
 
 
 class UnknownModel(LookupError):
