@@ -143,12 +143,13 @@ def test_metrics_driven_spill_over_to_the_api(gateway: Gateway) -> None:
     def long_request() -> None:
         r = httpx.post(gateway.v1 + "/chat/completions", timeout=300, json={
             "model": "auto", "messages": [{"role": "user", "content": "Write at length"}],
-            "max_tokens": 300, "ignore_eos": True})
+            "max_tokens": 400, "ignore_eos": True})
         served.append(r.headers.get("x-junction-model", "?"))
 
-    # --max-num-seqs 2: sent together (before the probe sees any load) all six go local;
-    # two run and four wait in vLLM's queue.
-    threads = [threading.Thread(target=long_request) for _ in range(6)]
+    # --max-num-seqs 2: sent together (before the probe sees any load) all ten go local;
+    # two run and eight wait in vLLM's queue, long enough (~15 s) for a busy server's slow
+    # /metrics answers to show it.
+    threads = [threading.Thread(target=long_request) for _ in range(10)]
     for t in threads:
         t.start()
     probe = gateway.app.state.capacity.probe
@@ -162,7 +163,7 @@ def test_metrics_driven_spill_over_to_the_api(gateway: Gateway) -> None:
     assert r.headers["x-junction-attempts"] == "api:ok"
     for t in threads:
         t.join(timeout=300)
-    assert served.count("qwen-local") == 6, served
+    assert served.count("qwen-local") == 10, served
     wait_for(lambda: local_load(gateway).get("waiting", 1) == 0
              and local_load(gateway).get("running", 1) == 0, timeout=120)
     back = httpx.post(gateway.v1 + "/chat/completions", timeout=60, json={
