@@ -31,7 +31,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
@@ -56,6 +56,22 @@ KIND_LEVELS: Final[Mapping[str, Sensitivity]] = MappingProxyType(
 )
 
 Hit = tuple[str | None, int, int]
+FindHits = Callable[[str, str, bytes], Iterable[Hit]]
+"""A detector: ``(text, lowered, shape) -> hits``; see `scan_text` for the three views."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExtraDetector:
+    """A detector beyond the built-in ones: the organisation's own, or an optional one.
+
+    `find` yields hits whose kind is `kind` (or ``None`` to claim a span without counting it);
+    a finding of `kind` raises the text to `level`. Extra detectors run after the built-in
+    ones, so a span already claimed by a built-in detector is not counted twice.
+    """
+
+    kind: str
+    level: Sensitivity
+    find: FindHits
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,17 +82,22 @@ class SensitivityScan:
     findings: Mapping[str, int] = field(default_factory=dict)
 
 
-def level_of(findings: Mapping[str, int]) -> Sensitivity:
+def level_of(
+    findings: Mapping[str, int], extra_levels: Mapping[str, Sensitivity] | None = None
+) -> Sensitivity:
     """The highest level among the kinds found (``none`` when nothing was found)."""
     level = Sensitivity.NONE
     for kind, count in findings.items():
         if count > 0:
-            level = level.at_least(KIND_LEVELS[kind])
+            known = KIND_LEVELS.get(kind)
+            if known is None and extra_levels is not None:
+                known = extra_levels.get(kind)
+            level = level.at_least(known if known is not None else Sensitivity.SECRET)
     return level
 
 
-def scan_text(text: str) -> SensitivityScan:
-    """Runs every detector over `text` and counts what they find, by kind."""
+def scan_text(text: str, extra: Sequence[ExtraDetector] = ()) -> SensitivityScan:
+    """Runs every detector (built-in, then `extra`) over `text` and counts findings by kind."""
     if not text:
         return SensitivityScan()
     lowered = text.lower()
@@ -88,7 +109,10 @@ def scan_text(text: str) -> SensitivityScan:
     counts: Counter[str] = Counter()
     starts: list[int] = []  # claimed spans, disjoint and sorted
     ends: list[int] = []
-    for detector in _DETECTORS:
+    detectors: Iterable[FindHits] = _DETECTORS
+    if extra:
+        detectors = (*_DETECTORS, *(d.find for d in extra))
+    for detector in detectors:
         for kind, start, end in detector(text, lowered, shape):
             i = bisect.bisect_right(starts, start)
             if (i and ends[i - 1] > start) or (i < len(starts) and starts[i] < end):
@@ -98,7 +122,8 @@ def scan_text(text: str) -> SensitivityScan:
             if kind:
                 counts[kind] += 1
     findings = dict(counts)
-    return SensitivityScan(level=level_of(findings), findings=findings)
+    levels = {d.kind: d.level for d in extra} if extra else None
+    return SensitivityScan(level=level_of(findings, levels), findings=findings)
 
 
 _ASCII_LOWER: Final = {code: code + 32 for code in range(ord("A"), ord("Z") + 1)}
@@ -185,7 +210,7 @@ def _merged(windows: Iterable[tuple[int, int]]) -> Iterator[tuple[int, int]]:
 
 
 # Secrets first: where a key also looks like a phone number or an e-mail, it is a key.
-_DETECTORS: Final[tuple[Callable[[str, str, bytes], Iterable[Hit]], ...]] = (
+_DETECTORS: Final[tuple[FindHits, ...]] = (
     _secrets.find_private_keys,
     _secrets.find_jwts,
     _secrets.find_prefixed_keys,

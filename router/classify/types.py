@@ -55,7 +55,10 @@ class Classification:
     """What Junction knows about one request before choosing a model.
 
     `findings` counts what the sensitivity detectors found, by kind (``email``, ``iban``,
-    ``jwt``...); it never holds the values themselves.
+    ``jwt``...); `fields` names where each kind was found (``messages[0].content``,
+    ``tools[0].function.parameters``, ``user``...); neither ever holds the values themselves.
+    `unscannable` counts content that cannot be scanned (image pixels, audio, binary files),
+    by kind of content.
     """
 
     task: Task
@@ -66,6 +69,8 @@ class Classification:
     prompt_tokens: int = 0
     task_scores: Mapping[str, float] = field(default_factory=dict)
     signals: tuple[str, ...] = ()
+    fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    unscannable: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def is_sensitive(self) -> bool:
@@ -77,6 +82,8 @@ class Classification:
             "difficulty": round(self.difficulty, 3),
             "sensitivity": self.sensitivity.value,
             "findings": dict(self.findings),
+            "fields": {kind: list(paths) for kind, paths in self.fields.items()},
+            "unscannable": dict(self.unscannable),
             "capabilities": sorted(c.value for c in self.capabilities),
             "prompt_tokens": self.prompt_tokens,
             "task_scores": {k: round(v, 3) for k, v in self.task_scores.items()},
