@@ -16,11 +16,11 @@ from router.classify.types import Capability, Classification, Classifier, Sensit
 __all__ = [
     "DEFAULT_LONG_CONTEXT_TOKENS",
     "KIND_LEVELS",
-    "ExtraDetector",
     "Capability",
     "Classification",
     "Classifier",
     "DifficultyEstimate",
+    "ExtraDetector",
     "RuleClassifier",
     "Sensitivity",
     "SensitivityScan",
