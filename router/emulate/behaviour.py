@@ -32,6 +32,10 @@ class EmulatorBehaviour:
     reasoning_tokens: int = 8
     # 0 = unlimited; beyond it requests wait in FIFO order and count as "waiting".
     max_concurrency: int = 0
+    # vLLM emulator: requests reported in /metrics on top of its own, as other traffic on the
+    # same GPUs would show; lets a test set the load Junction sees without racing threads.
+    extra_running: int = 0
+    extra_waiting: int = 0
     error_rate: float = 0.0
     error_status: int = 500
     seed: int = 0
@@ -49,7 +53,8 @@ class EmulatorBehaviour:
     def __post_init__(self) -> None:
         for name in ("ttft", "tps", "hang_seconds"):
             _require(name, getattr(self, name) >= 0, getattr(self, name), "a number >= 0")
-        for name in ("completion_tokens", "reasoning_tokens", "max_concurrency", "fail_next"):
+        for name in ("completion_tokens", "reasoning_tokens", "max_concurrency", "fail_next",
+                     "extra_running", "extra_waiting"):
             _require(name, getattr(self, name) >= 0, getattr(self, name), "an integer >= 0")
         for name in ("kv_cache_tokens", "max_model_len", "record_limit"):
             _require(name, getattr(self, name) >= 1, getattr(self, name), "an integer >= 1")

@@ -42,7 +42,9 @@ def create_vllm_app(behaviour: EmulatorBehaviour | None = None) -> EmulatorApp:
         await request.respond_json(200, {"version": VLLM_VERSION})
 
     async def prometheus(request: Request) -> None:
-        body = metrics.render(running=state.gate.running, waiting=state.gate.waiting)
+        extra = state.behaviour
+        body = metrics.render(running=state.gate.running + extra.extra_running,
+                              waiting=state.gate.waiting + extra.extra_waiting)
         await request.respond(200, body, content_type=CONTENT_TYPE)
 
     routes: dict[tuple[str, str], Handler] = {
