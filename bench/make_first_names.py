@@ -20,6 +20,7 @@ LOCALES = (
     "en_US", "en_GB", "en_IE", "en_IN", "en_NZ", "en_KE", "en_NG", "de_DE", "fr_FR", "es_ES",
     "es_MX", "it_IT", "pt_BR", "pt_PT", "nl_NL", "pl_PL", "sv_SE", "da_DK", "no_NO", "fi_FI",
     "cs_CZ", "ro_RO", "hu_HU", "tr_TR", "id_ID", "hr_HR", "sk_SK", "sl_SI", "ga_IE", "et_EE",
+    "tw_GH", "en_PK", "ja_JP", "zh_TW",  # the last two through their romanised lists
 )
 
 
@@ -42,9 +43,9 @@ COMMON_WORDS = _words(
     february march july september october november december easter christmas sale bank
     case law lane street court park hall young long short brown black white green gray
     grey little price bond miles wells lee long love angel precious harmony melody honey
-    sugar candy cookie max young else unity liberty trinity destiny justice royal baby
-    sage river rain storm august augusta june may will bill ben job jobs nick sam tom
-    ted val kim
+    sugar candy cookie young else unity liberty trinity destiny justice royal baby sage
+    river rain storm augusta job jobs german norman willow diamond pearl jade coral olive
+    brandy mercedes
     """
 )
 
@@ -54,7 +55,9 @@ def main() -> None:
     for locale in LOCALES:
         module = importlib.import_module(f"faker.providers.person.{locale}")
         provider = module.Provider
-        for attr in ("first_names", "first_names_male", "first_names_female"):
+        for attr in ("first_names", "first_names_male", "first_names_female",
+                     "first_romanized_names", "first_romanized_names_male",
+                     "first_romanized_names_female"):
             value = getattr(provider, attr, ())
             for name in value:
                 folded = unicodedata.normalize("NFC", str(name)).strip().lower()

@@ -2,135 +2,51 @@
 
 A card number is sensitive on its own; "born 12 March 1984" or "diagnosed with diabetes" is
 sensitive when it is about someone identifiable. Each kind pairs a context cue with a person's
-name in the same paragraph, at most `_REACH` characters from the cue:
+name (`_personal_names`) in the same paragraph, at most `_REACH` characters from the cue:
 
 - ``person_birth_date``: "born", "date of birth", "DOB" followed by a date or year;
-- ``person_address``: a street address ("14 Elm Street", "Hauptstraße 5", "12 rue ...") or a
-  postcode, or "lives at" / "home address" followed by a number;
+- ``person_address``: a street address ("14 Elm Street", "Hauptstraße 5", "12 rue ..."),
+  "lives at" / "home address" followed by a number, or an apartment number;
 - ``person_health``: a diagnosis, condition, medication or treatment, or "patient <Name>";
 - ``person_hr``: salary, performance review, disciplinary, dismissal, sick leave, visa...;
 - ``person_financial``: account balance, debt, arrears, credit score, loan, mortgage...;
 - ``person_government_id``: a passport, driving licence, national insurance, tax or social
   security number, where an ID-like value (five digits or more) follows the cue.
 
-A name is a title or role cue followed by capitalised words ("Mr. Okafor", "employee Dana
-Reyes"), a ``Name:`` field, or a first name from a shipped list (~9,500 names generated from
-Faker's person providers, MIT licence; see `bench/make_first_names.py`), alone or with a
-capitalised surname. Names that are also common words ("May", "Will") are not in the list.
-
 Hard negatives and what keeps them out:
 
-- public figures: a public-role word ("president", "novelist", "Nobel") near the name;
+- public figures: a public-role word ("president", "novelist", "Nobel") near the cue;
 - fiction: a text that says it is a story, a novel, a poem, or talks about its characters;
 - history: a birth year before `_HISTORY_BEFORE`;
 - code: identifiers such as ``birth_date`` are not cues, and contexts need values (a date);
 - questions without a person ("how do I treat a cold?", "what should our sick leave policy
   say?") and directions ("turn left on Main Street") have no name next to the cue.
 
-Cues are searched first over the lower-cased text, names only in the windows around them, so
-a text without cues costs one regex scan per kind. Only counts leave, never a name or value.
+Cost: a text is split into words once; a cue's regex runs only in windows around the words
+it needs, and names are looked for only around cues, so a text without cues costs one
+``split``. The six detectors share one analysis per text (`_Memo`), which keeps offsets and
+kinds, never text. Only counts leave `scan_text`, never a name or a value.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from functools import cache
-from importlib import resources
+import string
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Final
 
+from router.classify._personal_names import NAME, NOT_NAMES, first_names, names_in
 from router.classify.sensitivity import ExtraDetector, Hit
 from router.classify.types import Sensitivity
 
 _REACH: Final = 160  # characters either side of a cue where the person's name may stand
 _HISTORY_BEFORE: Final = 1930  # people born before this are history, not personal data
-
-# --- names --------------------------------------------------------------------------------
-
-_UP = "A-ZÀ-ÖØ-Þ"
-_LOW = "a-zà-öø-ÿ"
-_NAME = rf"[{_UP}][{_LOW}]+(?:[{_UP}][{_LOW}]+)?(?:[-'\u2019][{_UP}]?[{_LOW}]+)?"
-_INITIAL = rf"[{_UP}]\."
-_HONORIFIC = re.compile(
-    rf"\b(?:Mr|Mrs|Ms|Mx|Miss|Dr|Prof|Sr|Sra|Herr|Frau|Mme|Mlle|Dott)\.?[ \t]+"
-    rf"(?:{_INITIAL}[ \t]*)?(?P<name>{_NAME})"
-)
-_ROLES = (
-    "patient|employee|colleague|co-?worker|staff member|team member|client|customer|tenant"
-    "|applicant|candidate|claimant|resident|student|pupil|worker|contractor|intern|trainee"
-    "|new hire|hire|manager|supervisor|subordinate|direct report|report|nurse|caregiver"
-    "|borrower|debtor|account holder|member|user|guest|passenger|visitor|volunteer"
-    "|my (?:wife|husband|son|daughter|mother|father|mom|mum|dad|brother|sister|partner"
-    "|friend|neighbou?r|boss|grandmother|grandfather|uncle|aunt|cousin)"
-)
-_ROLE_NAME = re.compile(
-    rf"\b(?i:{_ROLES})\b,?[ \t]+(?:{_INITIAL}[ \t]*)?(?P<name>{_NAME})(?P<more>[ \t]+{_NAME})?"
-)
-_FIELD_NAME = re.compile(
-    r"\b(?i:(?:full |patient |employee |customer |client |legal |account holder )?name)"
-    r"[ \t]*[:=][ \t]*[\"']?(?P<name>[A-Z][A-Za-z'\u2019-]+)"
-)
+_SPACES: Final = str.maketrans(string.punctuation, " " * len(string.punctuation))
 
 
 def _words(text: str) -> frozenset[str]:
     return frozenset(text.split())
-
-
-_CAPITALISED = re.compile(rf"(?<![\w.])(?P<name>{_NAME})(?P<more>[ \t]+{_NAME})?")
-# Capitalised words that follow a role word in headings and product names, not names.
-_NOT_NAMES: Final = _words(
-    """
-    service services support portal handbook information info record records care
-    success relations experience data account accounts loan loans number id name names
-    benefits assistance engagement satisfaction feedback journey management manager
-    safety health privacy rights and the of for on in at to with is was has had policy
-    policies guide agreement contract file files profile profiles list lists table form
-    forms id portal story stories day days week month year
-    """
-)
-_STREET_WORDS: Final = _words(
-    """
-    street st road rd avenue ave lane ln drive dr boulevard blvd way court ct place pl
-    terrace close crescent square sq park hill hospital clinic school university college
-    station airport centre center county city bridge river
-    """
-)
-
-
-@cache
-def _first_names() -> frozenset[str]:
-    """The shipped first-name list, read once on first use."""
-    text = resources.files("router.classify").joinpath("data/first_names.txt").read_text(
-        encoding="utf-8"
-    )
-    return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
-
-
-def _names_in(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
-    """Spans of the person names between `start` and `end` of `text`."""
-    for match in _HONORIFIC.finditer(text, start, end):
-        yield match.start(), match.end()
-    for match in _ROLE_NAME.finditer(text, start, end):
-        name = match.group("name")
-        if name.lower() in _NOT_NAMES or _street_follows(match):
-            continue
-        # A capitalised role word followed by one capitalised word is often a heading
-        # ("Customer Service"); take it when the word is a known name or a surname follows.
-        heading = match.group()[0].isupper() and not match.group("more")
-        if heading and name.lower() not in _first_names():
-            continue
-        yield match.start("name"), match.end()
-    for match in _FIELD_NAME.finditer(text, start, end):
-        yield match.start("name"), match.end()
-    names = _first_names()
-    for match in _CAPITALISED.finditer(text, start, end):
-        if match.group("name").lower() in names and not _street_follows(match):
-            yield match.start(), match.end()
-
-
-def _street_follows(match: re.Match[str]) -> bool:
-    more = match.group("more")
-    return more is not None and more.strip().lower() in _STREET_WORDS
 
 
 # --- what keeps a name out -------------------------------------------------------------------
@@ -149,35 +65,31 @@ _FICTION = re.compile(
     r"|(?:a|my|the|this|her|his|our) novel\b(?! (?:treatment|therapy|approach|method|drug))"
     r"|novella|characters?\b(?! (?:limit|set|encoding|count|class))|protagonist|antagonist"
     r"|screenplay|poem|sonnet|limerick|haiku|fairy tale|fable|once upon a time|chapter \d"
-    r"|role-?play|dungeon master|plot twist|fan ?fic)"
+    r"|role-?play|dungeon master|plot twist|the plot|plot of|fan ?fic|episode|sitcom"
+    r"|tv (?:show|series)|the (?:film|movie)|movie)"
+)
+_PUBLIC_WORDS: Final = _words(
+    """
+    president prime senator congressman congresswoman governor mayor king queen prince
+    princess emperor empress pope pharaoh author novelist poet playwright composer singer
+    songwriter rapper actor actress film painter sculptor physicist chemist mathematician
+    philosopher scientist inventor explorer astronaut footballer athlete olympic champion
+    celebrity famous biography biographer wikipedia nobel oscar grammy founder cofounder co
+    billionaire politician chancellor general dictator saint historian historical century
+    centuries dynasty reign
+    """
+)
+_FICTION_WORDS: Final = _words(
+    """
+    story stories fictional fiction novel novella character characters protagonist
+    antagonist screenplay poem sonnet limerick haiku fairy fable once chapter roleplay role
+    dungeon plot fanfic fan episode sitcom tv film movie
+    """
 )
 
 
-def _paragraph(lowered: str, start: int, end: int) -> tuple[int, int]:
-    """The window around a cue, cut at paragraph breaks."""
-    low = max(0, start - _REACH)
-    high = min(len(lowered), end + _REACH)
-    cut = lowered.rfind("\n\n", low, start)
-    if cut != -1:
-        low = cut + 2
-    cut = lowered.find("\n\n", end, high)
-    if cut != -1:
-        high = cut
-    return low, high
 
-
-def _about_a_person(text: str, lowered: str, start: int, end: int) -> bool:
-    """True when a private person's name stands near the cue at `start`..`end`."""
-    low, high = _paragraph(lowered, start, end)
-    if _PUBLIC_ROLE.search(lowered, low, high):
-        return False
-    for name_start, name_end in _names_in(text, low, high):
-        if name_end <= start or name_start >= end:  # the cue itself is no name
-            return True
-    return False
-
-
-# --- contexts ---------------------------------------------------------------------------------
+# --- contexts -------------------------------------------------------------------------------
 
 _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 _DATE = (
@@ -202,7 +114,6 @@ _ADDRESS = re.compile(
     r"|\b(?:lives|living|resides|residing|moved|relocated) (?:at|to) (?:no\.? )?\d"
     r"|\b(?:home|postal|mailing|residential|current) address\b(?: is)?[ \t]*:?[ \t]*\S*\d"
     r"|\b(?:apt|apartment|flat|suite|unit) #?\d{1,5}\b"
-    r"|\b[a-z]{1,2}\d[a-z\d]? \d[a-z]{2}\b"  # a UK postcode
 )
 _HEALTH = re.compile(
     r"\b(?:diagnos(?:ed|is|es)|prescri(?:bed|ption)|medication|taking \d+ ?mg|\d+ ?mg\b"
@@ -218,7 +129,6 @@ _HEALTH = re.compile(
     r"|lithium|methotrexate|biopsy|mri scan|allergic to|blood pressure|physiotherapy"
     r"|therapy sessions|in remission|terminal(?:ly)? ill|symptoms)"
 )
-_PATIENT = re.compile(r"\bpatient\b")
 _HR = re.compile(
     r"\b(?:salary|salaries|pay rise|pay raise|raise of|pay cut|bonus|compensation package"
     r"|earns \$|paid \$|performance review|performance rating|appraisal"
@@ -260,44 +170,223 @@ def _has_id_value(lowered: str, match: re.Match[str]) -> bool:
     return False
 
 
-def _detector(
-    kind: str, cue: re.Pattern[str], accept: Callable[[str, re.Match[str]], bool] | None = None
-) -> ExtraDetector:
+@dataclass(frozen=True, slots=True)
+class _Cue:
+    """A context cue: `pattern`, run only near the words (or substrings) every match holds."""
+
+    kind: str
+    pattern: re.Pattern[str]
+    words: frozenset[str]
+    hints: tuple[str, ...] = ()  # substrings for what splitting into words breaks
+    accept: Callable[[str, re.Match[str]], bool] | None = None
+
+    def spans(self, lowered: str, words: frozenset[str]) -> list[tuple[int, int]]:
+        found = []
+        for match in _near(self.pattern, lowered, words & self.words, self.hints):
+            if self.accept is None or self.accept(lowered, match):
+                found.append((match.start(), match.end()))
+        return found
+
+
+def _near(
+    pattern: re.Pattern[str], lowered: str, words: Iterable[str], hints: Iterable[str] = ()
+) -> Iterator[re.Match[str]]:
+    """Matches of `pattern` in windows around whole `words` and substrings `hints`."""
+    windows: list[tuple[int, int]] = []
+    for needle, whole in (*((w, True) for w in words), *((h, False) for h in hints)):
+        pos = lowered.find(needle)
+        while pos != -1:
+            end = pos + len(needle)
+            if not whole or (
+                (pos == 0 or not lowered[pos - 1].isalnum())
+                and (end == len(lowered) or not lowered[end].isalnum())
+            ):
+                windows.append((max(0, pos - 48), min(len(lowered), end + 96)))
+            pos = lowered.find(needle, pos + 1)
+    for start, end in _merged(windows):
+        yield from pattern.finditer(lowered, start, end)
+
+
+def _merged(windows: list[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    current: tuple[int, int] | None = None
+    for start, end in sorted(windows):
+        if current is not None and start <= current[1]:
+            current = (current[0], max(current[1], end))
+            continue
+        if current is not None:
+            yield current
+        current = (start, end)
+    if current is not None:
+        yield current
+
+
+def _paragraph(lowered: str, start: int, end: int) -> tuple[int, int]:
+    """The window around a cue, cut at paragraph breaks."""
+    low = max(0, start - _REACH)
+    high = min(len(lowered), end + _REACH)
+    cut = lowered.rfind("\n\n", low, start)
+    if cut != -1:
+        low = cut + 2
+    cut = lowered.find("\n\n", end, high)
+    if cut != -1:
+        high = cut
+    return low, high
+
+
+_PATIENT = re.compile(rf"\b(?i:patient),?[ \t]+(?P<name>{NAME})(?P<more>[ \t]+{NAME})?")
+
+
+def _patients(text: str, lowered: str, words: frozenset[str]) -> list[tuple[int, int]]:
+    """ "Patient <Name>": naming someone as a patient is health data in itself."""
+    if "patient" not in words:
+        return []
+    spans = []
+    pos = lowered.find("patient")
+    while pos != -1:
+        named = _PATIENT.match(text, pos)
+        if named and named.group("name").lower() not in NOT_NAMES and (
+            named.group("more")
+            or not text[pos].isupper()  # "Patient Portal" is a heading
+            or named.group("name").lower() in first_names()
+        ):
+            spans.append((pos, pos + len("patient")))
+        pos = lowered.find("patient", pos + 1)
+    return spans
+
+
+def _analyse(text: str, lowered: str) -> Mapping[str, tuple[tuple[int, int], ...]]:
+    """The spans of every personal-data cue that stands near a private person's name."""
+    words = frozenset(lowered.translate(_SPACES).split())
+    cues: list[tuple[str, tuple[int, int], bool]] = []  # kind, span, the span is the name
+    for cue in _CUES:
+        cues.extend((cue.kind, span, False) for span in cue.spans(lowered, words))
+    cues.extend(("person_health", span, True) for span in _patients(text, lowered, words))
+    if not cues or next(_near(_FICTION, lowered, words & _FICTION_WORDS), None):
+        return {}
+    public = [m.start() for m in _near(_PUBLIC_ROLE, lowered, words & _PUBLIC_WORDS)]
+    windows = [_paragraph(lowered, start, end) for _, (start, end), _ in cues]
+    names: list[tuple[int, int]] = []
+    for low, high in _merged(list(windows)):
+        names.extend(names_in(text, low, high))
+    found: dict[str, list[tuple[int, int]]] = {}
+    for (kind, (start, end), named), (low, high) in zip(cues, windows, strict=True):
+        if any(low <= pos < high for pos in public):
+            continue
+        if named or any(low <= a and b <= high and (b <= start or a >= end) for a, b in names):
+            found.setdefault(kind, []).append((start, end))
+    return {kind: tuple(spans) for kind, spans in found.items()}
+
+
+class _Memo:
+    """The last text's analysis, so the six detectors share one pass over a text.
+
+    Keyed by the identity, length and hash of the lower-cased text `scan_text` hands every
+    detector; it holds offsets and kinds, never the text.
+    """
+
+    __slots__ = ("_key", "_value")
+
+    def __init__(self) -> None:
+        self._key: tuple[int, int, int] | None = None
+        self._value: Mapping[str, tuple[tuple[int, int], ...]] = {}
+
+    def spans(self, text: str, lowered: str, kind: str) -> tuple[tuple[int, int], ...]:
+        key = (id(lowered), len(lowered), hash(lowered))
+        entry = (self._key, self._value)  # one read, so threads never mix two entries
+        if entry[0] == key:
+            return entry[1].get(kind, ())
+        value = _analyse(text, lowered)
+        self._key, self._value = key, value
+        return value.get(kind, ())
+
+
+_MEMO: Final = _Memo()
+
+
+def _detector(kind: str) -> ExtraDetector:
     def find(text: str, lowered: str, shape: bytes) -> Iterator[Hit]:
-        fiction: bool | None = None
-        for match in cue.finditer(lowered):
-            if accept is not None and not accept(lowered, match):
-                continue
-            if fiction is None:
-                fiction = _FICTION.search(lowered) is not None
-            if fiction:
-                return
-            if _about_a_person(text, lowered, match.start(), match.end()):
-                yield kind, match.start(), match.end()
+        for start, end in _MEMO.spans(text, lowered, kind):
+            yield kind, start, end
 
     return ExtraDetector(kind=kind, level=Sensitivity.PII, find=find)
 
 
-def _find_patients(text: str, lowered: str, shape: bytes) -> Iterator[Hit]:
-    """ "Patient <Name>": naming someone as a patient is health data in itself."""
-    if "patient" not in lowered:
-        return
-    for match in _PATIENT.finditer(lowered):
-        named = _ROLE_NAME.match(text, match.start())
-        if not named or named.group("name").lower() in _NOT_NAMES:
-            continue
-        window = _paragraph(lowered, match.start(), match.end())
-        if _FICTION.search(lowered) is None and not _PUBLIC_ROLE.search(lowered, *window):
-            yield "person_health", match.start(), match.end()
-
-
-PERSONAL_DATA_DETECTORS: Final[tuple[ExtraDetector, ...]] = (
-    _detector("person_birth_date", _BIRTH, lambda _, m: _birth_is_recent(m)),
-    _detector("person_address", _ADDRESS),
-    _detector("person_government_id", _GOVERNMENT_ID, _has_id_value),
-    _detector("person_health", _HEALTH),
-    ExtraDetector(kind="person_health", level=Sensitivity.PII, find=_find_patients),
-    _detector("person_hr", _HR),
-    _detector("person_financial", _FINANCIAL),
+_CUES: Final = (
+    _Cue("person_birth_date", _BIRTH, _words("born birth dob birthdate birthday"), ("d.o.b",),
+         lambda _, match: _birth_is_recent(match)),
+    _Cue(
+        "person_address", _ADDRESS,
+        _words(
+            """
+            street st road rd avenue ave lane ln drive boulevard blvd way court ct place
+            terrace close crescent square sq parkway pkwy highway hwy row gardens grove mews
+            walk circle cir rue bd chemin allée impasse via viale piazza calle avenida rua
+            lives living resides residing moved relocated address apt apartment flat suite
+            unit
+            """
+        ),
+        ("straße", "strasse", "weg ", "platz", "gasse", "allee", "laan", "gracht", "vej ",
+         "gatan"),
+    ),
+    _Cue(
+        "person_health", _HEALTH,
+        _words(
+            """
+            diagnosed diagnosis diagnoses prescribed prescription medication taking mg
+            treated treatment undergoing chemo chemotherapy radiotherapy dialysis surgery
+            hospitalised hospitalized admitted discharged suffers suffering medical diabetes
+            diabetic cancer tumour tumor leukemia leukaemia lymphoma hiv hepatitis asthma
+            copd epilepsy epileptic seizure seizures dementia alzheimer parkinson sclerosis
+            depression depressive anxiety panic ptsd bipolar schizophrenia schizophrenic
+            adhd autism autistic anorexia bulimia pregnant pregnancy miscarriage
+            hypertension stroke heart tuberculosis chlamydia overdose addiction alcoholism
+            rehab psychiatric antidepressant antidepressants insulin metformin sertraline
+            fluoxetine lithium methotrexate biopsy mri allergic blood physiotherapy therapy
+            remission terminal terminally symptoms
+            """
+        ),
+        ("mg",),  # "50mg" is one word
+    ),
+    _Cue(
+        "person_hr", _HR,
+        _words(
+            """
+            salary salaries pay raise bonus compensation earns paid performance appraisal pip
+            underperform underperforming underperformance disciplinary warning misconduct
+            dismissed dismissal fired terminated termination let laid layoff layoffs redundant
+            redundancy notice sick off absence absenteeism maternity paternity parental
+            grievance harassment complaint background visa permit immigration 1b h1b green
+            right probation probationary exit demoted demotion payroll
+            """
+        ),
+    ),
+    _Cue(
+        "person_financial", _FINANCIAL,
+        _words(
+            """
+            account balance bank overdraft overdrawn debt debts indebted owes owed arrears
+            credit loan loans mortgage mortgages bankrupt bankruptcy insolvent insolvency
+            default defaulted missed collection collections collector repossessed repossession
+            worth savings sort routing red
+            """
+        ),
+    ),
+    _Cue(
+        "person_government_id", _GOVERNMENT_ID,
+        _words(
+            """
+            passport passports licence license insurance ni nino tax tin security national id
+            card identity permit personnummer fiscale nif dni aadhaar pan medicare nhs health
+            sin citizen voter
+            """
+        ),
+        (), _has_id_value,
+    ),
 )
-"""One detector per kind (two for health), all at level pii; see the module docstring."""
+
+KINDS: Final = (
+    "person_birth_date", "person_address", "person_health", "person_hr", "person_financial",
+    "person_government_id",
+)
+PERSONAL_DATA_DETECTORS: Final[tuple[ExtraDetector, ...]] = tuple(map(_detector, KINDS))
+"""One detector per kind, all at level pii; see the module docstring."""
