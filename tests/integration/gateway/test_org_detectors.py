@@ -7,6 +7,7 @@ out; and `junction policy check` names a bad detector with its file, line and ke
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -145,3 +146,19 @@ def test_policy_check_names_a_bad_detector(
     result = junction("policy", "check", str(path))
     assert result.returncode == 1
     assert f"{path}:{line}: sensitivity.detectors[0]: {expected}" in result.stderr, result.stderr
+
+
+def test_offline_explain_uses_the_policys_detectors(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text(policy("http://127.0.0.1:1", "http://127.0.0.1:2", SENSITIVITY))
+    request = tmp_path / "req.json"
+    request.write_text(json.dumps({"model": "auto", "messages": [
+        {"role": "user", "content": "Summarise the BLUEFALCON notes for CUST-123456."}]}))
+    result = junction("route", "explain", "--config", str(path), str(request))
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["classification"]["sensitivity"] == "confidential"
+    assert data["classification"]["findings"] == {
+        "org:project_codenames": 1, "org:customer_id": 1
+    }
+    assert data["route"] == "sensitive", data
