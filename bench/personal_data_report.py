@@ -6,8 +6,8 @@ Prints precision and recall per kind (``person_*``) for the rows written before 
 were frozen (``"split": "frozen"``) and for those written after (``"after_freeze"``), so the
 second table shows how the rules generalise to text they were not tuned on. A row counts once
 per kind: found and expected (tp), found only (fp), expected only (fn). Then the extra time
-`scan_text` takes without and with the detectors, p50 and p99, per labelled prompt and on a
-~2,000-token text,
+`scan_text` takes without and with the detectors, p50 and p99 (each sample the best of three
+back-to-back calls), per labelled prompt and on a ~2,000-token text,
 and the memory that loading them costs (RSS and tracemalloc, measured in a fresh interpreter).
 """
 
@@ -23,8 +23,8 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
-from router.classify._personal import PERSONAL_DATA_DETECTORS
-from router.classify.sensitivity import scan_text
+from router.classify._personal import _MEMO, PERSONAL_DATA_DETECTORS
+from router.classify.sensitivity import ExtraDetector, scan_text
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA = ROOT / "tests/data/personal_data_prompts.jsonl"
@@ -74,23 +74,51 @@ def percentiles(samples: list[float]) -> tuple[float, float]:
 
 
 def time_scans(texts: Sequence[str], repeats: int) -> tuple[list[float], list[float]]:
-    """Microseconds per `scan_text` call without and with the detectors, one sample each."""
+    """Microseconds per `scan_text` call without and with the detectors.
+
+    Each sample is the best of three back-to-back calls on the same text, so that a
+    scheduler preemption on a busy machine (a 4 ms time slice) does not pose as detector cost.
+    """
     without: list[float] = []
     with_detectors: list[float] = []
-    clock = time.perf_counter
     for _ in range(repeats):
         for text in texts:
-            start = clock()
-            scan_text(text)
-            without.append((clock() - start) * 1e6)
-            start = clock()
-            scan_text(text, PERSONAL_DATA_DETECTORS)
-            with_detectors.append((clock() - start) * 1e6)
+            without.append(best_of_three(text, ()))
+            with_detectors.append(best_of_three(text, PERSONAL_DATA_DETECTORS))
     return without, with_detectors
 
 
+def best_of_three(text: str, detectors: Sequence[ExtraDetector]) -> float:
+    best = float("inf")
+    for _ in range(3):
+        _MEMO.forget()  # the detectors share one analysis per text; time a fresh one
+        start = time.perf_counter()
+        scan_text(text, detectors)
+        best = min(best, time.perf_counter() - start)
+    return best * 1e6
+
+
+def technical_text() -> str:
+    """~2,000 tokens of ordinary work (prose, a code block, a log) without personal data."""
+    prose = (
+        "We are migrating the billing service from the monolith to its own deployment. The "
+        "plan is to run both paths in parallel for two weeks, compare the invoices they "
+        "produce, and then switch traffic over region by region.\n\n"
+    )
+    code = (
+        "def total(invoice: Invoice) -> Decimal:\n"
+        "    lines = [line.amount * line.quantity for line in invoice.lines]\n"
+        "    return sum(lines, Decimal(0)).quantize(Decimal('0.01'))\n\n"
+    )
+    log = (
+        "2026-03-14T10:22:31Z INFO billing.worker processed batch=8812 items=250 "
+        "duration_ms=412 retries=0\n"
+    )
+    return (prose * 18 + code * 10 + log * 24)[:8000]
+
+
 def long_text() -> str:
-    """~2,000 tokens (~8,000 characters): a meeting write-up with names and a few cues."""
+    """~2,000 tokens (~8,000 characters): meeting notes dense with names and cues, 40 hits."""
     paragraph = (
         "The quarterly planning meeting covered the migration of the billing service, the "
         "new on-call rota and the budget for next year. Maria Lopez presented the latency "
@@ -105,7 +133,10 @@ def report_latency(rows: Sequence[dict[str, object]]) -> None:
     texts = [str(row["text"]) for row in rows]
     for label, sample_texts, repeats in (
         (f"per labelled prompt ({len(texts)} prompts x 20)", texts, 20),
-        (f"~2,000-token text ({len(long_text())} chars x 300)", [long_text()], 300),
+        (f"~2,000-token technical text ({len(technical_text())} chars x 300)",
+         [technical_text()], 300),
+        (f"~2,000-token notes dense with names and cues ({len(long_text())} chars x 300)",
+         [long_text()], 300),
     ):
         without, with_detectors = time_scans(sample_texts, repeats)
         (base50, base99), (p50, p99) = percentiles(without), percentiles(with_detectors)
@@ -125,7 +156,7 @@ gc.collect()
 before = rss()
 tracemalloc.start()
 from router.classify import _personal
-from router.classify.sensitivity import scan_text
+from router.classify.sensitivity import ExtraDetector, scan_text
 scan_text("Patient Ann Lee, born 1 May 1990", _personal.PERSONAL_DATA_DETECTORS)
 current, _ = tracemalloc.get_traced_memory()
 print(rss() - before, current)

@@ -77,6 +77,10 @@ def test_precision_and_recall_floors(
         ("John Smith owes $12,400 and his credit score dropped to 540.", {"person_financial"}),
         ("Send the refund to Emma Thompson at 42 Oak Avenue, Leeds.", {"person_address"}),
         ("Name: Dana Reyes\nSalary: 85,000", {"person_hr"}),
+        ("Extract: Name: Yusuf Demir, D.O.B. 11/02/1986.", {"person_birth_date"}),
+        ("Herr Klaus Meyer, Hauptstrasse 12, Berlin", {"person_address"}),
+        ("Employee Rahul Mehta's H-1B visa expires in May.", {"person_hr"}),
+        ("Patient Ann Lee takes sertraline 50mg.", {"person_health"}),
         # hard negatives
         ("How do I treat a cold?", set()),
         ("What should our sick leave policy say about part-time staff?", set()),
