@@ -161,4 +161,5 @@ def test_offline_explain_uses_the_policys_detectors(tmp_path: Path) -> None:
     assert data["classification"]["findings"] == {
         "org:project_codenames": 1, "org:customer_id": 1
     }
+    assert "org:project_codenames x1" in data["classification"]["signals"]
     assert data["route"] == "sensitive", data

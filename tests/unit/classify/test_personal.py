@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -21,7 +23,8 @@ ROWS: list[dict[str, Any]] = [
 
 
 def kinds_in(text: str) -> set[str]:
-    return {k for k, n in scan_text(text, PERSONAL_DATA_DETECTORS).findings.items() if n}
+    findings = scan_text(text, PERSONAL_DATA_DETECTORS).findings
+    return {kind for kind, count in findings.items() if count and kind in KINDS}
 
 
 def scores(split: str) -> dict[str, tuple[float, float]]:
@@ -81,6 +84,11 @@ def test_precision_and_recall_floors(
         ("Herr Klaus Meyer, Hauptstrasse 12, Berlin", {"person_address"}),
         ("Employee Rahul Mehta's H-1B visa expires in May.", {"person_hr"}),
         ("Patient Ann Lee takes sertraline 50mg.", {"person_health"}),
+        ("Jonas Weber lives at 14 on the corner, ask him.", {"person_address"}),
+        ("Update Maria Lopez: home address: 9 Quay Side.", {"person_address"}),
+        ("Mr. Frank Hughes, Apt 3, wants a call back.", {"person_address"}),
+        ("Lena Vogel, Via Roma 15, Milano", {"person_address"}),
+        ("The office on Maria Street pays a salary above average.", set()),  # a place
         # hard negatives
         ("How do I treat a cold?", set()),
         ("What should our sick leave policy say about part-time staff?", set()),
@@ -124,3 +132,40 @@ def test_the_classifier_reports_personal_data_when_given_the_detectors() -> None
     found = RuleClassifier(extra_detectors=PERSONAL_DATA_DETECTORS).classify(body)
     assert found.sensitivity is Sensitivity.PII
     assert found.findings == {"person_health": 2}  # "patient <Name>" and "dialysis"
+
+
+def test_the_shipped_name_list_is_small_and_leaves_out_common_words() -> None:
+    from router.classify._personal_names import first_names
+
+    path = Path(__file__).resolve().parents[3] / "router/classify/data/first_names.txt"
+    assert path.stat().st_size < 100_000
+    names = first_names()
+    assert len(names) > 9_000
+    assert {"maria", "priya", "kofi", "yuki", "tom"} <= names
+    assert not {"may", "will", "georgia", "mark", "patient"} & names
+
+
+def test_the_name_list_is_read_on_first_use_not_at_import() -> None:
+    probe = (
+        "from router.classify import _personal, _personal_names as n\n"
+        "print(n.first_names.cache_info().currsize)\n"
+        "from router.classify.sensitivity import scan_text\n"
+        "scan_text('Maria Lopez has asthma.', _personal.PERSONAL_DATA_DETECTORS)\n"
+        "print(n.first_names.cache_info().currsize)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, timeout=60).stdout.split()
+    assert out == ["0", "1"]
+
+
+def test_the_classifier_set_has_no_personal_data_false_alarms() -> None:
+    """On the classifier's own labelled set, every person_* finding is in a row labelled pii."""
+    path = DATA.parent / "classifier_prompts.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    flagged = []
+    for row in rows:
+        messages = row.get("messages") or [{"role": "user", "content": row["prompt"]}]
+        text = "\n".join(m["content"] for m in messages if isinstance(m.get("content"), str))
+        if kinds_in(text):
+            flagged.append(row["sensitivity"])
+    assert flagged and set(flagged) == {"pii"}
