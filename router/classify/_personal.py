@@ -310,18 +310,20 @@ def _analyse(text: str, lowered: str) -> Mapping[str, tuple[tuple[int, int], ...
 class _Memo:
     """The last text's analysis, so the six detectors share one pass over a text.
 
-    Keyed by the identity, length and hash of the lower-cased text `scan_text` hands every
-    detector; it holds offsets and kinds, never the text.
+    Keyed by the identity and hash of the lower-cased text `scan_text` hands every detector,
+    and the hash of the text; it holds offsets and kinds, never the text.
     """
 
     __slots__ = ("_key", "_value")
 
     def __init__(self) -> None:
-        self._key: tuple[int, int, int] | None = None
+        self._key: tuple[int, int, int] | None = None  # id and hash of lowered, hash of text
         self._value: Mapping[str, tuple[tuple[int, int], ...]] = {}
 
     def spans(self, text: str, lowered: str, kind: str) -> tuple[tuple[int, int], ...]:
-        key = (id(lowered), len(lowered), hash(lowered))
+        # The text's own hash too: two texts that differ only in case share a lower-cased
+        # form, and names are read from the text's capitals.
+        key = (id(lowered), hash(lowered), hash(text))
         entry = (self._key, self._value)  # one read, so threads never mix two entries
         if entry[0] == key:
             return entry[1].get(kind, ())

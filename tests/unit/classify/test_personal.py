@@ -114,9 +114,12 @@ def test_cue_and_name_must_share_a_paragraph() -> None:
 def test_detectors_share_one_analysis_but_never_mix_texts() -> None:
     first = "Priya Natarajan's salary is $92,000."
     second = "The salary bands are published each spring."
+    # Names are read from capitals: a text that differs only in case is another text.
+    lower = first.lower()
     for _ in range(3):  # alternating texts of the same detectors give each its own answer
         assert kinds_in(first) == {"person_hr"}
         assert kinds_in(second) == set()
+        assert kinds_in(lower) == set()
 
 
 def test_findings_count_each_cue_and_raise_the_level_to_pii() -> None:
@@ -169,3 +172,12 @@ def test_the_classifier_set_has_no_personal_data_false_alarms() -> None:
         if kinds_in(text):
             flagged.append(row["sensitivity"])
     assert flagged and set(flagged) == {"pii"}
+
+
+def test_the_shared_analysis_is_keyed_by_the_text_not_only_its_lower_case() -> None:
+    text = "Priya Natarajan's salary is $92,000."
+    lowered = text.lower()
+    hr = next(d for d in PERSONAL_DATA_DETECTORS if d.kind == "person_hr")
+    assert len(list(hr.find(text, lowered, b""))) == 1
+    # the same lower-cased object, but a text without capitals holds no name
+    assert list(hr.find(lowered, lowered, b"")) == []
