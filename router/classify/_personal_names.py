@@ -53,6 +53,7 @@ _ROLE_PAIRS: Final = _words(
     """
 )
 _FIELDS: Final = _words("name fullname patient employee customer client holder")
+_GREETINGS: Final = _words("dear hi hello hey")  # capitalised by nature, never headings
 # Capitalised words that follow a role word in headings and product names, not names.
 NOT_NAMES: Final = _words(
     """
@@ -112,6 +113,7 @@ def names_in(text: str, start: int, end: int) -> Iterator[tuple[int, int]]:
         if lowered_last in _ROLES or pair in _ROLE_PAIRS:
             # A capitalised role word and one capitalised word is often a heading
             # ("Customer Portal"); a name needs a surname after it there.
-            if last[0].isupper() and more is None and pair not in _ROLE_PAIRS:
+            heading = last[0].isupper() and lowered_last not in _GREETINGS
+            if heading and more is None and pair not in _ROLE_PAIRS:
                 continue
             yield match.start(), match.end()

@@ -89,6 +89,8 @@ def test_precision_and_recall_floors(
         ("Mr. Frank Hughes, Apt 3, wants a call back.", {"person_address"}),
         ("Lena Vogel, Via Roma 15, Milano", {"person_address"}),
         ("The office on Maria Street pays a salary above average.", set()),  # a place
+        ("Dear Nomvula, your salary review is on Friday.", {"person_hr"}),
+        ("Dear team, salary reviews are on Friday.", set()),
         # hard negatives
         ("How do I treat a cold?", set()),
         ("What should our sick leave policy say about part-time staff?", set()),
