@@ -277,7 +277,10 @@ def _patients(text: str, lowered: str, words: frozenset[str]) -> list[tuple[int,
     return spans
 
 
-def _analyse(text: str, lowered: str) -> Mapping[str, tuple[tuple[int, int], ...]]:
+_Analysis = Mapping[str, tuple[tuple[int, int], ...]]
+
+
+def _analyse(text: str, lowered: str) -> _Analysis:
     """The spans of every personal-data cue that stands near a private person's name."""
     words = frozenset(lowered.translate(_SPACES).split())
     cues: list[tuple[str, tuple[int, int], bool]] = []  # kind, span, the span is the name
@@ -314,26 +317,26 @@ class _Memo:
     and the hash of the text; it holds offsets and kinds, never the text.
     """
 
-    __slots__ = ("_key", "_value")
+    __slots__ = ("_entry",)
 
     def __init__(self) -> None:
-        self._key: tuple[int, int, int] | None = None  # id and hash of lowered, hash of text
-        self._value: Mapping[str, tuple[tuple[int, int], ...]] = {}
+        # One attribute, replaced whole, so a thread never reads one text's key with
+        # another's spans. The key: id and hash of the lower-cased text, hash of the text.
+        self._entry: tuple[tuple[int, int, int] | None, _Analysis] = (None, {})
 
     def spans(self, text: str, lowered: str, kind: str) -> tuple[tuple[int, int], ...]:
         # The text's own hash too: two texts that differ only in case share a lower-cased
         # form, and names are read from the text's capitals.
         key = (id(lowered), hash(lowered), hash(text))
-        entry = (self._key, self._value)  # one read, so threads never mix two entries
-        if entry[0] == key:
-            return entry[1].get(kind, ())
-        value = _analyse(text, lowered)
-        self._key, self._value = key, value
-        return value.get(kind, ())
+        cached_key, analysis = self._entry
+        if cached_key != key:
+            analysis = _analyse(text, lowered)
+            self._entry = (key, analysis)
+        return analysis.get(kind, ())
 
     def forget(self) -> None:
         """Drop the last analysis (benchmarks call this so that every call does the work)."""
-        self._key, self._value = None, {}
+        self._entry = (None, {})
 
 
 _MEMO: Final = _Memo()
