@@ -22,10 +22,11 @@ Hard negatives and what keeps them out:
 - questions without a person ("how do I treat a cold?", "what should our sick leave policy
   say?") and directions ("turn left on Main Street") have no name next to the cue.
 
-Cost: a text is split into words once; a cue's regex runs only in windows around the words
-it needs, and names are looked for only around cues, so a text without cues costs one
-``split``. The six detectors share one analysis per text (`_Memo`), which keeps offsets and
-kinds, never text. Only counts leave `scan_text`, never a name or a value.
+Cost: a text is split into words once; a cue's regex is tried anchored where the words it
+needs occur, never scanned along the text, and names are looked for only around cues, so a
+text without cues costs one ``split`` and a few substring searches. The six detectors share
+one analysis per text (`_Memo`), which keeps offsets and kinds, never text. Only counts leave
+`scan_text`, never a name or a value.
 """
 
 from __future__ import annotations
@@ -177,7 +178,7 @@ def _has_id_value(lowered: str, match: re.Match[str]) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class _Cue:
-    """A context cue: `pattern`, run only near the words (or substrings) every match holds."""
+    """A context cue: `pattern`, tried where one of its `words` (or `hints`) occurs."""
 
     kind: str
     pattern: re.Pattern[str]
