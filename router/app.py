@@ -24,6 +24,7 @@ from router.classify import RuleClassifier
 from router.errors import JunctionError
 from router.execute import Executor
 from router.judging import SampledJudge
+from router.policy.detectors import build_detectors
 from router.policy.engine import PolicyEngine
 from router.policy.loader import load_policy
 from router.policy.schema import Policy
@@ -77,7 +78,8 @@ def create_app(
                         endpoint_load=capacity.endpoint_rank)
     metrics = Metrics()
     chat = ChatService(
-        classifier=RuleClassifier(), engine=engine, executor=executor,
+        classifier=RuleClassifier(extra_detectors=build_detectors(policy)),
+        engine=engine, executor=executor,
         prices=signals, metrics=metrics, access=access,
         recorders=[stats_recorder(stats)],
         reserve_output_tokens=settings.reserve_output_tokens,

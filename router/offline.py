@@ -8,6 +8,7 @@ from typing import Any
 
 from router.classify import RuleClassifier
 from router.exchange import parse_json
+from router.policy.detectors import build_detectors
 from router.policy.engine import PolicyEngine
 from router.policy.loader import load_policy
 from router.policy.signals import PolicySignals
@@ -21,7 +22,8 @@ def explain_offline(policy_file: Path, raw: bytes, headers: Mapping[str, str]) -
     signals = PolicySignals(policy)
     engine = PolicyEngine(policy, signals, scorers=load_scorers(policy, policy_file))
     service = ChatService(
-        classifier=RuleClassifier(), engine=engine, executor=None,  # type: ignore[arg-type]
+        classifier=RuleClassifier(extra_detectors=build_detectors(policy)),
+        engine=engine, executor=None,  # type: ignore[arg-type]
         prices=signals, metrics=Metrics(),
     )
     parse_json(raw)

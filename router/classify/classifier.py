@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from router.classify.difficulty import estimate_difficulty
 from router.classify.features import text_features
-from router.classify.sensitivity import scan_text
+from router.classify.sensitivity import ExtraDetector, scan_text
 from router.classify.task import score_tasks
 from router.classify.types import Capability, Classification, Classifier, Sensitivity
 
@@ -41,12 +41,18 @@ _MAX_SIGNALS: Final = 8
 class RuleClassifier:
     """Classifies a chat-completions body with rules; see the module docstring."""
 
-    def __init__(self, *, long_context_tokens: int = DEFAULT_LONG_CONTEXT_TOKENS) -> None:
+    def __init__(
+        self,
+        *,
+        long_context_tokens: int = DEFAULT_LONG_CONTEXT_TOKENS,
+        extra_detectors: Sequence[ExtraDetector] = (),
+    ) -> None:
         if long_context_tokens < 1:
             raise ValueError(
                 f"long_context_tokens must be at least 1 token, got {long_context_tokens}"
             )
         self.long_context_tokens = long_context_tokens
+        self.extra_detectors = tuple(extra_detectors)
 
     def classify(
         self, body: Mapping[str, Any], *, min_sensitivity: Sensitivity = Sensitivity.NONE
@@ -61,7 +67,7 @@ class RuleClassifier:
             wants_json=_response_format_type(body) in ("json_object", "json_schema"),
         )
         difficulty = estimate_difficulty(request, assessment.task, prompt_tokens=prompt_tokens)
-        scan = scan_text("\n".join(chat.texts))
+        scan = scan_text("\n".join(chat.texts), self.extra_detectors)
         sensitivity = scan.level.at_least(min_sensitivity)
         signals = [*assessment.signals]
         signals += [f"{kind} x{count}" for kind, count in sorted(scan.findings.items())]

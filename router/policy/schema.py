@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -222,6 +223,73 @@ class Defaults(_Strict):
     )
 
 
+class OrgDetector(_Strict):
+    """One of the organisation's own detectors: a keyword list or one regular expression.
+
+    A finding is reported as kind ``org:<name>`` and raises the request to `level`.
+    """
+
+    name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    level: Literal["pii", "confidential", "secret"]
+    keywords: list[str] | None = Field(
+        None, min_length=1, description="Whole words or phrases, matched on word boundaries."
+    )
+    regex: str | None = Field(None, min_length=1, description="Python `re` syntax.")
+    case_sensitive: bool = False
+
+    @model_validator(mode="after")
+    def _check_pattern(self) -> OrgDetector:
+        if (self.keywords is None) == (self.regex is None):
+            raise ValueError(
+                f"detector {self.name!r} needs exactly one of 'keywords' or 'regex'"
+            )
+        for index, keyword in enumerate(self.keywords or ()):
+            if not keyword.strip():
+                raise ValueError(
+                    f"detector {self.name!r}: keywords[{index}] is empty; a keyword needs at "
+                    "least one visible character"
+                )
+        if self.regex is not None:
+            flags = 0 if self.case_sensitive else re.IGNORECASE
+            try:
+                compiled = re.compile(self.regex, flags)
+            except re.error as exc:
+                raise ValueError(
+                    f"detector {self.name!r}: regex {self.regex!r} does not compile: {exc}"
+                ) from None
+            if any(m.start() == m.end() for probe in _EMPTY_PROBES
+                   for m in compiled.finditer(probe)):
+                raise ValueError(
+                    f"detector {self.name!r}: regex {self.regex!r} matches the empty string, "
+                    "so it would match every request; make at least one character required"
+                )
+        return self
+
+
+# Texts on which a sound detector finds nothing of zero width ("x*", "\\b", "(?=a)" would).
+_EMPTY_PROBES = ("", "a", " ", "Ab 1-2.")
+
+
+class SensitivitySettings(_Strict):
+    """The policy's own sensitivity detectors, beyond Junction's built-in ones."""
+
+    personal_data: bool = Field(
+        True,
+        description="Detect a named person with a birth date, address, health, HR, financial "
+                    "or government-ID details (kinds person_*).",
+    )
+    detectors: list[OrgDetector] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check_names(self) -> SensitivitySettings:
+        seen: set[str] = set()
+        for detector in self.detectors:
+            if detector.name in seen:
+                raise ValueError(f"detector name {detector.name!r} is used twice")
+            seen.add(detector.name)
+        return self
+
+
 class Policy(_Strict):
     """A whole policy file."""
 
@@ -230,6 +298,7 @@ class Policy(_Strict):
     routes: list[Route] = Field(min_length=1)
     quality: dict[Task, dict[str, float]] = Field(default_factory=dict)
     defaults: Defaults = Defaults()
+    sensitivity: SensitivitySettings = SensitivitySettings()
 
     @model_validator(mode="after")
     def _check_references(self) -> Policy:
