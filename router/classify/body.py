@@ -173,7 +173,8 @@ def _variants(text: str) -> list[str]:
     variants: list[str] = []
     if "%" in text and _PERCENT.search(text):
         variants.append(urllib.parse.unquote(text))
-    if _ZERO_WIDTH.search(text):
+    # Zero-width characters are not ASCII; most texts are, and `isascii` is nearly free.
+    if not text.isascii() and _ZERO_WIDTH.search(text):
         variants += [_ZERO_WIDTH.sub("", v) for v in (text, *variants)]
     return variants
 
