@@ -7,6 +7,7 @@ unscannable, so the policy engine happily puts the external model first: only th
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
@@ -43,7 +44,7 @@ class BlindClassifier:
                        unscannable={})
 
 
-def policy(local: str, api: str) -> str:
+def policy(local: str, api: str, api_extra: str = "") -> str:
     return f"""
 version: 1
 models:
@@ -61,6 +62,7 @@ models:
     prices: {{input_per_million: 0.15, output_per_million: 0.6}}
     capabilities: [tools, vision, json_schema]
     context_window: 128000
+{api_extra}
   api2:
     backend: openai
     model: api-large
@@ -161,8 +163,19 @@ def test_with_no_local_model_the_caller_gets_403_naming_kinds_and_fields(
     no_value_in(r.text)
     assert emulator_requests(api_url) == []
     metrics = httpx.get(blind_local_down.url + "/metrics", timeout=5).text
-    assert f'junction_egress_refused_total{{kind="{kind}",model="api"}} 1.0' in metrics \
-        or f'junction_egress_refused_total{{model="api",kind="{kind}"}} 1.0' in metrics
+    assert f'junction_egress_refused_total{{kind="{kind}",model="api"}} 1.0' in metrics
+    record = None
+    for _ in range(50):  # recorded just after the response
+        record = asyncio.run(blind_local_down.app.state.stats.get_record(
+            error["junction"]["request_id"]))
+        if record is not None:
+            break
+    assert record is not None
+    # (the local model, down, may have been filtered out before execution)
+    assert [(a.model, a.outcome) for a in record.attempts if a.model != "local"] == [
+        ("api", "refused_egress"), ("api2", "refused_egress")]
+    assert not any(a.reached_model or a.is_failure for a in record.attempts[:2])
+    no_value_in(record.model_dump_json())
 
 
 def test_named_external_model_is_refused_too(blind_local_down: Gateway, api_url: str) -> None:
@@ -200,3 +213,17 @@ def test_unscannable_local_route_refuses_images_at_egress(
     ok = post(blind_local_down, {"model": "auto", **IMAGE})
     assert ok.status_code == 200 and ok.headers["x-junction-model"] == "api"
     assert len(emulator_requests(api_url)) == 1
+
+
+def test_the_models_own_extra_body_is_scanned_too(
+    vllm_url: str, api_url: str, tmp_path: Path
+) -> None:
+    extra = f"    extra_body: {{metadata: {{owner: '{EMAIL}'}}}}"
+    with running_gateway(policy(vllm_url, api_url, extra), tmp_path, ENV,
+                         classifier=BlindClassifier()) as gw:
+        r = post(gw, {"model": "auto", "messages": user("What is a B-tree?")})
+    assert r.status_code == 200
+    # the operator's own extra_body is part of what would leave: refused, and (the same
+    # request) no other external model is tried either
+    assert r.headers["x-junction-attempts"] == "api:refused_egress,api2:refused_egress,local:ok"
+    assert emulator_requests(api_url) == []

@@ -94,6 +94,7 @@ def test_paths_never_carry_values() -> None:
                 tools=[tool(parameters={"properties": {CARD: {"type": "string"}}})])
     scan = scan_body(body)
     assert scan.findings["email"] >= 1 and scan.findings["api_key"] >= 1
+    assert scan.fields["email"] == ("metadata.*",)  # the key is the value: not in the path
     text = json.dumps(scan.fields)
     for value in (EMAIL, "AKIAIOSFODNN7EXAMPLE", CARD, "jane", "4111"):
         assert value not in text

@@ -96,3 +96,9 @@ def test_only_local_or_allow_is_accepted() -> None:
                              "context_window": 1000}},
             "routes": [{"name": "r", "candidates": ["m"], "unscannable": "block"}],
         })
+
+
+def test_a_model_named_directly_is_judged_by_its_residency_alone() -> None:
+    decision = engine().decide(image_request(), RequestContext(requested_model="api"))
+    assert decision.attempts == ("api",)
+    assert decision.unscannable_policy == "allow"
