@@ -60,8 +60,10 @@ _VOCABULARY: Final = frozenset({
     *("max_completion_tokens", "stop", "prediction", "n", "seed", "logprobs", "top_logprobs"),
     *("presence_penalty", "frequency_penalty", "parallel_tool_calls", "store", "modalities"),
     *("reasoning_effort", "service_tier", "functions", "minimum", "maximum", "default"),
+    *("transcript", "name", "documents", "title", "input", "instructions", "messages"),
 })
 _SAFE_KEY = re.compile(r"[A-Za-z][a-z]*(?:[_-]?[A-Za-z][a-z]*)*[0-9]{0,2}\Z")
+_WORD = re.compile(r"[A-Za-z][\w-]*")
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
 _ZERO_WIDTH = re.compile("[\u200b-\u200f\u2060-\u2064\ufeff\u00ad]")
 _DATA_URL = re.compile(r"data:([\w.+-]+/[\w.+-]+)?((?:;[\w.+-]+=[^;,]*)*)(;base64)?,", re.ASCII)
@@ -94,12 +96,29 @@ def scan_body(body: Mapping[str, Any], extra: Sequence[ExtraDetector] = ()) -> B
         _scan_batch(small, extra, findings, fields)
     levels = {d.kind: d.level for d in extra} if extra else None
     found = dict(findings)
+    if fields:
+        fields = _redacted(fields, extra)
     return BodyScan(
         level=level_of(found, levels),
         findings=found,
         fields={kind: tuple(sorted(paths)) for kind, paths in sorted(fields.items())},
         unscannable=dict(walker.unscannable),
     )
+
+
+def _redacted(
+    fields: dict[str, set[str]], extra: Sequence[ExtraDetector]
+) -> dict[str, set[str]]:
+    """The paths, with every key outside the API's vocabulary shown as ``*`` when the paths
+    themselves hold something a detector finds (an organisation's code name as a key)."""
+    if not scan_text("\n".join(p for paths in fields.values() for p in paths), extra).findings:
+        return fields
+    return {kind: {_WORD.sub(_vocabulary_or_star, p) for p in paths}
+            for kind, paths in fields.items()}
+
+
+def _vocabulary_or_star(match: re.Match[str]) -> str:
+    return match.group() if match.group() in _VOCABULARY else "*"
 
 
 def _scan_batch(

@@ -208,6 +208,12 @@ def test_numbers_are_scanned_as_text() -> None:
     assert scan.fields == {"employee_id": ("metadata.employee", "tools[0].function.parameters")}
 
 
+def test_a_key_that_holds_a_found_value_is_hidden_in_paths() -> None:
+    extra = [ExtraDetector("codename", Sensitivity.CONFIDENTIAL, _codename)]
+    scan = scan_body(chat(metadata={"bluebird": "launch date"}, user=EMAIL), extra)
+    assert scan.fields == {"codename": ("metadata.*",), "email": ("user",)}
+
+
 def test_classification_carries_fields_and_unscannable() -> None:
     body = chat({"role": "user", "content": [
         {"type": "text", "text": "what is in this picture?"},
