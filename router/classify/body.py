@@ -3,7 +3,8 @@
 The classifier and the egress guard both call `scan_body`, so they see the same things:
 
 - every string and number at any depth, and every mapping key, except the top-level ``model``
-  (replaced before sending); tool-call ``arguments`` are parsed as JSON when they are JSON;
+  (replaced before sending) and the API's own words (``role``, ``user``, ``object``...);
+  tool-call ``arguments`` are parsed as JSON when they are JSON;
 - ``data:`` URLs are decoded: text is scanned, while image, audio and binary payloads cannot be
   scanned and are counted by kind in `BodyScan.unscannable` (``image``, ``audio``, ``file``); so
   are image URLs (the URL itself is scanned, query string included), ``input_audio`` parts and
@@ -11,12 +12,13 @@ The classifier and the egress guard both call `scan_body`, so they see the same 
 - a percent-encoded string is scanned decoded too, and a string with zero-width characters also
   without them, because careless copies from URLs and chat tools carry both.
 
-Speed: calling the detectors costs tens of microseconds per call however short the text, so
-strings are joined per field group (``tools[0].function.parameters``, ``messages[2].content``,
-``user``...) and small groups are scanned together in one batch. Only a batch that finds
-something is split (in halves, recursively) to attribute the findings to field groups. Paths
-name structure only: a mapping key that does not look like a plain identifier is shown as
-``*``, so a path never carries a value.
+Speed: a detector run costs about ten microseconds however short the text, so strings are
+joined per field group (``tools[0].function.parameters``, ``messages[2].content``, ``user``...;
+below a group's depth a container is serialised in one `json.dumps` call) and small groups are
+scanned together in one batch. Only a batch that finds something is split (in halves,
+recursively) to attribute the findings to groups. Paths name structure only: a mapping key
+that does not look like a plain identifier is shown as ``*``, and when the paths themselves
+hold a finding every key outside the API's words is, so a path never carries a value.
 """
 
 from __future__ import annotations
