@@ -5,7 +5,8 @@ of a request (message text, content parts, a text file, a message name, a tool's
 schema or result, tool-call arguments, ``response_format``, ``user``, ``metadata``, ``stop``,
 ``prediction``, an unknown ``documents`` field), sends it through a real gateway with a policy
 drawn from a few shapes (external model first, fallbacks and default fallbacks, the external
-model named directly, the local model down), and reads what the external emulator received.
+model named directly, the local model down, the local model saturated so that its route spills
+over to the API), and reads what the external emulator received.
 
 Gateways and emulators are started once for the module; the emulators' recorded requests are
 cleared for each example.
@@ -14,8 +15,11 @@ cleared for each example.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -129,6 +133,12 @@ def policy(local: str, api: str, shape: str) -> str:
     candidates: [local, api]
     on_unavailable: fallback
 """,
+        # the local model is saturated: its route spills over to the API
+        "spill": """
+  - name: default
+    candidates: [local, api]
+    spill: {max_kv_cache: 0.5}
+""",
     }[shape]
     endpoint = closed_port_url() if shape == "local_down" else local
     return f"""
@@ -163,7 +173,7 @@ defaults:
 """
 
 
-SHAPES = ("external_first", "fallbacks", "local_down")
+SHAPES = ("external_first", "fallbacks", "local_down", "spill")
 TARGETS = ("auto", "default", "api", "api2")  # a route, the route by name, models by name
 
 
@@ -181,18 +191,66 @@ def leak_external() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
+def saturated_local() -> Iterator[str]:
+    """A vLLM emulator whose KV cache stays full: one request holds it for the whole module."""
+    behaviour = EmulatorBehaviour(models=(LOCAL_MODEL,), kv_cache_tokens=1)
+    with run_in_thread(create_vllm_app(behaviour)) as url, httpx.Client(timeout=None) as http:
+        http.post(url + "/_emulator/config", json={"ttft": 600.0}).raise_for_status()
+
+        def hold() -> None:
+            # Ends when the emulator closes at the end of the module.
+            with contextlib.suppress(httpx.HTTPError):
+                http.post(url + "/v1/chat/completions", json={
+                    "model": LOCAL_MODEL, "messages": [{"role": "user", "content": "hold"}]})
+
+        holder = threading.Thread(target=hold, daemon=True)
+        holder.start()
+        _wait_for(lambda: _running(http, url) >= 1, "the holding request never ran")
+        # Requests from now on are answered at once; the holding one keeps its 600 s.
+        http.post(url + "/_emulator/config", json={"ttft": 0.0}).raise_for_status()
+        yield url
+    holder.join(timeout=10)
+
+
+def _running(http: httpx.Client, url: str) -> float:
+    for line in http.get(url + "/metrics").text.splitlines():
+        if line.startswith("vllm:num_requests_running"):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def _wait_for(condition: Callable[[], bool], failure: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(failure)
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
 def leak_gateways(
-    leak_local: str, leak_external: str, tmp_path_factory: pytest.TempPathFactory
+    leak_local: str, saturated_local: str, leak_external: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[dict[str, Gateway]]:
     gateways: dict[str, Gateway] = {}
     contexts = []
     try:
         for shape in SHAPES:
-            context = running_gateway(policy(leak_local, leak_external, shape),
-                                      tmp_path_factory.mktemp(shape), ENV,
+            local = saturated_local if shape == "spill" else leak_local
+            context = running_gateway(policy(local, leak_external, shape),
+                                      tmp_path_factory.mktemp(shape), ENV, probe_interval_s=0.05,
                                       timeouts={"connect_s": 1.0, "first_byte_s": 5.0})
             gateways[shape] = context.__enter__()
             contexts.append(context)
+        spill = gateways["spill"]
+
+        def spills() -> bool:
+            out = httpx.post(spill.v1 + "/route/explain", timeout=10, json={
+                "model": "auto", "messages": [{"role": "user", "content": "hi"}]}).json()
+            return bool(out["spilled"]) and out["attempt_order"][0] == "api"
+
+        # A clean request would go to the API now: the shape tests what it claims to.
+        _wait_for(spills, "the saturated local model never made the route spill")
         yield gateways
     finally:
         for context in reversed(contexts):
