@@ -148,12 +148,13 @@ def test_guard_refuses_the_external_model_and_a_local_one_serves(
     assert len(emulator_requests(vllm_url)) == 1
 
 
-@pytest.mark.parametrize("where", sorted(PLANTINGS))
+@pytest.mark.parametrize(("where", "stream"), [(w, False) for w in sorted(PLANTINGS)]
+                         + [("user", True)])
 def test_with_no_local_model_the_caller_gets_403_naming_kinds_and_fields(
-    blind_local_down: Gateway, api_url: str, where: str
+    blind_local_down: Gateway, api_url: str, where: str, stream: bool
 ) -> None:
     body, kind, field = PLANTINGS[where]
-    r = post(blind_local_down, {"model": "auto", **body})
+    r = post(blind_local_down, {"model": "auto", "stream": stream, **body})
     assert r.status_code == 403, r.text
     error = r.json()["error"]
     assert error["code"] == "sensitive_data_blocked"
