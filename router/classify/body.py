@@ -312,6 +312,9 @@ class _Walker:
 
     def walk(self, value: Any, path: str, left: int) -> None:
         """Every string, number and key under `value`; iterative, so no nesting is too deep."""
+        if isinstance(value, str) and not value.startswith("data:"):
+            self.add(path, value)  # most values: a role, an id, a message's text
+            return
         stack: list[tuple[Any, str, int]] = [(value, path, left)]
         add = self.add
         while stack:
