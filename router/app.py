@@ -20,7 +20,8 @@ from router.accounts import AccessService
 from router.api import admin, feedback, health, openai
 from router.api.responses import error_response, json_response
 from router.capacity import LocalCapacity
-from router.classify import RuleClassifier
+from router.classify import Classifier, RuleClassifier
+from router.egress import EgressGuard
 from router.errors import JunctionError
 from router.execute import Executor
 from router.judging import SampledJudge
@@ -49,8 +50,13 @@ def create_app(
     *,
     policy: Policy | None = None,
     environ: Mapping[str, str] | None = None,
+    classifier: Classifier | None = None,
 ) -> FastAPI:
-    """Build the gateway. Raises `PolicyError` when the policy cannot be loaded."""
+    """Build the gateway. Raises `PolicyError` when the policy cannot be loaded.
+
+    `classifier` replaces the default `RuleClassifier` (tests use one that sees nothing, to
+    show that the egress guard alone keeps sensitive bodies from external models).
+    """
     settings = settings or Settings()
     env = os.environ if environ is None else environ
     policy = policy or load_policy(settings.policy_file, env)
@@ -74,11 +80,14 @@ def create_app(
     capacity = LocalCapacity(policy, probe)
     signals = LiveSignals(PolicySignals(policy, unavailable), stats, capacity)
     engine = PolicyEngine(policy, signals, scorers=load_scorers(policy, settings.policy_file))
+    # The classifier and the egress guard must use the same detectors.
+    extra_detectors = build_detectors(policy)
     executor = Executor(policy, providers, breakers, api_keys, settings.timeouts.first_byte_s,
-                        endpoint_load=capacity.endpoint_rank)
+                        endpoint_load=capacity.endpoint_rank,
+                        guard=EgressGuard(extra_detectors))
     metrics = Metrics()
     chat = ChatService(
-        classifier=RuleClassifier(extra_detectors=build_detectors(policy)),
+        classifier=classifier or RuleClassifier(extra_detectors=extra_detectors),
         engine=engine, executor=executor,
         prices=signals, metrics=metrics, access=access,
         recorders=[stats_recorder(stats)],

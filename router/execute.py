@@ -3,7 +3,9 @@
 Falls back on connection errors, timeouts, 429 and 5xx before the first byte; an upstream 4xx
 is the caller's answer and is returned as it came. Residency is checked again here, just before
 anything is sent, so a sensitive request cannot reach an external model even if a bug upstream
-of this module let one through.
+of this module let one through; and the egress guard (`router.egress`) re-scans the very body
+an external model would get, whatever the classifier said. A refused body goes to no external
+model; a local candidate may still serve it, and if none does, `EgressRefused` says why.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Any, TypeVar
 
 from pydantic import SecretStr
 
+from router.egress import EgressGuard, EgressRefusal
 from router.policy.engine import Decision
 from router.policy.schema import ModelSpec, Policy
 from router.providers.balancer import EndpointBalancer
@@ -43,6 +46,7 @@ class Outcome:
     model: str | None = None
     endpoint: str | None = None
     upstream_ms: float = 0.0
+    egress_refusal: EgressRefusal | None = None  # what the egress guard found, if it refused
 
     def header(self) -> str:
         return ",".join(f"{a.model}:{a.outcome}" for a in self.attempts)
@@ -53,6 +57,15 @@ class AllAttemptsFailed(Exception):
         super().__init__("every candidate failed")
         self.outcome = outcome
         self.last = last
+
+
+class EgressRefused(AllAttemptsFailed):
+    """Nothing served: the egress guard kept the body from every external candidate."""
+
+    def __init__(self, outcome: Outcome, last: AttemptFailed | None,
+                 refusal: EgressRefusal) -> None:
+        super().__init__(outcome, last)
+        self.refusal = refusal
 
 
 class UpstreamRejected(Exception):
@@ -73,6 +86,7 @@ class Executor:
         api_keys: Mapping[str, SecretStr | None],
         default_timeout_s: float,
         endpoint_load: Any = None,
+        guard: EgressGuard | None = None,
     ) -> None:
         self.policy = policy
         self.providers = providers
@@ -81,6 +95,7 @@ class Executor:
         self.default_timeout_s = default_timeout_s
         self.balancers = {name: EndpointBalancer() for name in policy.models}
         self.endpoint_load = endpoint_load
+        self.guard = guard
 
     def upstream_body(
         self, spec: ModelSpec, body: Mapping[str, Any], decision: Decision
@@ -130,8 +145,7 @@ class Executor:
         """Try the decision's models in order until one answers; record every attempt."""
         outcome = Outcome()
         last: AttemptFailed | None = None
-        for name, spec, target in self._targets(decision, outcome):
-            upstream = self.upstream_body(spec, body, decision)
+        for name, spec, target, upstream in self._targets(body, decision, outcome):
             start = time.perf_counter()
             try:
                 with self.balancers[name].track(target.endpoint or ""):
@@ -146,9 +160,32 @@ class Executor:
             self._succeeded(outcome, target, start)
             outcome.upstream_ms += upstream_ms
             return result, outcome
+        if outcome.egress_refusal is not None:
+            raise EgressRefused(outcome, last, outcome.egress_refusal)
         raise AllAttemptsFailed(outcome, last)
 
-    def _targets(self, decision: Decision, outcome: Outcome) -> Any:
+    def _refused(
+        self, upstream: Mapping[str, Any], decision: Decision, name: str, outcome: Outcome
+    ) -> bool:
+        """Whether the egress guard keeps this body from this external model."""
+        if self.guard is None:
+            return False
+        if outcome.egress_refusal is None:
+            outcome.egress_refusal = self.guard.check(
+                upstream, unscannable_local=decision.unscannable_policy == "local"
+            )
+            if outcome.egress_refusal is None:
+                return False
+            log.error(
+                "egress guard refused to send a request to external model %s: %s",
+                name, outcome.egress_refusal.describe(),
+            )
+        # Once refused, no other external model is tried: the body is the same one.
+        outcome.attempts.append(Attempt(name, None, "refused_egress", 0.0,
+                                        outcome.egress_refusal.describe()))
+        return True
+
+    def _targets(self, body: Mapping[str, Any], decision: Decision, outcome: Outcome) -> Any:
         sensitive = decision.classification.is_sensitive
         for name in decision.attempts:
             spec = self.policy.models[name]
@@ -156,6 +193,11 @@ class Executor:
                 # Unreachable unless the engine is wrong; refuse loudly rather than send.
                 log.error("refused to send a sensitive request to external model %s", name)
                 outcome.attempts.append(Attempt(name, None, "refused_residency", 0.0))
+                continue
+            upstream = self.upstream_body(spec, body, decision)
+            # The guard looks before the breaker is asked, so a refusal never holds a probe.
+            if spec.effective_residency != "local" and self._refused(upstream, decision, name,
+                                                                      outcome):
                 continue
             if not self.breakers.before_call(name):
                 outcome.attempts.append(Attempt(name, None, "circuit_open", 0.0))
@@ -177,7 +219,7 @@ class Executor:
                     endpoint=endpoint,
                     api_key=self.api_keys.get(name),
                     timeout_s=spec.timeout_s or self.default_timeout_s,
-                )
+                ), upstream
                 last = outcome.attempts[-1] if outcome.attempts else None
                 # Another endpoint of the same model only helps when this one was unreachable.
                 if last is None or last.outcome not in ("connect_error", "timeout"):

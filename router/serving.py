@@ -35,7 +35,13 @@ from router.exchange import (
     is_openai_error,
     parse_json,
 )
-from router.execute import AllAttemptsFailed, Executor, Outcome, UpstreamRejected
+from router.execute import (
+    AllAttemptsFailed,
+    EgressRefused,
+    Executor,
+    Outcome,
+    UpstreamRejected,
+)
 from router.judging import SampledJudge, answer_text
 from router.policy.engine import Decision, PolicyEngine, RequestContext, UnknownModel
 from router.protocol import ChatCompletionRequest, parse_chat_request
@@ -357,7 +363,14 @@ class ChatService:
         tried = "; ".join(f"{a.model}: {a.outcome}" + (f" ({a.detail})" if a.detail else "")
                           for a in outcome.attempts)
         error: JunctionError
-        if decision.fail_closed:
+        if isinstance(exc, EgressRefused):
+            error = PermissionDenied(
+                f"route {decision.route!r}: this request holds {exc.refusal.describe()}, so it "
+                "may not be sent to an external model, and no local model could serve it; "
+                f"nothing was sent to any external model. Tried: {tried}",
+                code="sensitive_data_blocked",
+            )
+        elif decision.fail_closed:
             error = ServiceUnavailable(
                 f"route {decision.route!r}: no permitted model could serve this request "
                 f"(fail-closed: nothing was sent to any other model). Tried: {tried}",
@@ -370,6 +383,10 @@ class ChatService:
             )
         error.details = {"request_id": req.request_id, "attempts": [
             {"model": a.model, "outcome": a.outcome} for a in outcome.attempts]}
+        if isinstance(exc, EgressRefused):
+            error.details["findings"] = dict(exc.refusal.findings)
+            error.details["fields"] = {k: list(v) for k, v in exc.refusal.fields.items()}
+            error.details["unscannable"] = dict(exc.refusal.unscannable)
         await self._finish(self._failure_record(req, decision, outcome, error.status_code,
                                                 total_ms, error.message))
         return Reply(error.status_code, headers, body=orjson.dumps(error.body()))
@@ -425,8 +442,12 @@ class ChatService:
         model = (done.outcome.model if done.outcome else None) or "none"
         m.requests.labels(route, model, str(done.status)).inc()
         if done.outcome is not None:
+            refusal = done.outcome.egress_refusal
             for attempt in done.outcome.attempts:
                 m.attempts.labels(attempt.model, attempt.outcome).inc()
+                if attempt.outcome == "refused_egress" and refusal is not None:
+                    for kind in refusal.kinds:
+                        m.egress_refused.labels(attempt.model, kind).inc()
             if len(done.outcome.attempts) > 1 and done.outcome.model:
                 m.spillover.labels(route, done.outcome.attempts[0].outcome).inc()
         if done.outcome is not None and done.outcome.model:

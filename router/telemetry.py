@@ -64,6 +64,12 @@ class Metrics:
             "junction_spillover", "Requests that left their first choice, by route and reason.",
             ["route", "reason"], registry=r,
         )
+        self.egress_refused = Counter(
+            "junction_egress_refused",
+            "Bodies the egress guard kept from an external model, by model and kind found "
+            "(a sensitive kind, or unscannable_image/_audio/_file).",
+            ["model", "kind"], registry=r,
+        )
         self.rejected = Counter(
             "junction_rejected", "Requests refused before any upstream call, by code.",
             ["code"], registry=r,

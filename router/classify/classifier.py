@@ -4,9 +4,13 @@ It reads a raw chat-completions body, never trusting its shape (the API layer va
 
 - task and difficulty come from the last user message, with the system prompt and earlier
   user turns as lower-weight context (`task.py`, `difficulty.py`);
-- sensitivity scans the text of every message, whatever its role: tool results and the string
-  arguments of assistant tool calls included (`sensitivity.py`); an ``x-junction-sensitivity``
-  header, passed as `min_sensitivity`, can raise the level but never lower it;
+- sensitivity scans everything that would be forwarded to a model (`body.py`): every message
+  field and content part, tool definitions and results, ``response_format``, ``user``,
+  ``metadata``, ``stop``, ``prediction`` and unknown pass-through fields, at any depth, with the
+  built-in detectors and the organisation's `extra_detectors`; `Classification.fields` names
+  where each kind was found and `Classification.unscannable` counts images, audio and binary
+  files; an ``x-junction-sensitivity`` header, passed as `min_sensitivity`, can raise the level
+  but never lower it;
 - capabilities: ``tools`` when ``tools`` or ``functions`` is non-empty and ``tool_choice`` is not
   ``"none"``; ``vision`` when any ``image_url``/``input_image`` part is present; ``json_schema``
   only for ``response_format.type == "json_schema"`` (``json_object`` is plain JSON mode, which
@@ -24,9 +28,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from router.classify.body import scan_body
 from router.classify.difficulty import estimate_difficulty
 from router.classify.features import text_features
-from router.classify.sensitivity import ExtraDetector, scan_text
+from router.classify.sensitivity import ExtraDetector
 from router.classify.task import score_tasks
 from router.classify.types import Capability, Classification, Classifier, Sensitivity
 
@@ -67,7 +72,7 @@ class RuleClassifier:
             wants_json=_response_format_type(body) in ("json_object", "json_schema"),
         )
         difficulty = estimate_difficulty(request, assessment.task, prompt_tokens=prompt_tokens)
-        scan = scan_text("\n".join(chat.texts), self.extra_detectors)
+        scan = scan_body(body, self.extra_detectors)
         sensitivity = scan.level.at_least(min_sensitivity)
         signals = [*assessment.signals]
         signals += [f"{kind} x{count}" for kind, count in sorted(scan.findings.items())]
@@ -83,6 +88,8 @@ class RuleClassifier:
             prompt_tokens=prompt_tokens,
             task_scores=assessment.scores,
             signals=tuple(signals[:_MAX_SIGNALS]),
+            fields=scan.fields,
+            unscannable=scan.unscannable,
         )
 
     def _capabilities(
@@ -104,7 +111,7 @@ class RuleClassifier:
 class _Chat:
     """The parts of the messages the classifier reads."""
 
-    texts: tuple[str, ...] = ()  # every message's text, whatever its role, for the scan
+    texts: tuple[str, ...] = ()  # every message's text, whatever its role, for the estimate
     request: str = ""  # the last user message
     system: str = ""  # system and developer messages
     history: str = ""  # the user messages just before the last one

@@ -130,6 +130,8 @@ class Decision:
     spilled: bool = False
     exploration: bool = False
     router_score: float | None = None
+    # The route's choice for content that cannot be scanned; the egress guard reads it too.
+    unscannable_policy: Literal["local", "allow"] = "allow"
 
     @property
     def chosen(self) -> str | None:
@@ -140,6 +142,7 @@ class Decision:
             "route": self.route,
             "objective": self.objective,
             "fail_closed": self.fail_closed,
+            "unscannable_policy": self.unscannable_policy,
             "classification": self.classification.to_dict(),
             "candidates": [v.to_dict() for v in self.verdicts],
             "attempt_order": list(self.attempts),

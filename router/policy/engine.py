@@ -123,7 +123,11 @@ class PolicyEngine:
         if local_only and not any(v.kept for v in verdicts):
             # No local model can take it: serve as usual; the hard limit still holds.
             verdicts = [self._judge(n, role, route, classification, ctx) for n, role in names]
-        fail_closed = route.on_unavailable == "reject" or classification.is_sensitive
+        fail_closed = (
+            route.on_unavailable == "reject"
+            or classification.is_sensitive
+            or _keeps_unscannable_local(route, classification)
+        )
         if route.spill is not None:
             verdicts = [self._spill(v, route.spill, fail_closed) for v in verdicts]
         primaries = [v for v in verdicts if v.kept and v.role == "candidate"]
@@ -152,7 +156,7 @@ class PolicyEngine:
         attempts = tuple(v.model for v in ordered)
         rejection = None
         if not attempts:
-            rejection = _nothing_left(route.name, classification, verdicts)
+            rejection = _nothing_left(route, classification, verdicts)
         spilled = bool(ordered) and any(v.spilled for v in primaries) and not ordered[0].spilled
         return Decision(
             route=route.name,
@@ -167,6 +171,7 @@ class PolicyEngine:
             spilled=spilled,
             exploration=exploration,
             router_score=router_score,
+            unscannable_policy=route.unscannable,
         )
 
     def _spill(self, verdict: Verdict, spill: Spill, fail_closed: bool) -> Verdict:
@@ -249,6 +254,15 @@ class PolicyEngine:
             return reject(
                 f"sensitive request ({_findings_text(classification)}) never goes to an "
                 "external model"
+            )
+        if (
+            route is not None
+            and residency == "external"
+            and _keeps_unscannable_local(route, classification)
+        ):
+            return reject(
+                f"holds content that cannot be scanned ({_unscannable_text(classification)}); "
+                f"route {route.name!r} keeps such requests on local models (unscannable: local)"
             )
         if local_only and residency == "external":
             return reject(f"{local_only}: this route keeps to local models")
@@ -370,15 +384,32 @@ def _findings_text(c: Classification) -> str:
     return f"{c.sensitivity.value}: {kinds}"
 
 
-def _nothing_left(route: str, c: Classification, verdicts: list[Verdict]) -> Rejection:
+def _keeps_unscannable_local(route: Route, c: Classification) -> bool:
+    return route.unscannable == "local" and any(c.unscannable.values())
+
+
+def _unscannable_text(c: Classification) -> str:
+    return ", ".join(f"{kind} x{count}" for kind, count in sorted(c.unscannable.items()))
+
+
+def _nothing_left(route: Route, c: Classification, verdicts: list[Verdict]) -> Rejection:
     reasons = "; ".join(f"{v.model}: {v.reason}" for v in verdicts) or "no models"
     if c.is_sensitive:
         return Rejection(
             503,
             "no_local_model_available",
-            f"route {route!r}: this request is {_findings_text(c)} and must stay on local "
+            f"route {route.name!r}: this request is {_findings_text(c)} and must stay on local "
             f"models, but none can serve it now (fail-closed; nothing was sent). {reasons}",
         )
+    if _keeps_unscannable_local(route, c):
+        return Rejection(
+            503,
+            "no_local_model_available",
+            f"route {route.name!r}: this request holds content that cannot be scanned "
+            f"({_unscannable_text(c)}) and the route keeps such requests on local models, but "
+            f"none can serve it now (fail-closed; nothing was sent). {reasons}",
+        )
     return Rejection(
-        503, "no_model_available", f"route {route!r}: no model can serve this request. {reasons}"
+        503, "no_model_available",
+        f"route {route.name!r}: no model can serve this request. {reasons}",
     )

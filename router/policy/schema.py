@@ -197,6 +197,12 @@ class Route(_Strict):
     )
     judge: Judge | None = None
     router: LearnedRouting | None = None
+    unscannable: Literal["local", "allow"] = Field(
+        "allow",
+        description="local: a request with content Junction cannot scan (image pixels, audio, "
+                    "binary files, file ids) may only use local models on this route; allow: "
+                    "such content may go to external models (vision requests keep working).",
+    )
     on_budget_soft_limit: Literal["ignore", "local_only"] = Field(
         "ignore",
         description="local_only: a caller above a budget's soft limit is kept to local models.",

@@ -13,13 +13,16 @@ from router.classify.types import Capability, Classification, Sensitivity, Task
 
 # Outcomes that say nothing about the model: the request itself was bad (4xx other than a
 # timeout or a rate limit), or the attempt never reached the model (its breaker was open).
-_NOT_THE_MODELS_FAULT = frozenset({"ok", "circuit_open"})
+_NOT_THE_MODELS_FAULT = frozenset({"ok", "circuit_open", "refused_egress", "refused_residency"})
+# Outcomes of attempts that never sent a byte to the model.
+_NOT_SENT = frozenset({"circuit_open", "refused_egress", "refused_residency"})
 _MODEL_FAULT_4XX = frozenset({"408", "429"})
 
 
 class Attempt(BaseModel):
     """One try of one candidate: `outcome` is "ok", an HTTP status ("503"), "timeout",
-    "connect_error" or "circuit_open"."""
+    "connect_error", "circuit_open", or "refused_egress" (the egress guard found sensitive or
+    unscannable content in the body about to leave for an external model, and sent nothing)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -30,8 +33,8 @@ class Attempt(BaseModel):
 
     @property
     def reached_model(self) -> bool:
-        """False for an attempt skipped before any bytes left (open breaker)."""
-        return self.outcome != "circuit_open"
+        """False for an attempt skipped before any bytes left (open breaker, refusal)."""
+        return self.outcome not in _NOT_SENT
 
     @property
     def is_failure(self) -> bool:
@@ -44,7 +47,11 @@ class Attempt(BaseModel):
 
 
 class ClassificationSummary(BaseModel):
-    """The parts of a `Classification` worth keeping: no scores, no signals, no values."""
+    """The parts of a `Classification` worth keeping: no scores, no signals, no values.
+
+    `fields` names where each kind was found (paths such as ``tools[0].function.description``)
+    and `unscannable` counts images, audio and binary files; neither holds content.
+    """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -52,6 +59,8 @@ class ClassificationSummary(BaseModel):
     difficulty: float = Field(ge=0, le=1)
     sensitivity: Sensitivity
     findings: dict[str, int] = Field(default_factory=dict)
+    fields: dict[str, list[str]] = Field(default_factory=dict)
+    unscannable: dict[str, int] = Field(default_factory=dict)
     capabilities: list[Capability] = Field(default_factory=list)
     prompt_tokens: int = Field(0, ge=0)
 
@@ -62,6 +71,8 @@ class ClassificationSummary(BaseModel):
             difficulty=min(max(classification.difficulty, 0.0), 1.0),
             sensitivity=classification.sensitivity,
             findings=dict(classification.findings),
+            fields={kind: list(paths) for kind, paths in classification.fields.items()},
+            unscannable=dict(classification.unscannable),
             capabilities=sorted(classification.capabilities),
             prompt_tokens=classification.prompt_tokens,
         )

@@ -12,6 +12,7 @@ import httpx
 from fastapi import FastAPI
 
 from router.app import create_app
+from router.classify import Classifier
 from router.emulate import run_in_thread
 from router.settings import Settings
 
@@ -31,11 +32,13 @@ def running_gateway(
     policy: str,
     tmp_path: Path,
     environ: Mapping[str, str] | None = None,
+    classifier: Classifier | None = None,
     **settings: Any,
 ) -> Iterator[Gateway]:
     path = tmp_path / "policy.yaml"
     path.write_text(policy)
-    app = create_app(Settings(policy_file=path, **settings), environ=dict(environ or {}))
+    app = create_app(Settings(policy_file=path, **settings), environ=dict(environ or {}),
+                     classifier=classifier)
     with run_in_thread(app) as url:
         yield Gateway(url, app)
 

@@ -1,0 +1,312 @@
+"""Property: a planted sensitive value never reaches an external model, however it is sent.
+
+Hypothesis plants a value of each kind (`PLANTED`) under a disguise (`DISGUISES`) in one field
+of a request (message text, content parts, a text file, a message name, a tool's description,
+schema or result, tool-call arguments, ``response_format``, ``user``, ``metadata``, ``stop``,
+``prediction``, an unknown ``documents`` field), sends it through a real gateway with a policy
+drawn from a few shapes (external model first, fallbacks and default fallbacks, the external
+model named directly, the local model down, the local model saturated so that its route spills
+over to the API), and reads what the external emulator received.
+
+Gateways and emulators are started once for the module; the emulators' recorded requests are
+cleared for each example.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from router.emulate import EmulatorBehaviour, create_openai_app, create_vllm_app, run_in_thread
+from tests.integration.gateway.conftest import ENV, LOCAL_MODEL
+from tests.support.gateway import Gateway, closed_port_url, running_gateway
+from tests.support.sensitive_values import DISGUISES, PLANTED, Planted, encodings
+
+# Switch on once helper "scan"'s normalisation and decoding are merged: then every planted
+# value, under every disguise, must be stopped too. Until then this branch detects the values
+# below in plain text, percent-encoded and with zero-width characters.
+FULL_DISGUISES_MERGED = False
+_NEEDS_SCAN_MERGE = frozenset({("payment_card", "5555555555554444"), ("webhook", None)})
+VALUES: tuple[Planted, ...] = PLANTED if FULL_DISGUISES_MERGED else tuple(
+    p for p in PLANTED
+    if (p.kind, p.value) not in _NEEDS_SCAN_MERGE and (p.kind, None) not in _NEEDS_SCAN_MERGE
+)
+DISGUISE_NAMES: tuple[str, ...] = (
+    tuple(DISGUISES) if FULL_DISGUISES_MERGED else ("plain", "percent", "zero_width")
+)
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def _tool(**function: Any) -> dict[str, Any]:
+    return {"type": "function", "function": {"name": "lookup", "description": "Look it up.",
+                                             **function}}
+
+
+def _call(arguments: str) -> dict[str, Any]:
+    return {"role": "assistant", "content": None, "tool_calls": [{
+        "id": "call_1", "type": "function",
+        "function": {"name": "lookup", "arguments": arguments}}]}
+
+
+ASK = {"role": "user", "content": "please help with this"}
+
+
+def plant(field: str, text: str) -> dict[str, Any]:
+    """A request body carrying `text` in `field`."""
+    body: dict[str, Any] = {"messages": [dict(ASK)]}
+    if field == "content":
+        body["messages"][0]["content"] = f"note: {text}"
+    elif field == "content_part":
+        body["messages"][0]["content"] = [{"type": "text", "text": "see below"},
+                                          {"type": "text", "text": text}]
+    elif field == "file_data":
+        body["messages"][0]["content"] = [{"type": "text", "text": "summarise the file"}, {
+            "type": "file", "file": {"filename": "notes.txt",
+                                     "file_data": "data:text/plain;base64," + _b64(text)}}]
+    elif field == "name":
+        body["messages"][0]["name"] = text
+    elif field == "tool_description":
+        body["tools"] = [_tool(description=text)]
+    elif field == "tool_schema":
+        body["tools"] = [_tool(parameters={"type": "object", "properties": {
+            "note": {"type": "string", "description": text}}})]
+    elif field == "tool_arguments":
+        body["messages"] += [_call(json.dumps({"note": text})),
+                             {"role": "tool", "tool_call_id": "call_1", "content": "done"}]
+    elif field == "tool_result":
+        body["messages"] += [_call("{}"),
+                             {"role": "tool", "tool_call_id": "call_1", "content": text}]
+    elif field == "response_format":
+        body["response_format"] = {"type": "json_schema", "json_schema": {
+            "name": "answer", "schema": {"type": "object", "description": text}}}
+    elif field == "user":
+        body["user"] = text
+    elif field == "metadata":
+        body["metadata"] = {"note": text}
+    elif field == "stop":
+        body["stop"] = ["END", text]
+    elif field == "prediction":
+        body["prediction"] = {"type": "content", "content": text}
+    elif field == "documents":
+        body["documents"] = [{"title": "notes", "text": text}]
+    else:
+        raise AssertionError(f"unknown field {field!r}")
+    return body
+
+
+FIELDS = ("content", "content_part", "file_data", "name", "tool_description", "tool_schema",
+          "tool_arguments", "tool_result", "response_format", "user", "metadata", "stop",
+          "prediction", "documents")
+
+
+def policy(local: str, api: str, shape: str) -> str:
+    routes = {
+        # the external model is the first choice; the local one a fallback
+        "external_first": """
+  - name: default
+    candidates: [api]
+    fallbacks: [local]
+""",
+        # two external models first, the defaults' fallbacks after them
+        "fallbacks": """
+  - name: default
+    candidates: [api, api2]
+    fallbacks: [local]
+    on_unavailable: fallback
+""",
+        # the local model is first but down; the API is next
+        "local_down": """
+  - name: default
+    candidates: [local, api]
+    on_unavailable: fallback
+""",
+        # the local model is saturated: its route spills over to the API
+        "spill": """
+  - name: default
+    candidates: [local, api]
+    spill: {max_kv_cache: 0.5}
+""",
+    }[shape]
+    endpoint = closed_port_url() if shape == "local_down" else local
+    return f"""
+version: 1
+models:
+  local:
+    backend: local
+    model: {LOCAL_MODEL}
+    endpoints: ["{endpoint}"]
+    capabilities: [tools, vision, json_schema]
+    context_window: 32768
+  api:
+    backend: openai
+    model: api-small
+    endpoints: ["{api}/v1"]
+    api_key_env: TEST_API_KEY
+    prices: {{input_per_million: 0.15, output_per_million: 0.6}}
+    capabilities: [tools, vision, json_schema]
+    context_window: 128000
+  api2:
+    backend: openai
+    model: api-large
+    endpoints: ["{api}/v1"]
+    api_key_env: TEST_API_KEY
+    prices: {{input_per_million: 1.0, output_per_million: 4.0}}
+    capabilities: [tools, vision, json_schema]
+    context_window: 128000
+routes:
+{routes}
+defaults:
+  fallbacks: [api2]
+"""
+
+
+SHAPES = ("external_first", "fallbacks", "local_down", "spill")
+TARGETS = ("auto", "default", "api", "api2")  # a route, the route by name, models by name
+
+
+@pytest.fixture(scope="module")
+def leak_local() -> Iterator[str]:
+    with run_in_thread(create_vllm_app(EmulatorBehaviour(models=(LOCAL_MODEL,)))) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def leak_external() -> Iterator[str]:
+    behaviour = EmulatorBehaviour(models=("api-small", "api-large"), api_key="sk-test-api")
+    with run_in_thread(create_openai_app(behaviour)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def saturated_local() -> Iterator[str]:
+    """A vLLM emulator whose KV cache stays full: one request holds it for the whole module."""
+    behaviour = EmulatorBehaviour(models=(LOCAL_MODEL,), kv_cache_tokens=1)
+    with run_in_thread(create_vllm_app(behaviour)) as url, httpx.Client(timeout=None) as http:
+        http.post(url + "/_emulator/config", json={"ttft": 600.0}).raise_for_status()
+
+        def hold() -> None:
+            # Ends when the emulator closes at the end of the module.
+            with contextlib.suppress(httpx.HTTPError):
+                http.post(url + "/v1/chat/completions", json={
+                    "model": LOCAL_MODEL, "messages": [{"role": "user", "content": "hold"}]})
+
+        holder = threading.Thread(target=hold, daemon=True)
+        holder.start()
+        _wait_for(lambda: _running(http, url) >= 1, "the holding request never ran")
+        # Requests from now on are answered at once; the holding one keeps its 600 s.
+        http.post(url + "/_emulator/config", json={"ttft": 0.0}).raise_for_status()
+        yield url
+    holder.join(timeout=10)
+
+
+def _running(http: httpx.Client, url: str) -> float:
+    for line in http.get(url + "/metrics").text.splitlines():
+        if line.startswith("vllm:num_requests_running"):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def _wait_for(condition: Callable[[], bool], failure: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(failure)
+        time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def leak_gateways(
+    leak_local: str, saturated_local: str, leak_external: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[dict[str, Gateway]]:
+    gateways: dict[str, Gateway] = {}
+    contexts = []
+    try:
+        for shape in SHAPES:
+            local = saturated_local if shape == "spill" else leak_local
+            context = running_gateway(policy(local, leak_external, shape),
+                                      tmp_path_factory.mktemp(shape), ENV, probe_interval_s=0.05,
+                                      timeouts={"connect_s": 1.0, "first_byte_s": 5.0})
+            gateways[shape] = context.__enter__()
+            contexts.append(context)
+        spill = gateways["spill"]
+
+        def spills() -> bool:
+            out = httpx.post(spill.v1 + "/route/explain", timeout=10, json={
+                "model": "auto", "messages": [{"role": "user", "content": "hi"}]}).json()
+            return bool(out["spilled"]) and out["attempt_order"][0] == "api"
+
+        # A clean request would go to the API now: the shape tests what it claims to.
+        _wait_for(spills, "the saturated local model never made the route spill")
+        yield gateways
+    finally:
+        for context in reversed(contexts):
+            context.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="module")
+def client() -> Iterator[httpx.Client]:
+    """One client for the module: building one per call costs more than the call."""
+    with httpx.Client(timeout=30) as http:
+        yield http
+
+
+def strings(value: Any) -> Iterator[str]:
+    """Every key, string and number in a recorded body."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield str(key)
+            yield from strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from strings(item)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        yield str(value)
+
+
+@settings(max_examples=400, deadline=None, derandomize=True, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(
+    planted=st.sampled_from(VALUES),
+    disguise=st.sampled_from(DISGUISE_NAMES),
+    field=st.sampled_from(FIELDS),
+    shape=st.sampled_from(SHAPES),
+    target=st.sampled_from(TARGETS),
+    stream=st.booleans(),
+)
+def test_no_planted_value_reaches_an_external_model(
+    leak_gateways: dict[str, Gateway], leak_external: str, client: httpx.Client,
+    planted: Planted, disguise: str, field: str, shape: str, target: str, stream: bool,
+) -> None:
+    client.post(leak_external + "/_emulator/reset").raise_for_status()
+    text = planted.text(DISGUISES[disguise](planted.value))
+    body = {"model": target, "stream": stream, **plant(field, text)}
+    r = client.post(leak_gateways[shape].v1 + "/chat/completions", json=body)
+    assert r.status_code < 500 or r.status_code == 503, r.text
+    recorded = client.get(leak_external + "/_emulator/requests")
+    recorded.raise_for_status()
+    data = recorded.json()
+    requests = data["requests"] if isinstance(data, dict) else data
+    received = [s for request in requests for s in strings(request["body"])]
+    forms = {text, DISGUISES[disguise](planted.value), *encodings(planted.value)}
+    for form in forms:
+        assert not any(form in s for s in received), (
+            f"{planted.kind} ({disguise}) in {field} reached the external model via "
+            f"{shape}/{target}")
+    # Every example carries a sensitive value, so an external model should get nothing at all.
+    assert received == [], f"{planted.kind} ({disguise}) in {field} via {shape}/{target}"
