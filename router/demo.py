@@ -26,7 +26,7 @@ from router.errors import PolicyError
 from router.server import configure_logging
 from router.settings import Settings
 
-LOCAL_MODEL = "Qwen/Qwen3.5-35B-A3B-FP8"
+LOCAL_MODEL = "qwen3.5-35b-a3b"
 BANNER = """
 Junction demo: gateway on http://{host}:{port}/v1 (policy {policy})
   local model (emulated vLLM):  {local}

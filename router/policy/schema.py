@@ -33,10 +33,14 @@ class LocalCost(_Strict):
         1000.0, gt=0, description="Assumed throughput until the capacity probe has measured one."
     )
     mode: Literal["average", "marginal"] = Field(
-        "average", description="marginal counts idle local capacity as free."
+        "marginal",
+        description="marginal: idle capacity is free and the price rises to the average as the "
+                    "GPUs fill; average: the GPUs' hourly price spread over their throughput.",
     )
     idle_threshold: float = Field(
-        0.5, ge=0, le=1, description="marginal: utilisation below which local tokens cost $0."
+        0.5, ge=0, le=1,
+        description="marginal: utilisation below which local tokens cost $0; the price rises "
+                    "from there to the average at full utilisation.",
     )
     max_num_seqs: int | None = Field(
         None, ge=1, description="vLLM's --max-num-seqs, to measure utilisation by slots."
