@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import openai
 import pytest
 
 from tests.integration.gateway.conftest import ENV, policy_text
@@ -43,3 +44,40 @@ def test_fail_closed_rejection_before_any_attempt_says_when_to_retry(
                 break
         else:
             raise AssertionError(f"the probe never marked the local model down: {r.text}")
+
+
+@pytest.mark.parametrize("depth", [129, 256, 700, 1024, 5000])
+def test_deeply_nested_json_is_a_400_not_a_crash(
+    gateway: Gateway, depth: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    content = "[" * depth + "]" * depth
+    body = '{"model": "auto", "messages": [{"role": "user", "content": "hi"}], "x": ' + content
+    r = httpx.post(gateway.v1 + "/chat/completions", content=body + "}",
+                   headers={"content-type": "application/json"}, timeout=10)
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert error["type"] == "invalid_request_error" and error["code"] == "invalid_json"
+    assert "Traceback" not in caplog.text
+
+
+def test_a_body_nested_within_the_limit_is_served(gateway: Gateway) -> None:
+    nested = "[" * 100 + "]" * 100
+    body = '{"model": "auto", "messages": [{"role": "user", "content": "hi"}], "x": ' + nested
+    r = httpx.post(gateway.v1 + "/chat/completions", content=body + "}",
+                   headers={"content-type": "application/json"}, timeout=10)
+    assert r.status_code == 200, r.text
+
+
+def test_models_retrieve_for_models_routes_and_auto(gateway: Gateway) -> None:
+    with openai.OpenAI(base_url=gateway.v1, api_key="x", max_retries=0) as client:
+        listed = {m.id: m for m in client.models.list()}
+        for name in ("auto", "default", "sensitive", "local", "api"):
+            one = client.models.retrieve(name)
+            assert one.id == name and one.object == "model"
+            assert one.model_dump() == listed[name].model_dump()
+        with pytest.raises(openai.NotFoundError) as info:
+            client.models.retrieve("gpt-9")
+    error = info.value.response.json()["error"]
+    assert error["code"] == "model_not_found" and error["param"] == "model"
+    assert "'gpt-9'" in error["message"] and "auto" in error["message"]
+    assert error["type"] == "invalid_request_error" or error["type"] == "not_found_error"
