@@ -81,3 +81,24 @@ def test_models_retrieve_for_models_routes_and_auto(gateway: Gateway) -> None:
     assert error["code"] == "model_not_found" and error["param"] == "model"
     assert "'gpt-9'" in error["message"] and "auto" in error["message"]
     assert error["type"] == "invalid_request_error" or error["type"] == "not_found_error"
+
+
+def test_feedback_413_does_not_name_the_chat_body_setting(gateway: Gateway) -> None:
+    body = '{"request_id": "jr-1", "score": 1, "comment": "' + "x" * 70_000 + '"}'
+    r = httpx.post(gateway.v1 + "/feedback", content=body,
+                   headers={"content-type": "application/json"}, timeout=10)
+    assert r.status_code == 413
+    message = r.json()["error"]["message"]
+    assert "JUNCTION_MAX_BODY_BYTES" not in message
+    assert "65536" in message and "feedback" in message
+
+
+def test_chat_413_names_the_setting_that_governs_it(
+    vllm_url: str, api_url: str, tmp_path: Path
+) -> None:
+    with running_gateway(policy_text(vllm_url, api_url), tmp_path, ENV,
+                         max_body_bytes=1024) as gw:
+        r = httpx.post(gw.v1 + "/chat/completions", timeout=10, json={
+            "model": "auto", "messages": [{"role": "user", "content": "x" * 2000}]})
+    assert r.status_code == 413
+    assert "JUNCTION_MAX_BODY_BYTES" in r.json()["error"]["message"]
