@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import time
 from collections.abc import AsyncIterator
@@ -23,11 +24,25 @@ from router.providers.base import (
     Usage,
     retryable_status,
 )
+from router.providers.openai_shape import chunk_shape, completion_shape
 from router.providers.sse import DONE, encode_event, error_event
 from router.settings import TimeoutSettings
 
 # Junction owns these; everything else in the body goes to litellm unchanged.
 _OWN_FIELDS = frozenset({"model", "messages", "stream", "stream_options"})
+_LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")
+
+
+def quiet_litellm_logging(level: int = logging.WARNING) -> None:
+    """litellm gives its loggers their own coloured stderr handlers and still propagates, so
+    each request's INFO line appears twice beside Junction's access line. Route its records
+    through Junction's logging once, at `level` and above."""
+    for name in _LITELLM_LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = True
 
 
 class LiteLLMProvider:
@@ -40,6 +55,9 @@ class LiteLLMProvider:
         # litellm's aiohttp transport caches sessions bound to the first event loop it saw;
         # plain httpx clients close cleanly with ours.
         litellm.disable_aiohttp_transport = True
+        quiet_litellm_logging(
+            logging.DEBUG if logging.getLogger("junction").isEnabledFor(logging.DEBUG)
+            else logging.WARNING)
         self._litellm = litellm
         self.timeouts = timeouts
 
@@ -73,7 +91,7 @@ class LiteLLMProvider:
         except Exception as exc:
             raise _attempt_failed(exc) from exc
         elapsed = (time.perf_counter() - start) * 1000.0
-        data = response.model_dump(exclude_none=True)
+        data = completion_shape(response.model_dump(exclude_none=True))
         usage = Usage()
         if isinstance(data.get("usage"), dict):
             usage.update_from(data["usage"])
@@ -123,7 +141,7 @@ class LiteLLMStream:
             self._first = self._encode(chunk)
 
     def _encode(self, chunk: Any) -> bytes | None:
-        data = chunk.model_dump(exclude_none=True)
+        data = chunk_shape(chunk.model_dump(exclude_none=True))
         self.end.chunks += 1
         usage = data.get("usage")
         if isinstance(usage, dict) and usage:
