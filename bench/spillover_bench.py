@@ -181,8 +181,8 @@ def main() -> int:
     within = all(r["ttft_p95"] <= TTFT_TARGET_MS for r in spill)
     below = [r for r in spill if 0 < r["load"] < 1.0]
     local_below = min(r["local_share"] for r in below) if below else float("nan")
-    print(f"\nJunction (policies/default.yaml): p95 TTFT within {TTFT_TARGET_MS:.0f} ms at every load: "
-          f"{within}; lowest local share below saturation: {local_below:.1%}")
+    print(f"\nJunction (policies/default.yaml): p95 TTFT within {TTFT_TARGET_MS:.0f} ms at "
+          f"every load: {within}; lowest local share below saturation: {local_below:.1%}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

@@ -1,5 +1,5 @@
 """Readiness tells the truth: per route, whether a model can serve; start-up names each model
-that cannot, with the reason (missing key, nothing on the port, a model name vLLM does not serve)."""
+that cannot, with the reason (missing key, nothing on the port, a name vLLM does not serve)."""
 
 from __future__ import annotations
 
