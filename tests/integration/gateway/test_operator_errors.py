@@ -102,3 +102,32 @@ def test_chat_413_names_the_setting_that_governs_it(
             "model": "auto", "messages": [{"role": "user", "content": "x" * 2000}]})
     assert r.status_code == 413
     assert "JUNCTION_MAX_BODY_BYTES" in r.json()["error"]["message"]
+
+
+def test_admin_api_as_the_readme_describes_it(
+    vllm_url: str, api_url: str, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    with running_gateway(policy_text(vllm_url, api_url), tmp_path, ENV) as closed:
+        r = httpx.get(closed.url + "/admin/teams", headers={"authorization": "Bearer x"})
+        assert r.status_code == 403 and r.json()["error"]["code"] == "admin_disabled"
+    admin = {"authorization": "Bearer admin-token"}
+    with running_gateway(policy_text(vllm_url, api_url), tmp_path, ENV,
+                         admin_token="admin-token") as gw:
+        team = httpx.post(gw.url + "/admin/teams", headers=admin, json={
+            "name": "acme", "limits": {"daily_usd": 20}})
+        assert team.status_code in (200, 201), team.text
+        key = httpx.post(gw.url + "/admin/keys", headers=admin, json={"team": "acme"})
+        assert key.status_code in (200, 201), key.text
+        expires = datetime.fromisoformat(key.json()["expires_at"])
+        assert abs(expires - (datetime.now(UTC) + timedelta(days=90))) < timedelta(hours=1)
+        spend = httpx.get(gw.url + "/admin/spend", headers=admin, params={"team": "acme"})
+    assert spend.status_code == 200
+    body = spend.json()
+    assert (body["scope"], body["owner"]) == ("team", "acme")
+    day = body["budgets"][0]
+    assert set(day) == {"scope", "owner", "window", "period", "spent_usd", "reserved_usd",
+                        "limit_usd", "soft_limit_usd", "soft_exceeded", "hard_exceeded",
+                        "reset_at"}
+    assert day["window"] == "day" and day["limit_usd"] == 20 and day["spent_usd"] == 0
