@@ -128,3 +128,12 @@ def test_a_queue_on_the_local_model_spills_to_the_api() -> None:
     assert decision.attempts.index("qwen-local") > decision.attempts.index("gpt-4o-mini")
     local = next(v for v in decision.verdicts if v.model == "qwen-local")
     assert "waiting 3 > 1" in local.reason
+
+
+def test_the_default_local_model_is_what_the_35b_launch_profiles_serve() -> None:
+    from local_backend.profiles import load_profiles
+
+    policy = load_policy(DEFAULT, environ={})
+    served = {p.served_model_name for p in load_profiles().values()
+              if "35B-A3B" in p.model}
+    assert served == {policy.models["qwen-local"].model}

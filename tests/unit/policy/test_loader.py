@@ -146,3 +146,19 @@ def test_every_missing_variable_is_named_at_once() -> None:
 @pytest.mark.parametrize("path", POLICY_FILES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_shipped_policy_loads_with_no_variables_set(path: Path) -> None:
     assert load_policy(path, {}).routes
+
+
+def test_the_shipped_policies_are_package_data() -> None:
+    import tomllib
+
+    from router.settings import SHIPPED_POLICY, Settings
+
+    packaged = ROOT / "router" / "policies"
+    assert SHIPPED_POLICY == packaged / "default.yaml" and SHIPPED_POLICY.is_file()
+    assert Settings().policy_file == SHIPPED_POLICY
+    in_package = sorted(p.relative_to(packaged) for p in packaged.rglob("*.yaml"))
+    assert in_package == sorted(p.relative_to(ROOT / "policies") for p in SHIPPED)
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"]["router"]
+    assert all(any(p.relative_to(ROOT / "router").match(pat) for pat in patterns)
+               for p in packaged.rglob("*.yaml"))
