@@ -74,7 +74,7 @@ def create_app(
     capacity = LocalCapacity(policy, probe)
     signals = LiveSignals(PolicySignals(policy, unavailable), stats, capacity)
     engine = PolicyEngine(policy, signals, scorers=load_scorers(policy, settings.policy_file))
-    availability = Availability(policy, probe_client, signals.unavailable_reason)
+    availability = Availability(policy, probe_client, signals.unavailable_reason, api_keys)
     executor = Executor(policy, providers, breakers, api_keys, settings.timeouts.first_byte_s,
                         endpoint_load=capacity.endpoint_rank)
     metrics = Metrics()

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import httpx
 import orjson
+from pydantic import SecretStr
 
 from router.policy.schema import ModelSpec, Policy
 
@@ -35,12 +36,15 @@ def models_url(endpoint: str) -> str:
     return (base if base.endswith("/v1") else base + "/v1") + "/models"
 
 
-async def served_model_problem(client: httpx.AsyncClient, endpoint: str, model: str
-                               ) -> str | None:
+async def served_model_problem(
+    client: httpx.AsyncClient, endpoint: str, model: str, api_key: SecretStr | None = None
+) -> str | None:
     """None when `endpoint` lists `model` in its /v1/models; else what is wrong and the fix."""
     url = models_url(endpoint)
+    headers = {} if api_key is None else {
+        "authorization": "Bearer " + api_key.get_secret_value()}
     try:
-        response = await client.get(url)
+        response = await client.get(url, headers=headers)
     except httpx.HTTPError as exc:
         return f"nothing answers at {url} ({type(exc).__name__}: {exc or 'no detail'})"
     if response.status_code != 200:
@@ -96,10 +100,12 @@ class Availability:
         policy: Policy,
         client: httpx.AsyncClient,
         unavailable: Callable[[str], str | None],
+        api_keys: Mapping[str, SecretStr | None] | None = None,
     ) -> None:
         self.policy = policy
         self.client = client
         self.unavailable = unavailable
+        self.api_keys = dict(api_keys or {})
 
     async def model_reasons(self) -> dict[str, str | None]:
         """Every model of the policy -> None when it can serve, else why not."""
@@ -108,14 +114,16 @@ class Availability:
         for name, spec in self.policy.models.items():
             reasons[name] = self.unavailable(name)
             if reasons[name] is None and spec.backend == "local":
-                checks[name] = asyncio.ensure_future(self._local_problem(spec))
+                checks[name] = asyncio.ensure_future(
+                    self._local_problem(spec, self.api_keys.get(name)))
         for name, task in checks.items():
             reasons[name] = await task
         return reasons
 
-    async def _local_problem(self, spec: ModelSpec) -> str | None:
+    async def _local_problem(self, spec: ModelSpec, api_key: SecretStr | None) -> str | None:
         problems = await asyncio.gather(*(
-            served_model_problem(self.client, url, spec.model) for url in spec.endpoints))
+            served_model_problem(self.client, url, spec.model, api_key)
+            for url in spec.endpoints))
         if any(problem is None for problem in problems):
             return None
         return "; ".join(p for p in problems if p is not None)

@@ -65,3 +65,20 @@ def test_a_local_model_name_vllm_does_not_serve_is_caught(
     assert "--served-model-name qwen-test" in reason
     assert any("model local is unavailable" in rec.getMessage() and "serves qwen3.5-35b-a3b"
                in rec.getMessage() for rec in caplog.records)
+
+
+def test_a_local_endpoint_behind_a_key_is_checked_with_it() -> None:
+    import asyncio
+
+    from pydantic import SecretStr
+
+    from router.availability import served_model_problem
+
+    async def check(key: SecretStr | None) -> str | None:
+        async with httpx.AsyncClient(timeout=5) as client:
+            return await served_model_problem(client, url, "m", key)
+
+    behaviour = EmulatorBehaviour(models=("m",), api_key="sk-local")
+    with run_in_thread(create_vllm_app(behaviour)) as url:
+        assert asyncio.run(check(SecretStr("sk-local"))) is None
+        assert "answered HTTP 401" in (asyncio.run(check(None)) or "")

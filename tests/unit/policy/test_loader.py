@@ -154,7 +154,7 @@ def test_the_shipped_policies_are_package_data() -> None:
     from router.settings import SHIPPED_POLICY, Settings
 
     packaged = ROOT / "router" / "policies"
-    assert SHIPPED_POLICY == packaged / "default.yaml" and SHIPPED_POLICY.is_file()
+    assert packaged / "default.yaml" == SHIPPED_POLICY and SHIPPED_POLICY.is_file()
     assert Settings().policy_file == SHIPPED_POLICY
     in_package = sorted(p.relative_to(packaged) for p in packaged.rglob("*.yaml"))
     assert in_package == sorted(p.relative_to(ROOT / "policies") for p in SHIPPED)
