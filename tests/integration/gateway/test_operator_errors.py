@@ -131,3 +131,15 @@ def test_admin_api_as_the_readme_describes_it(
                         "limit_usd", "soft_limit_usd", "soft_exceeded", "hard_exceeded",
                         "reset_at"}
     assert day["window"] == "day" and day["limit_usd"] == 20 and day["spent_usd"] == 0
+
+
+def test_a_prompt_too_long_for_every_model_is_a_clear_400(gateway: Gateway) -> None:
+    words = "lorem ipsum dolor sit amet " * 40_000
+    with openai.OpenAI(base_url=gateway.v1, api_key="x", max_retries=0) as client, \
+            pytest.raises(openai.BadRequestError) as info:
+        client.chat.completions.create(model="auto",
+                                       messages=[{"role": "user", "content": words}])
+    error = info.value.response.json()["error"]
+    assert error["code"] == "context_length_exceeded"
+    assert "largest context window" in error["message"] and "128000 (api)" in error["message"]
+    assert "catch-all" not in error["message"]
