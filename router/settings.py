@@ -83,6 +83,7 @@ class AccountsSettings(BaseModel):
 # The shipped default policy is package data: found from any directory after `pip install`.
 SHIPPED_POLICY = Path(__file__).resolve().parent / "policies" / "default.yaml"
 
+
 class Settings(BaseSettings):
     """Every setting has a JUNCTION_ environment variable; nested ones use `__`."""
 

@@ -238,8 +238,15 @@ class PolicyEngine:
                 f"the models it may use is {window} ({largest}); shorten the messages or "
                 "lower max_tokens",
             )
-        lacking = {n: _missing_capabilities(self.policy.models[n], c) for n in names}
-        detail = "; ".join(f"{n} lacks {', '.join(m)}" for n, m in lacking.items() if m)
+        reasons = []
+        for name in names:
+            spec = self.policy.models[name]
+            missing = _missing_capabilities(spec, c)
+            if missing:
+                reasons.append(f"{name} lacks {', '.join(missing)}")
+            elif needed > spec.context_window:
+                reasons.append(f"{name}'s window {spec.context_window} < {needed} tokens")
+        detail = "; ".join(reasons)
         return self._refuse(
             "none", c, 400, "model_cannot_serve_request",
             f"no model this request may use can serve it: {detail}",
