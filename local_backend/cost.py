@@ -6,9 +6,15 @@ Average mode spreads the GPUs' hourly price over the tokens they actually serve:
 
 with tokens_per_s = prompt + generated tokens per second measured from vLLM's counters while
 the endpoint is busy, and at least the configured `fallback_tokens_per_s` while it is not (a
-quiet endpoint's measured rate reflects demand, not what the GPUs can do). Marginal mode counts
-capacity that would sit idle anyway as free: the price is 0 while utilisation is below
-`idle_threshold`, and the average price above it.
+quiet endpoint's measured rate reflects demand, not what the GPUs can do). Marginal mode prices
+what one more request really costs GPUs that are paid for anyway: nothing while utilisation is
+below `idle_threshold`, then rising along a curve as the GPUs fill, to the average price at full
+utilisation (a queue counts as full):
+
+    $/M tokens = average x ((utilisation - idle_threshold) / (1 - idle_threshold))^2
+
+The curve, rather than a step, keeps a half-busy GPU cheap without pretending that a nearly full
+one is free; leaving the local model under load is the job of the route's spill-over.
 """
 
 from __future__ import annotations
@@ -41,6 +47,13 @@ def utilisation(load: EndpointLoad, max_num_seqs: int | None = None) -> float:
     return min(max(load.kv_cache_usage, slots), 1.0)
 
 
+def marginal_factor(used: float, idle_threshold: float) -> float:
+    """Share of the average price one more token costs at utilisation `used` (0..1)."""
+    if used <= idle_threshold or idle_threshold >= 1.0:
+        return 0.0
+    return min((used - idle_threshold) / (1.0 - idle_threshold), 1.0) ** 2
+
+
 @dataclass(frozen=True)
 class LocalCostConfig:
     """Price and capacity of one local deployment (usually from its launch profile)."""
@@ -48,7 +61,7 @@ class LocalCostConfig:
     cost_per_gpu_hour: float
     gpu_count: int
     fallback_tokens_per_s: float
-    mode: CostMode = "average"
+    mode: CostMode = "marginal"
     idle_threshold: float = 0.5
     max_num_seqs: int | None = None
 
@@ -87,17 +100,19 @@ class LocalCostModel:
         return max(measured, self.config.fallback_tokens_per_s)
 
     def price_per_million(self, load: EndpointLoad | None) -> float:
-        """Dollars per million (prompt + generated) tokens now, in the configured mode."""
+        """Dollars per million (prompt + generated) tokens now, in the configured mode.
+
+        Marginal mode with no measurement yet prices the GPUs as idle: a down endpoint is
+        caught by availability, not by price.
+        """
         cfg = self.config
-        if (
-            cfg.mode == "marginal"
-            and load is not None
-            and utilisation(load, cfg.max_num_seqs) < cfg.idle_threshold
-        ):
-            return 0.0
-        return dollars_per_million_tokens(
+        average = dollars_per_million_tokens(
             cfg.cost_per_gpu_hour, cfg.gpu_count, self.throughput(load)
         )
+        if cfg.mode == "average":
+            return average
+        used = 0.0 if load is None else utilisation(load, cfg.max_num_seqs)
+        return average * marginal_factor(used, cfg.idle_threshold)
 
     def cost(self, tokens: int, load: EndpointLoad | None) -> float:
         """Dollars for a request of `tokens` prompt + generated tokens at today's price."""
@@ -105,7 +120,7 @@ class LocalCostModel:
 
 
 def cost_config_for(
-    profile: LaunchProfile, mode: CostMode = "average", idle_threshold: float = 0.5
+    profile: LaunchProfile, mode: CostMode = "marginal", idle_threshold: float = 0.5
 ) -> LocalCostConfig:
     """The cost settings of a launch profile: its GPUs, their price and its expected throughput."""
     return LocalCostConfig(

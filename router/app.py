@@ -19,6 +19,7 @@ from local_backend.probe import CapacityProbe
 from router.accounts import AccessService
 from router.api import admin, feedback, health, openai
 from router.api.responses import error_response, json_response
+from router.availability import Availability
 from router.capacity import LocalCapacity
 from router.classify import Classifier, RuleClassifier
 from router.egress import EgressGuard
@@ -82,6 +83,7 @@ def create_app(
     engine = PolicyEngine(policy, signals, scorers=load_scorers(policy, settings.policy_file))
     # The classifier and the egress guard must use the same detectors.
     extra_detectors = build_detectors(policy)
+    availability = Availability(policy, probe_client, signals.unavailable_reason, api_keys)
     executor = Executor(policy, providers, breakers, api_keys, settings.timeouts.first_byte_s,
                         endpoint_load=capacity.endpoint_rank,
                         guard=EgressGuard(extra_detectors))
@@ -100,6 +102,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await stats.start()
         await probe.start()
+        await availability.log_startup()
         try:
             yield
         finally:
@@ -129,6 +132,7 @@ def create_app(
     app.state.stats = stats
     app.state.access = access
     app.state.capacity = capacity
+    app.state.availability = availability
     app.include_router(openai.router)
     app.include_router(feedback.router)
     app.include_router(admin.router)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from local_backend.cost import LocalCostConfig, LocalCostModel
+from local_backend.cost import LocalCostConfig, LocalCostModel, utilisation
 from local_backend.metrics import EndpointLoad
 from local_backend.probe import CapacityProbe, predict_ttft
 from router.policy.pricing import ModelPrice
@@ -83,6 +83,11 @@ class LocalCapacity:
         ttft = predict_ttft(load)
         if ttft is not None:
             out["predicted_ttft_ms"] = round(ttft * 1000.0, 1)
+        cost = self._costs.get(model)
+        if cost is not None:
+            # The numbers behind the price the engine compares, so explain shows why.
+            out["utilisation"] = round(utilisation(load, cost.config.max_num_seqs), 4)
+            out["price_per_million_usd"] = round(cost.price_per_million(load), 6)
         return out
 
     def saturation(self, model: str, spill: Spill) -> str | None:

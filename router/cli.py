@@ -19,7 +19,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         parser.print_help()
         return 2
-    result: int = handler(args)
+    try:
+        result: int = handler(args)
+    except BrokenPipeError:
+        # `junction route explain ... | head`: the reader left; that is not an error here.
+        # Point stdout at devnull so the interpreter's final flush does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     return result
 
 
@@ -40,13 +47,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--host", default="127.0.0.1")
     demo.add_argument("--port", type=int, default=8080)
     demo.add_argument("--config", type=Path, default=None,
-                      help="policy file (default: policies/default.yaml)")
+                      help="policy file (default: the shipped default policy)")
     demo.set_defaults(handler=_demo)
 
     route = sub.add_parser("route", help="routing tools")
     route_sub = route.add_subparsers(dest="route_command", metavar="COMMAND")
     explain = route_sub.add_parser("explain", help="print the decision for a request, offline")
-    explain.add_argument("--config", type=Path, default=Path("policies/default.yaml"))
+    explain.add_argument("--config", type=Path, default=None,
+                         help="policy file (default: the shipped default policy)")
     explain.add_argument("request", type=Path, help="a chat-completions request body (JSON)")
     explain.add_argument("--header", action="append", default=[], metavar="NAME:VALUE")
     explain.set_defaults(handler=_explain)
@@ -109,15 +117,22 @@ def _explain(args: argparse.Namespace) -> int:
         name, _, value = item.partition(":")
         headers[name.strip().lower()] = value.strip()
     try:
-        result = explain_offline(args.config, raw, headers)
+        result = explain_offline(args.config or _shipped_policy(), raw, headers)
     except PolicyError as exc:
         print(f"junction: {exc}", file=sys.stderr)
         return 2
     except JunctionError as exc:
-        print(json.dumps(exc.body(), indent=2))
+        print(json.dumps(exc.body(), indent=2), flush=True)
         return 1
-    print(json.dumps(result, indent=2))
+    # Flushed here, so that a reader that went away (`| head`) is met in main's handler.
+    print(json.dumps(result, indent=2), flush=True)
     return 0
+
+
+def _shipped_policy() -> Path:
+    from router.settings import SHIPPED_POLICY
+
+    return SHIPPED_POLICY
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from contextlib import ExitStack
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from router.errors import PolicyError
 from router.server import configure_logging
 from router.settings import Settings
 
-LOCAL_MODEL = "Qwen/Qwen3.5-35B-A3B-FP8"
+LOCAL_MODEL = "qwen3.5-35b-a3b"
 BANNER = """
 Junction demo: gateway on http://{host}:{port}/v1 (policy {policy})
   local model (emulated vLLM):  {local}
@@ -48,12 +49,19 @@ from. Press Ctrl+C to stop.
 """
 
 
+def say(message: str) -> None:
+    """A progress line, so the first seconds are not silent."""
+    print(f"junction demo: {message}", flush=True)
+
+
 def run_demo(host: str, port: int, policy_file: Path | None) -> int:
     os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     settings = Settings(host=host, port=port)
     if policy_file is not None:
         settings = settings.model_copy(update={"policy_file": policy_file})
     configure_logging(settings.log_level)
+    started = time.perf_counter()
+    say("starting emulated backends on loopback: vLLM (local model), OpenAI, Anthropic")
     with ExitStack() as stack:
         local = stack.enter_context(run_in_thread(create_vllm_app(EmulatorBehaviour(
             models=(LOCAL_MODEL,), ttft=0.05, tps=120, completion_tokens=48,
@@ -76,11 +84,14 @@ def run_demo(host: str, port: int, policy_file: Path | None) -> int:
             "ANTHROPIC_BASE_URL": anthropic,
             "ANTHROPIC_API_KEY": "demo-anthropic-key",
         }
+        say(f"loading policy {settings.policy_file} (litellm, for the Anthropic model, "
+            "loads in the background)")
         try:
             app = create_app(settings, environ=environ)
         except PolicyError as exc:
             logging.getLogger("junction").error("cannot start: %s", exc)
             return 2
+        say(f"starting the gateway ({time.perf_counter() - started:.1f} s so far)")
         print(BANNER.format(host=host, port=port, policy=settings.policy_file, local=local,
                             openai=openai_url, anthropic=anthropic), flush=True)
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

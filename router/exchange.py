@@ -19,6 +19,9 @@ from router.policy.pricing import ModelPrice
 from router.providers.base import Usage
 
 SENSITIVITY_HEADER = "x-junction-sensitivity"
+# Real requests (tool schemas included) nest a few dozen levels; far deeper bodies only exhaust
+# the recursion of whatever reads them next (validation, the classifier, re-encoding).
+MAX_JSON_DEPTH = 128
 
 
 @dataclass(slots=True)
@@ -62,10 +65,39 @@ def parse_json(raw: bytes) -> Any:
     if not raw:
         raise InvalidRequest("the request body is empty; send a JSON chat-completions request")
     try:
-        return orjson.loads(raw)
+        data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise InvalidRequest(f"the request body is not valid JSON: {exc}",
                              code="invalid_json") from None
+    depth = json_depth(data, MAX_JSON_DEPTH)
+    if depth > MAX_JSON_DEPTH:
+        raise InvalidRequest(
+            f"the request body nests more than {MAX_JSON_DEPTH} levels deep; at most "
+            f"{MAX_JSON_DEPTH} are allowed", code="invalid_json")
+    return data
+
+
+def json_depth(value: Any, limit: int) -> int:
+    """How deep arrays and objects nest in `value`, counting no further than `limit` + 1.
+
+    Iterative, so that measuring a hostile body cannot itself exhaust the stack.
+    """
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if depth > limit:
+            return depth
+        stack.extend((child, depth + 1) for child in children
+                     if isinstance(child, (dict, list)))
+    return deepest
 
 
 def header_sensitivity(headers: Mapping[str, str]) -> Sensitivity:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from router.availability import missing_api_key
 from router.classify import RuleClassifier
 from router.exchange import parse_json
 from router.policy.detectors import build_detectors
@@ -17,9 +19,20 @@ from router.serving import ChatService
 from router.telemetry import Metrics
 
 
-def explain_offline(policy_file: Path, raw: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
-    policy = load_policy(policy_file)
-    signals = PolicySignals(policy)
+def explain_offline(
+    policy_file: Path,
+    raw: bytes,
+    headers: Mapping[str, str],
+    environ: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The decision the gateway would make, from the policy and this environment's API keys.
+
+    A model whose key variable is unset is unavailable here as it would be in the server;
+    live state (breakers, local load) is not known offline.
+    """
+    env = os.environ if environ is None else environ
+    policy = load_policy(policy_file, env)
+    signals = PolicySignals(policy, lambda name: missing_api_key(policy.models[name], env))
     engine = PolicyEngine(policy, signals, scorers=load_scorers(policy, policy_file))
     service = ChatService(
         classifier=RuleClassifier(extra_detectors=build_detectors(policy)),

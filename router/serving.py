@@ -49,6 +49,9 @@ from router.providers.base import OpenStream, Usage
 from router.telemetry import Metrics
 
 log = logging.getLogger("junction.access")
+# A 503 means no permitted model can serve now (local model down or full, fail-closed); a
+# breaker's cooldown or the probe's next look usually changes that within seconds.
+RETRY_AFTER_S = "5"
 tracer = trace.get_tracer(__name__)
 
 @dataclass(slots=True)
@@ -338,6 +341,7 @@ class ChatService:
             "x-junction-request-id": req.request_id,
             "x-request-id": req.request_id,
             "x-junction-route": decision.route,
+            **({"retry-after": RETRY_AFTER_S} if rejection.status == 503 else {}),
         }
         log.info("request=%s route=%s refused code=%s", req.request_id, decision.route,
                  rejection.code)
@@ -389,6 +393,8 @@ class ChatService:
             error.details["unscannable"] = dict(exc.refusal.unscannable)
         await self._finish(self._failure_record(req, decision, outcome, error.status_code,
                                                 total_ms, error.message))
+        if error.status_code == 503:
+            headers["retry-after"] = RETRY_AFTER_S
         return Reply(error.status_code, headers, body=orjson.dumps(error.body()))
 
     def _failure_record(
@@ -427,7 +433,8 @@ class ChatService:
             "x-junction-request-id": req.request_id,
             "x-request-id": req.request_id,
             "x-junction-route": decision.route,
-            "x-junction-model": outcome.model or "",
+            # No model answered (a failure): no header, rather than an empty one.
+            **({"x-junction-model": outcome.model} if outcome.model else {}),
             "x-junction-attempts": outcome.header(),
             "x-junction-overhead-ms": f"{overhead:.3f}",
             "x-junction-task": req.classification.task.value,

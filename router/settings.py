@@ -80,6 +80,10 @@ class AccountsSettings(BaseModel):
     )
 
 
+# The shipped default policy is package data: found from any directory after `pip install`.
+SHIPPED_POLICY = Path(__file__).resolve().parent / "policies" / "default.yaml"
+
+
 class Settings(BaseSettings):
     """Every setting has a JUNCTION_ environment variable; nested ones use `__`."""
 
@@ -90,7 +94,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     workers: int = Field(1, ge=1)
-    policy_file: Path = Path("policies/default.yaml")
+    policy_file: Path = SHIPPED_POLICY
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     redis_url: str | None = None
     log_level: Literal["debug", "info", "warning", "error"] = "info"

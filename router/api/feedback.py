@@ -12,12 +12,14 @@ from router.exchange import parse_json
 from router.protocol import FeedbackRequest, validation_error
 
 router = APIRouter(tags=["feedback"])
+FEEDBACK_MAX_BYTES = 64 * 1024  # a score and an id; a fixed cap, not JUNCTION_MAX_BODY_BYTES
 
 
 @router.post("/v1/feedback", summary="Rate a response (0-1 or thumbs up/down)")
 async def feedback(request: Request) -> Response:
     await request.app.state.chat.authenticate(dict(request.headers))
-    data = parse_json(await read_body(request, 64 * 1024))
+    data = parse_json(await read_body(request, FEEDBACK_MAX_BYTES,
+                                      f"feedback bodies are fixed at {FEEDBACK_MAX_BYTES} bytes"))
     try:
         body = FeedbackRequest.model_validate(data)
     except ValidationError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from router.api.responses import json_response
+from router.availability import Availability
 
 router = APIRouter(tags=["health"])
 
@@ -14,9 +15,10 @@ async def live() -> Response:
     return json_response({"status": "ok"})
 
 
-@router.get("/health/ready", summary="Ready to serve: policy loaded, shared state reachable")
+@router.get("/health/ready",
+            summary="Ready to serve: shared state reachable, and every route has a model")
 async def ready(request: Request) -> Response:
-    checks: dict[str, str] = {"policy": "ok"}
+    checks: dict[str, object] = {"policy": "ok"}
     ok = True
     redis = getattr(request.app.state, "redis", None)
     if redis is not None:
@@ -26,6 +28,10 @@ async def ready(request: Request) -> Response:
         except Exception as exc:  # any failure means not ready; say which
             checks["redis"] = f"unreachable: {type(exc).__name__}"
             ok = False
+    availability: Availability = request.app.state.availability
+    routes = await availability.routes()
+    checks["routes"] = {status.route: status.to_dict() for status in routes}
+    ok = ok and all(status.ok for status in routes)
     return json_response({"status": "ok" if ok else "unavailable", "checks": checks},
                          status_code=200 if ok else 503)
 

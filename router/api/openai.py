@@ -16,7 +16,9 @@ from fastapi.responses import StreamingResponse
 
 from router.api.deps import chat_service, read_body, settings
 from router.api.responses import json_response
+from router.errors import NotFound
 from router.exchange import Reply
+from router.policy.schema import Policy
 
 router = APIRouter(tags=["openai"])
 
@@ -76,7 +78,26 @@ async def route_explain(request: Request) -> Response:
 async def list_models(request: Request) -> Response:
     service = chat_service(request)
     await service.authenticate(dict(request.headers))
-    policy = service.engine.policy
+    return json_response({"object": "list", "data": model_objects(service.engine.policy)})
+
+
+@router.get("/v1/models/{model_id:path}", summary="One model, route or 'auto' (models.retrieve)")
+async def retrieve_model(request: Request, model_id: str) -> Response:
+    service = chat_service(request)
+    await service.authenticate(dict(request.headers))
+    objects = model_objects(service.engine.policy)
+    for obj in objects:
+        if obj["id"] == model_id:
+            return json_response(obj)
+    raise NotFound(
+        f"model {model_id!r} is not 'auto', a route or a model of this gateway's policy; "
+        f"choose one of: {', '.join(sorted(str(o['id']) for o in objects))}",
+        param="model", code="model_not_found",
+    )
+
+
+def model_objects(policy: Policy) -> list[dict[str, object]]:
+    """OpenAI model objects for `auto`, every route and every model, as /v1/models lists them."""
     data: list[dict[str, object]] = [
         {"id": "auto", "object": "model", "created": 0, "owned_by": "junction",
          "junction": {"kind": "auto", "description": "the policy chooses"}},
@@ -96,4 +117,4 @@ async def list_models(request: Request) -> Response:
                          "capabilities": [c.value for c in spec.capabilities],
                          "context_window": spec.context_window},
         })
-    return json_response({"object": "list", "data": data})
+    return data

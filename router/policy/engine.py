@@ -63,7 +63,7 @@ class PolicyEngine:
         if requested == "auto":
             route = self._first_match(classification, ctx)
             if route is None:
-                return self._no_route(classification)
+                return self._no_route(classification, ctx)
             return self._decide_route(route, classification, ctx)
         if requested in self._routes:
             route = self._routes[requested]
@@ -215,11 +215,46 @@ class PolicyEngine:
             rejection=rejection,
         )
 
-    def _no_route(self, classification: Classification) -> Decision:
+    def _no_route(self, classification: Classification, ctx: RequestContext) -> Decision:
+        matching = [r for r in self.policy.routes if self.matches(r, classification, ctx)]
+        if matching:
+            # Routes matched but none has a model that can take the request: say what is wrong
+            # with the request, not with the policy.
+            return self._cannot_serve(matching, classification, ctx)
         return self._refuse(
             "none", classification, 400, "no_matching_route",
             "no route of the policy matches this request and the policy has no catch-all route; "
             "name a model or route, or add a route without 'match'",
+        )
+
+    def _cannot_serve(
+        self, routes: list[Route], c: Classification, ctx: RequestContext
+    ) -> Decision:
+        output = ctx.max_output_tokens or 256
+        needed = c.prompt_tokens + output
+        names = dict.fromkeys(n for r in routes for n in (*r.candidates, *r.fallbacks))
+        largest = max(names, key=lambda n: self.policy.models[n].context_window)
+        window = self.policy.models[largest].context_window
+        if needed > window:
+            return self._refuse(
+                "none", c, 400, "context_length_exceeded",
+                f"this request needs about {needed} tokens of context ({c.prompt_tokens} of "
+                f"prompt + {output} for the answer, max_tokens); the largest context window of "
+                f"the models it may use is {window} ({largest}); shorten the messages or "
+                "lower max_tokens",
+            )
+        reasons = []
+        for name in names:
+            spec = self.policy.models[name]
+            missing = _missing_capabilities(spec, c)
+            if missing:
+                reasons.append(f"{name} lacks {', '.join(missing)}")
+            elif needed > spec.context_window:
+                reasons.append(f"{name}'s window {spec.context_window} < {needed} tokens")
+        detail = "; ".join(reasons)
+        return self._refuse(
+            "none", c, 400, "model_cannot_serve_request",
+            f"no model this request may use can serve it: {detail}",
         )
 
     def _refuse(

@@ -16,7 +16,7 @@ import yaml
 from pydantic import ValidationError
 
 from router.errors import PolicyError
-from router.policy.schema import Policy
+from router.policy.schema import Policy, PolicyReferenceError
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -36,10 +36,16 @@ def parse_policy(text: str, *, source: str, environ: Mapping[str, str]) -> Polic
     try:
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
-        raise PolicyError(f"{source}: not valid YAML: {exc}") from exc
+        raise PolicyError(_yaml_error(exc, source)) from None
     if root is None:
         raise PolicyError(f"{source}: the file is empty; a policy needs 'models' and 'routes'")
-    data = _to_python(root, source, environ, ())
+    missing: list[str] = []
+    data = _to_python(root, source, environ, (), missing)
+    if missing:
+        # Every unset variable at once: fixing them one run at a time is tedious.
+        raise PolicyError("\n".join([
+            f"{source}: {len(missing)} environment variable(s) not set; set them, or write "
+            "${NAME:-default} in the policy", *missing]))
     if not isinstance(data, dict):
         raise PolicyError(f"{source}:{root.start_mark.line + 1}: the top level must be a mapping")
     try:
@@ -48,8 +54,23 @@ def parse_policy(text: str, *, source: str, environ: Mapping[str, str]) -> Polic
         raise PolicyError(_describe(exc, root, source)) from None
 
 
+def _yaml_error(exc: yaml.YAMLError, source: str) -> str:
+    """PyYAML's message with the file's name instead of "<unicode string>"."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or str(exc)
+    context = getattr(exc, "context", None)
+    where = f"{source}:{mark.line + 1}" if mark is not None else source
+    column = f" (column {mark.column + 1})" if mark is not None else ""
+    detail = f"{context}, {problem}" if context else problem
+    return f"{where}: not valid YAML: {detail}{column}"
+
+
 def _to_python(
-    node: yaml.Node, source: str, environ: Mapping[str, str], path: tuple[str | int, ...]
+    node: yaml.Node,
+    source: str,
+    environ: Mapping[str, str],
+    path: tuple[str | int, ...],
+    missing: list[str],
 ) -> Any:
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}
@@ -60,13 +81,14 @@ def _to_python(
                     f"{source}:{key_node.start_mark.line + 1}: key {_dotted((*path, key))} "
                     "appears twice"
                 )
-            out[key] = _to_python(value_node, source, environ, (*path, key))
+            out[key] = _to_python(value_node, source, environ, (*path, key), missing)
         return out
     if isinstance(node, yaml.SequenceNode):
-        return [_to_python(item, source, environ, (*path, i)) for i, item in enumerate(node.value)]
+        return [_to_python(item, source, environ, (*path, i), missing)
+                for i, item in enumerate(node.value)]
     value = _scalar(node)
     if isinstance(value, str) and "${" in value:
-        return _substitute(value, node, source, environ, path)
+        return _substitute(value, node, source, environ, path, missing)
     return value
 
 
@@ -81,6 +103,7 @@ def _substitute(
     source: str,
     environ: Mapping[str, str],
     path: tuple[str | int, ...],
+    missing: list[str],
 ) -> str:
     def replace(match: re.Match[str]) -> str:
         name, default = match.group(1), match.group(2)
@@ -88,10 +111,11 @@ def _substitute(
             return environ[name]
         if default is not None:
             return default
-        raise PolicyError(
-            f"{source}:{node.start_mark.line + 1}: {_dotted(path)} refers to environment "
+        missing.append(
+            f"  {source}:{node.start_mark.line + 1}: {_dotted(path)} refers to environment "
             f"variable {name}, which is not set; set it, or write ${{{name}:-default}}"
         )
+        return ""
 
     return _ENV_REF.sub(replace, value)
 
@@ -100,10 +124,15 @@ def _describe(exc: ValidationError, root: yaml.Node, source: str) -> str:
     lines = [f"{source}: invalid policy ({exc.error_count()} error(s))"]
     for err in exc.errors():
         loc = tuple(part for part in err["loc"] if not _is_pydantic_tag(part))
+        cause = (err.get("ctx") or {}).get("error")
+        if isinstance(cause, PolicyReferenceError):
+            # A cross-reference found by the whole-policy check: point at the line holding it.
+            loc = cause.loc
         node = _find_node(root, loc)
         line = node.start_mark.line + 1 if node is not None else 1
         where = _dotted(loc) or "(top level)"
-        shown = "" if err["type"] == "missing" or not loc else f" (got {err.get('input')!r:.80})"
+        quiet = err["type"] == "missing" or not loc or isinstance(cause, PolicyReferenceError)
+        shown = "" if quiet else f" (got {err.get('input')!r:.80})"
         lines.append(f"  {source}:{line}: {where}: {_allowed(err)}{shown}")
     return "\n".join(lines)
 

@@ -39,6 +39,10 @@ def resolve_price(spec: ModelSpec) -> ModelPrice:
     if spec.prices is not None:
         return ModelPrice(spec.prices.input_per_million, spec.prices.output_per_million, "policy")
     if spec.local_cost is not None:
+        if spec.local_cost.mode == "marginal":
+            # Nothing measured (offline, or before the first probe): GPUs paid for anyway and
+            # idle cost nothing more per token; the gateway prices them live as they fill.
+            return ModelPrice(0.0, 0.0, "local_gpu")
         per_m = local_price_per_million(
             spec.local_cost.gpu_hour_usd, spec.local_cost.gpus, spec.local_cost.tokens_per_second
         )

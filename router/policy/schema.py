@@ -14,6 +14,14 @@ Backend = Literal["local", "openai", "litellm"]
 Residency = Literal["local", "external"]
 
 
+class PolicyReferenceError(ValueError):
+    """A cross-reference error found by the whole-policy check, with where it is."""
+
+    def __init__(self, message: str, loc: tuple[str | int, ...]) -> None:
+        super().__init__(message)
+        self.loc = loc
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -34,10 +42,14 @@ class LocalCost(_Strict):
         1000.0, gt=0, description="Assumed throughput until the capacity probe has measured one."
     )
     mode: Literal["average", "marginal"] = Field(
-        "average", description="marginal counts idle local capacity as free."
+        "marginal",
+        description="marginal: idle capacity is free and the price rises to the average as the "
+                    "GPUs fill; average: the GPUs' hourly price spread over their throughput.",
     )
     idle_threshold: float = Field(
-        0.5, ge=0, le=1, description="marginal: utilisation below which local tokens cost $0."
+        0.5, ge=0, le=1,
+        description="marginal: utilisation below which local tokens cost $0; the price rises "
+                    "from there to the average at full utilisation.",
     )
     max_num_seqs: int | None = Field(
         None, ge=1, description="vLLM's --max-num-seqs, to measure utilisation by slots."
@@ -310,35 +322,48 @@ class Policy(_Strict):
     def _check_references(self) -> Policy:
         names = set(self.models)
         seen: set[str] = set()
-        for route in self.routes:
+        for index, route in enumerate(self.routes):
+            at: tuple[str | int, ...] = ("routes", index)
             if route.name in seen:
-                raise ValueError(f"route name {route.name!r} is used twice")
+                raise PolicyReferenceError(f"route name {route.name!r} is used twice",
+                                           (*at, "name"))
             if route.name in names or route.name == "auto":
-                raise ValueError(f"route name {route.name!r} clashes with a model name or 'auto'")
+                raise PolicyReferenceError(
+                    f"route name {route.name!r} clashes with a model name or 'auto'",
+                    (*at, "name"))
             seen.add(route.name)
-            refs = [*route.candidates, *route.fallbacks]
+            refs: list[tuple[str, tuple[str | int, ...]]] = [
+                *((m, (*at, "candidates", i)) for i, m in enumerate(route.candidates)),
+                *((m, (*at, "fallbacks", i)) for i, m in enumerate(route.fallbacks)),
+            ]
             if route.judge is not None:
-                refs.append(route.judge.model)
+                refs.append((route.judge.model, (*at, "judge", "model")))
             if route.router is not None:
-                for ref in (route.router.strong, route.router.weak):
+                for key in ("strong", "weak"):
+                    ref = getattr(route.router, key)
                     if ref not in route.candidates:
-                        raise ValueError(
+                        raise PolicyReferenceError(
                             f"route {route.name!r}: router model {ref!r} must be one of its "
-                            f"candidates ({', '.join(route.candidates)})"
-                        )
-            for ref in refs:
+                            f"candidates ({', '.join(route.candidates)})",
+                            (*at, "router", key))
+            for ref, loc in refs:
                 if ref not in names:
-                    raise ValueError(
+                    raise PolicyReferenceError(
                         f"route {route.name!r} names unknown model {ref!r}; "
-                        f"models are: {', '.join(sorted(names))}"
-                    )
-        for ref in self.defaults.fallbacks:
+                        f"models are: {', '.join(sorted(names))}", loc)
+        for i, ref in enumerate(self.defaults.fallbacks):
             if ref not in names:
-                raise ValueError(f"defaults.fallbacks names unknown model {ref!r}")
+                raise PolicyReferenceError(f"defaults.fallbacks names unknown model {ref!r}",
+                                           ("defaults", "fallbacks", i))
         for task, table in self.quality.items():
             for model, score in table.items():
                 if model not in names:
-                    raise ValueError(f"quality.{task.value} names unknown model {model!r}")
+                    raise PolicyReferenceError(
+                        f"quality.{task.value} names unknown model {model!r}; "
+                        f"models are: {', '.join(sorted(names))}",
+                        ("quality", task.value, model))
                 if not 0 <= score <= 1:
-                    raise ValueError(f"quality.{task.value}.{model} = {score} is outside [0, 1]")
+                    raise PolicyReferenceError(
+                        f"quality.{task.value}.{model} = {score} is outside [0, 1]",
+                        ("quality", task.value, model))
         return self

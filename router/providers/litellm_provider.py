@@ -1,14 +1,16 @@
 """Proprietary APIs (Anthropic, Gemini, OpenAI, ...) through `litellm.acompletion`.
 
-litellm is imported on first construction, not at module import: it takes seconds and ~150 MB,
-which a gateway whose policy names no litellm model should never pay.
+litellm is imported when the provider is built (only for policies that name a litellm model),
+in a thread: it takes seconds and ~150 MB, and the gateway need not wait for it to listen.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
+import threading
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -23,33 +25,73 @@ from router.providers.base import (
     Usage,
     retryable_status,
 )
+from router.providers.openai_shape import chunk_shape, completion_shape
 from router.providers.sse import DONE, encode_event, error_event
 from router.settings import TimeoutSettings
 
 # Junction owns these; everything else in the body goes to litellm unchanged.
 _OWN_FIELDS = frozenset({"model", "messages", "stream", "stream_options"})
+_LITELLM_LOGGERS = ("LiteLLM", "LiteLLM Router", "LiteLLM Proxy")
+
+
+def quiet_litellm_logging(level: int = logging.WARNING) -> None:
+    """litellm gives its loggers their own coloured stderr handlers and still propagates, so
+    each request's INFO line appears twice beside Junction's access line. Route its records
+    through Junction's logging once, at `level` and above."""
+    for name in _LITELLM_LOGGERS:
+        logger = logging.getLogger(name)
+        for handler in list(logger.handlers):
+            logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = True
 
 
 class LiteLLMProvider:
+    """Calls litellm; the import (seconds of CPU) runs in a thread started here, so the gateway
+    starts listening meanwhile and only a litellm model's first request can wait for it."""
+
     def __init__(self, timeouts: TimeoutSettings) -> None:
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-        import litellm
+        self.timeouts = timeouts
+        self._module: Any = None
+        self._import_error: BaseException | None = None
+        self._loader = threading.Thread(target=self._load, name="litellm-import", daemon=True)
+        self._loader.start()
 
+    def _load(self) -> None:
+        try:
+            import litellm
+        except BaseException as exc:  # surfaced to the first caller, not lost in a thread
+            self._import_error = exc
+            return
         litellm.telemetry = False
         litellm.suppress_debug_info = True
         # litellm's aiohttp transport caches sessions bound to the first event loop it saw;
         # plain httpx clients close cleanly with ours.
         litellm.disable_aiohttp_transport = True
-        self._litellm = litellm
-        self.timeouts = timeouts
+        quiet_litellm_logging(
+            logging.DEBUG if logging.getLogger("junction").isEnabledFor(logging.DEBUG)
+            else logging.WARNING)
+        self._module = litellm
+
+    async def _litellm_module(self) -> Any:
+        if self._module is None and self._import_error is None:
+            await asyncio.to_thread(self._loader.join)
+        if self._import_error is not None:
+            raise AttemptFailed("error", f"litellm could not be imported: "
+                                f"{self._import_error!r}", retryable=False)
+        return self._module
 
     async def aclose(self) -> None:
+        await asyncio.to_thread(self._loader.join)
+        if self._module is None:
+            return
         from litellm.llms.custom_httpx.async_client_cleanup import close_litellm_async_clients
 
         await close_litellm_async_clients()  # type: ignore[no-untyped-call]
-        self._litellm.in_memory_llm_clients_cache.flush_cache()  # type: ignore[no-untyped-call]
+        self._module.in_memory_llm_clients_cache.flush_cache()
         # A module-level client, if litellm made one, is bound to this event loop too.
-        shared = vars(self._litellm).get("module_level_aclient")
+        shared = vars(self._module).get("module_level_aclient")
         if shared is not None:
             with contextlib.suppress(Exception):
                 await shared.close()
@@ -69,11 +111,12 @@ class LiteLLMProvider:
     async def complete(self, target: CallTarget, body: dict[str, Any]) -> Completion:
         start = time.perf_counter()
         try:
-            response = await self._litellm.acompletion(**self._kwargs(target, body))
+            litellm = await self._litellm_module()
+            response = await litellm.acompletion(**self._kwargs(target, body))
         except Exception as exc:
             raise _attempt_failed(exc) from exc
         elapsed = (time.perf_counter() - start) * 1000.0
-        data = response.model_dump(exclude_none=True)
+        data = completion_shape(response.model_dump(exclude_none=True))
         usage = Usage()
         if isinstance(data.get("usage"), dict):
             usage.update_from(data["usage"])
@@ -86,9 +129,10 @@ class LiteLLMProvider:
         kwargs = self._kwargs(target, body)
         kwargs["stream"] = True
         kwargs["stream_options"] = {"include_usage": True}
+        litellm = await self._litellm_module()  # the import is not the upstream's first byte
         try:
             async with asyncio.timeout(self.timeouts.first_byte_s):
-                wrapper = await self._litellm.acompletion(**kwargs)
+                wrapper = await litellm.acompletion(**kwargs)
                 stream = LiteLLMStream(wrapper, want_usage)
                 await stream.read_first()
         except TimeoutError as exc:
@@ -123,7 +167,7 @@ class LiteLLMStream:
             self._first = self._encode(chunk)
 
     def _encode(self, chunk: Any) -> bytes | None:
-        data = chunk.model_dump(exclude_none=True)
+        data = chunk_shape(chunk.model_dump(exclude_none=True))
         self.end.chunks += 1
         usage = data.get("usage")
         if isinstance(usage, dict) and usage:

@@ -61,7 +61,8 @@ models:
     endpoints: ["{local}"]
     capabilities: [tools, json_schema]
     context_window: 32768
-    local_cost: {{gpu_hour_usd: 2.0, gpus: 1, tokens_per_second: 2000}}
+    # average: these tests need local tokens to cost money (budgets, records).
+    local_cost: {{gpu_hour_usd: 2.0, gpus: 1, tokens_per_second: 2000, mode: average}}
   api:
     backend: openai
     model: api-small

@@ -74,7 +74,7 @@ def test_kv_and_least_loaded_healthy_endpoint() -> None:
     assert "all 2 endpoint(s) down" in (capacity.down_reason("local") or "")
 
 
-def test_marginal_price_is_zero_when_idle_and_average_when_busy() -> None:
+def test_marginal_price_is_zero_when_idle_and_rises_when_busy() -> None:
     capacity, probe = make()
     probe.loads = {"http://a:1": load("http://a:1", running=1, tps=500.0)}
     price = capacity.price("local")
@@ -83,7 +83,8 @@ def test_marginal_price_is_zero_when_idle_and_average_when_busy() -> None:
                    "http://b:1": load("http://b:1", running=9, tps=500.0)}
     busy = capacity.price("local")
     assert busy is not None
-    assert abs(busy.input_per_million - 3.6 / (500.0 * 3600) * 1e6) < 1e-9
+    # 9 of 10 slots: (0.9 - 0.5) / 0.5 = 0.8 of the way to full, 0.64 of the average price.
+    assert abs(busy.input_per_million - 0.64 * 3.6 / (500.0 * 3600) * 1e6) < 1e-9
 
 
 def test_unmeasured_model_uses_the_tasks_measured_output_length() -> None:

@@ -11,6 +11,7 @@ from local_backend.cost import (
     LocalCostModel,
     cost_config_for,
     dollars_per_million_tokens,
+    marginal_factor,
     utilisation,
 )
 from local_backend.metrics import EndpointLoad
@@ -48,7 +49,7 @@ def load(tokens_per_s: float = 0.0, **fields: float) -> EndpointLoad:
 
 
 def test_average_mode_uses_measured_throughput_when_busy_else_the_configured_floor() -> None:
-    model = LocalCostModel(LocalCostConfig(3.60, 1, fallback_tokens_per_s=2000.0))
+    model = LocalCostModel(LocalCostConfig(3.60, 1, fallback_tokens_per_s=2000.0, mode="average"))
     busy = dataclasses.replace(load(1000.0), waiting=2)
     assert model.price_per_million(busy) == pytest.approx(1.0)
     assert model.cost(2_000_000, busy) == pytest.approx(2.0)
@@ -73,17 +74,27 @@ def test_utilisation(fields: dict[str, float], max_num_seqs: int | None, expecte
     assert utilisation(load(**fields), max_num_seqs) == pytest.approx(expected)
 
 
-def test_marginal_mode_is_free_while_idle_and_average_when_busy() -> None:
+def test_marginal_mode_is_free_while_idle_and_rises_to_the_average_as_it_fills() -> None:
     config = LocalCostConfig(
         3.60, 1, fallback_tokens_per_s=1000.0, mode="marginal", idle_threshold=0.5, max_num_seqs=8
     )
     model = LocalCostModel(config)
     assert model.price_per_million(load(1000.0, running=2)) == 0.0
     assert model.cost(10_000, load(1000.0, running=2)) == 0.0
-    assert model.price_per_million(load(1000.0, running=4)) == pytest.approx(1.0)
+    assert model.price_per_million(load(1000.0, running=4)) == 0.0  # at the threshold
+    # Half-way from the threshold to full: a quarter of the average price (the curve is x^2).
+    assert model.price_per_million(load(1000.0, running=6)) == pytest.approx(0.25)
+    assert model.price_per_million(load(1000.0, running=7)) == pytest.approx(0.5625)
     assert model.price_per_million(load(1000.0, waiting=3, running=8)) == pytest.approx(1.0)
-    # Without a snapshot nothing says it is idle: charge the average price.
-    assert model.price_per_million(None) == pytest.approx(1.0)
+    # Not measured yet: priced as idle; a down endpoint is availability's business.
+    assert model.price_per_million(None) == 0.0
+
+
+def test_marginal_is_the_default_mode() -> None:
+    assert LocalCostConfig(1.0, 1, fallback_tokens_per_s=1.0).mode == "marginal"
+    assert marginal_factor(0.2, 0.5) == 0.0
+    assert marginal_factor(0.75, 0.5) == pytest.approx(0.25)
+    assert marginal_factor(1.0, 1.0) == 0.0
 
 
 @pytest.mark.parametrize(

@@ -96,3 +96,69 @@ def test_warnings_for_dead_routes() -> None:
     warnings = policy_warnings(parse_policy(text, source="t", environ={}))
     assert any("'later' can never match" in w and "'r'" in w for w in warnings)
     assert any("'impossible' can never match" in w for w in warnings)
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        # A route naming a missing model: the line of that candidate, not `version:`.
+        ("version: 1\n" + MINIMAL.replace("candidates: [m]", "candidates:\n      - m\n"
+                                          "      - ghost"),
+         12, ["routes[0].candidates[1]", "unknown model 'ghost'"]),
+        ("version: 1\n" + MINIMAL + "  - name: r\n    candidates: [m]\n",
+         11, ["routes[1].name", "'r' is used twice"]),
+        ("version: 1\n" + MINIMAL + "quality:\n  chat: {m: 0.5, ghost: 0.7}\n",
+         12, ["quality.chat.ghost", "unknown model 'ghost'"]),
+    ],
+)
+def test_cross_reference_errors_point_at_their_own_line(
+    text: str, line: int, words: list[str]
+) -> None:
+    with pytest.raises(PolicyError) as info:
+        parse_policy(text, source="p.yaml", environ={})
+    message = str(info.value)
+    assert f"p.yaml:{line}: " in message, message
+    for word in words:
+        assert word in message
+    assert "p.yaml:2:" not in message and "(got {" not in message
+
+
+def test_yaml_syntax_errors_name_the_file_and_line() -> None:
+    with pytest.raises(PolicyError) as info:
+        parse_policy("version: 1\nmodels:\n  m: [1, 2\nroutes: []\n", source="p.yaml",
+                     environ={})
+    message = str(info.value)
+    assert "<unicode string>" not in message
+    assert message.startswith("p.yaml:4: not valid YAML:"), message
+
+
+def test_every_missing_variable_is_named_at_once() -> None:
+    text = MINIMAL.replace("model: x", "model: ${MODEL_A}").replace(
+        '["http://127.0.0.1:1"]', '["${URL_B}"]')
+    with pytest.raises(PolicyError) as info:
+        parse_policy(text, source="p.yaml", environ={})
+    message = str(info.value)
+    assert "2 environment variable(s) not set" in message
+    assert "p.yaml:5: models.m.model refers to environment variable MODEL_A" in message
+    assert "p.yaml:6: models.m.endpoints[0] refers to environment variable URL_B" in message
+
+
+@pytest.mark.parametrize("path", POLICY_FILES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_every_shipped_policy_loads_with_no_variables_set(path: Path) -> None:
+    assert load_policy(path, {}).routes
+
+
+def test_the_shipped_policies_are_package_data() -> None:
+    import tomllib
+
+    from router.settings import SHIPPED_POLICY, Settings
+
+    packaged = ROOT / "router" / "policies"
+    assert packaged / "default.yaml" == SHIPPED_POLICY and SHIPPED_POLICY.is_file()
+    assert Settings().policy_file == SHIPPED_POLICY
+    in_package = sorted(p.relative_to(packaged) for p in packaged.rglob("*.yaml"))
+    assert in_package == sorted(p.relative_to(ROOT / "policies") for p in SHIPPED)
+    patterns = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-data"]["router"]
+    assert all(any(p.relative_to(ROOT / "router").match(pat) for pat in patterns)
+               for p in packaged.rglob("*.yaml"))
