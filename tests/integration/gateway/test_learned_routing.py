@@ -47,6 +47,11 @@ def test_router_orders_candidates_and_explain_shows_its_score(
                                          "messages": [{"role": "user", "content": prompt}]})
             data = explained.json()
             assert data["route"] == "learned"
+            if data["classification"]["sensitivity"] != "none":
+                # A word problem about "Miss Florence Parrish's salary" reads as personal HR
+                # data: sensitive requests have one local candidate and nothing to order.
+                assert data["router_score"] is None and data["choice"] == "local"
+                continue
             assert isinstance(data["router_score"], float)
             firsts.add(data["choice"])
         assert firsts == {"local", "api"}  # calibrated to about half strong calls
