@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
-from router.classify import _pii, _secrets
+from router.classify import _decode, _normalise, _pii, _secrets
 from router.classify.types import Sensitivity
 
 KIND_LEVELS: Final[Mapping[str, Sensitivity]] = MappingProxyType(
@@ -97,33 +97,96 @@ def level_of(
 
 
 def scan_text(text: str, extra: Sequence[ExtraDetector] = ()) -> SensitivityScan:
-    """Runs every detector (built-in, then `extra`) over `text` and counts findings by kind."""
+    """Runs every detector (built-in, then `extra`) over `text` and counts findings by kind.
+
+    The detectors see the normalised text (`_normalise`), and then the text of every encoded
+    run in it (`_decode`), spliced between its neighbours, down to `MAX_DECODE_DEPTH` levels.
+    """
     if not text:
         return SensitivityScan()
-    lowered = text.lower()
-    if len(lowered) != len(text):
-        # A few characters ("İ") grow when lower-cased; offsets must match the original.
-        lowered = text.translate(_ASCII_LOWER)
-    # One byte per character ("?" for non-ASCII), so offsets match the text.
-    shape = text.encode("ascii", "replace").translate(_SHAPE)
-    counts: Counter[str] = Counter()
-    starts: list[int] = []  # claimed spans, disjoint and sorted
-    ends: list[int] = []
-    detectors: Iterable[FindHits] = _DETECTORS
+    detectors: tuple[FindHits, ...] = _DETECTORS
     if extra:
         detectors = (*_DETECTORS, *(d.find for d in extra))
-    for detector in detectors:
-        for kind, start, end in detector(text, lowered, shape):
-            i = bisect.bisect_right(starts, start)
-            if (i and ends[i - 1] > start) or (i < len(starts) and starts[i] < end):
-                continue
-            starts.insert(i, start)
-            ends.insert(i, end)
-            if kind:
-                counts[kind] += 1
+    counts: Counter[str] = Counter()
+    view = _normalise.normalised(text) or text
+    _scan_view(view, detectors, counts, _decode.DecodeBudget(), 0, (0, len(view)))
     findings = dict(counts)
     levels = {d.kind: d.level for d in extra} if extra else None
     return SensitivityScan(level=level_of(findings, levels), findings=findings)
+
+
+MAX_DECODE_DEPTH: Final = 2
+"""Levels of encoding seen through: base64 inside base64 is found, a third layer is not."""
+_CONTEXT_BEFORE: Final = 64  # enough for "aws_secret_access_key = " and a card word
+_CONTEXT_AFTER: Final = 32
+
+
+def _scan_view(
+    view: str,
+    detectors: Sequence[FindHits],
+    counts: Counter[str],
+    budget: _decode.DecodeBudget,
+    depth: int,
+    window: tuple[int, int],
+) -> None:
+    """Counts the hits that start in `window`, then recurses into its encoded runs.
+
+    Each view has its own claimed spans: a decoded value is a finding of its own unless the
+    run that holds it was already claimed (a JWT's parts, a PEM body), so one value counts once.
+    """
+    lowered = view.lower()
+    if len(lowered) != len(view):
+        # A few characters ("İ") grow when lower-cased; offsets must match the original.
+        lowered = view.translate(_ASCII_LOWER)
+    # One byte per character ("?" for non-ASCII), so offsets match the text.
+    shape = view.encode("ascii", "replace").translate(_SHAPE)
+    claims = _Claims()
+    low, high = window
+    for detector in detectors:
+        for kind, start, end in detector(view, lowered, shape):
+            if claims.claim(start, end) and kind and low <= start < high:
+                counts[kind] += 1
+    if depth >= MAX_DECODE_DEPTH:
+        return
+    for start, end in _decode.encoded_runs(view, shape, low, high):
+        if budget.remaining <= 0:
+            return
+        if claims.overlaps(start, end):
+            continue
+        decoded = _decode.decode(view[start:end], budget)
+        if decoded is None:
+            continue
+        decoded = _normalise.normalised(decoded) or decoded
+        # Spliced back between its neighbours: "aws_secret_access_key = <base64>" still says aws.
+        before = view[max(0, start - _CONTEXT_BEFORE) : start]
+        child = before + decoded + view[end : end + _CONTEXT_AFTER]
+        inner = (len(before), len(before) + len(decoded))
+        _scan_view(child, detectors, counts, budget, depth + 1, inner)
+
+
+class _Claims:
+    """Disjoint, sorted spans already claimed by a hit; the first detector to claim wins."""
+
+    __slots__ = ("ends", "starts")
+
+    def __init__(self) -> None:
+        self.starts: list[int] = []
+        self.ends: list[int] = []
+
+    def overlaps(self, start: int, end: int) -> bool:
+        i = bisect.bisect_right(self.starts, start)
+        return bool(i and self.ends[i - 1] > start) or (
+            i < len(self.starts) and self.starts[i] < end
+        )
+
+    def claim(self, start: int, end: int) -> bool:
+        """Claims the span unless it overlaps one already claimed; says whether it did."""
+        i = bisect.bisect_right(self.starts, start)
+        if (i and self.ends[i - 1] > start) or (i < len(self.starts) and self.starts[i] < end):
+            return False
+        self.starts.insert(i, start)
+        self.ends.insert(i, end)
+        return True
 
 
 _ASCII_LOWER: Final = {code: code + 32 for code in range(ord("A"), ord("Z") + 1)}

@@ -1,0 +1,110 @@
+"""Encoded payloads inside a text: base64, base64url and hex runs (``data:`` URLs included).
+
+`encoded_runs` finds candidate runs of 16 or more characters; `decode` turns one into text, or
+``None`` when it is not encoded text: binary (a PNG, a hash, a key's DER body) fails strict
+UTF-8 or carries control characters, and an ordinary identifier decodes to such noise too.
+A `DecodeBudget` caps the bytes decoded for one scanned text, so a megabyte of base64 costs
+at most one budget's worth of work, however deeply it is nested.
+"""
+
+from __future__ import annotations
+
+import binascii
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Final
+
+MIN_RUN: Final = 16
+DEFAULT_BUDGET: Final = 1 << 20  # bytes decoded per scanned text, all levels together
+
+# Runs of the base64 alphabets (standard and URL-safe); a ``data:...;base64,`` URL's payload
+# starts after its comma, so it is one of these runs. They are searched in the shape view
+# mapped once more, every character of the alphabets to "A" and any other to ".", where a run
+# is a literal: the regex engine skips to it as fast as `bytes.find` (a character class would
+# be tried at every position, ten times slower).
+_ALPHABET_SHAPE: Final = bytes(ord("A") if c in b"Aa0+/-" else ord(".") for c in range(256))
+_CAPITAL_OR_DIGIT: Final = bytes(ord("A") if c in b"A0" else ord(".") for c in range(256))
+_RUN = re.compile(rb"A{%d}A*" % MIN_RUN)
+_HEX = re.compile(r"(?:[0-9a-f]{2})+|(?:[0-9A-F]{2})+")
+_URLSAFE = str.maketrans("-_", "+/")
+# Line-wrapped base64 (MIME, PEM, `base64` on a terminal) wraps at 64 or 76 characters.
+_WRAP_WIDTHS: Final = (64, 76)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+@dataclass(slots=True)
+class DecodeBudget:
+    """Bytes left to decode for one scanned text; shared by every level of nesting."""
+
+    remaining: int = DEFAULT_BUDGET
+
+
+def encoded_runs(view: str, shape: bytes, start: int, end: int) -> Iterator[tuple[int, int]]:
+    """Spans of candidate encoded runs that start in ``[start, end)``, wrapped lines joined."""
+    runs = shape.translate(_ALPHABET_SHAPE)
+    capitals = shape.translate(_CAPITAL_OR_DIGIT)
+    reach = start
+    for match in _RUN.finditer(runs, start):
+        run_start, run_end = match.span()
+        if run_start >= end:
+            return
+        # Encoded text always holds a capital or a digit; snake_case names never do.
+        if run_start < reach or capitals.find(b"A", run_start, run_end) == -1:
+            continue
+        if view.startswith("\n", run_end) and run_end - run_start in _WRAP_WIDTHS:
+            # A full-width line followed by more of the alphabet continues on the next line.
+            while (nxt := _RUN.match(runs, run_end + 1)) and view.startswith("\n", run_end):
+                width = nxt.end() - nxt.start()
+                run_end = nxt.end()
+                if width not in _WRAP_WIDTHS:
+                    break
+        if view.startswith("=", run_end):
+            run_end += 2 if view.startswith("==", run_end) else 1
+        reach = run_end
+        yield run_start, run_end
+
+
+def decode(run: str, budget: DecodeBudget) -> str | None:
+    """The text `run` encodes (hex first, then base64 or base64url), or ``None``."""
+    run = run.replace("\n", "")
+    if budget.remaining <= 0 or len(run) < MIN_RUN:
+        return None
+    if len(run) % 2 == 0 and _HEX.fullmatch(run):
+        data = _spend(budget, bytes.fromhex(run[: 2 * budget.remaining]))
+        text = _as_text(data)
+        if text is not None:
+            return text
+    body = run.rstrip("=")
+    if "-" in body or "_" in body:
+        if "+" in body or "/" in body:
+            return None  # two alphabets: not one encoding
+        body = body.translate(_URLSAFE)
+    body = body[: budget.remaining // 3 * 4]
+    body = body[: len(body) - len(body) % 4] if len(body) % 4 == 1 else body
+    try:
+        data = binascii.a2b_base64(body + "=" * (-len(body) % 4), strict_mode=True)
+    except binascii.Error:
+        return None
+    return _as_text(_spend(budget, data))
+
+
+def _spend(budget: DecodeBudget, data: bytes) -> bytes:
+    budget.remaining -= len(data)
+    return data
+
+
+def _as_text(data: bytes) -> str | None:
+    """Strict UTF-8 with at most 5% control characters (tabs and newlines are text)."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        # A budget cut may split the last character; anything earlier is not text.
+        if error.start < len(data) - 3:
+            return None
+        text = data[: error.start].decode("utf-8")
+    if len(text) < 4:
+        return None
+    if not text.isprintable() and len(_CONTROL.findall(text)) > len(text) // 20:
+        return None
+    return text

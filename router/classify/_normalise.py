@@ -1,0 +1,147 @@
+"""The normalised view of a text: what a reader sees, not how the characters were spelled.
+
+A value can be disguised without changing how it looks: full-width digits (U+FF14 for "4"),
+zero-width or other format characters between its characters, Cyrillic or Greek letters that
+look like Latin ones ("CONFIDENTIAL" with a Cyrillic U+0421 for its "C"), or percent-encoding
+("jane.doe%40example.com"). `normalised` undoes all of these in one pass: percent-decoding,
+NFKC (full-width and other compatibility forms, odd spaces), then a translation that drops
+format (Cf) and invisible characters and folds homoglyphs to the ASCII letter, digit or URL
+punctuation they imitate. Homoglyphs come from Unicode's confusables data as shipped by the
+``confusable-homoglyphs`` package, loaded on first use. NFKC and the translation run only on
+the runs of characters they would change (found with one character class), which is what
+keeps ordinary non-ASCII text cheap; a combining accent is left alone, as no detector needs it.
+
+Folding applies to every character, so Cyrillic or Greek prose becomes partly Latin in this
+view; the detectors need ASCII structure (an "@", digits with a checksum, marking phrases), so
+such prose stays clean (the clean corpus test holds it to that).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import json
+import re
+import unicodedata
+import urllib.parse
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Final
+
+_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+
+# Not format characters, but invisible all the same: combining grapheme joiner, Hangul fillers,
+# variation selectors, the Braille blank.
+_INVISIBLE: Final = (0x034F, 0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800, *range(0xFE00, 0xFE10))
+# Folding targets: what detectors key on. Other ASCII look-alikes (quotes, dashes, brackets)
+# would only turn ordinary typography into punctuation.
+_FOLD_TARGETS: Final = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@.:/-_"
+)
+
+
+def normalised(text: str) -> str | None:
+    """The normalised copy of `text`, or ``None`` when it would equal `text`.
+
+    An ASCII text without a percent-escape is its own normalised form, and costs one
+    `str.isascii` and one `str.find`.
+    """
+    if text.isascii() and ("%" not in text or not _PERCENT.search(text)):
+        return None
+    view = text
+    if "%" in view and _PERCENT.search(view):
+        view = urllib.parse.unquote(view, errors="replace")
+    if not view.isascii():
+        folding = _folding()
+        view = folding.bmp_runs.sub(folding.fold_run, view)
+        if len(view.encode("utf-16-le", "surrogatepass")) > 2 * len(view):
+            view = _ASTRAL_RUNS.sub(folding.fold_astral_run, view)
+    return None if view == text else view
+
+
+_ASTRAL_RUNS = re.compile("[\U00010000-\U0010ffff]+")
+
+
+@dataclass(frozen=True, slots=True)
+class _Folding:
+    """What to fold (`bmp_runs`, a bitmap character class) and how (NFKC, then `table`).
+
+    NFKC and `str.translate` over a whole non-ASCII text cost ~0.1 us a character (far more
+    for CJK); running them only on the runs that need it keeps ordinary non-ASCII text cheap.
+    """
+
+    table: Mapping[int, int | None]
+    bmp_runs: re.Pattern[str]
+    astral: frozenset[str]  # math letters, tag characters; not emoji
+
+    def fold_run(self, match: re.Match[str]) -> str:
+        return unicodedata.normalize("NFKC", match.group()).translate(self.table)
+
+    def fold_astral_run(self, match: re.Match[str]) -> str:
+        run = match.group()
+        return run if self.astral.isdisjoint(run) else self.fold_run(match)
+
+
+@functools.cache
+def _folding() -> _Folding:
+    """Built on first use (~0.1 s): Unicode's confusables, format characters, NFKC forms."""
+    table: dict[int, int | None] = {}
+    source = importlib.resources.files("confusable_homoglyphs") / "confusables.json"
+    for char, homoglyphs in json.loads(source.read_text(encoding="utf-8")).items():
+        # NFKC runs first, so only characters it leaves alone need folding.
+        if len(char) != 1 or char.isascii() or unicodedata.normalize("NFKC", char) != char:
+            continue
+        targets = [h["c"] for h in homoglyphs if h["c"] in _FOLD_TARGETS]
+        if targets:
+            table[ord(char)] = ord(_best_target(char, targets))
+    # Format characters live in the BMP and planes 1 and 14 (the tag characters).
+    for code in (*range(0x20000), *range(0xE0000, 0xE1000)):
+        if unicodedata.category(chr(code)) == "Cf":
+            table[code] = None
+    for code in _INVISIBLE:
+        table[code] = None
+    runs = {code for code in table if code <= 0xFFFF}
+    for code in range(0x80, 0x10000):
+        # Compatibility forms that NFKC turns into something a detector keys on: full-width
+        # letters and digits, ligatures, circled digits, odd spaces. Not CJK punctuation (U+FF0C
+        # is ","), so Chinese prose does not pay for it.
+        compat = unicodedata.normalize("NFKC", chr(code))
+        if compat != chr(code) and any(c in _FOLD_TARGETS or c == " " for c in compat):
+            runs.add(code)
+    runs.discard(0x3000)  # the ideographic space, in every line of Japanese
+    astral = {chr(code) for code in table if code > 0xFFFF}
+    for code in range(0x10000, 0x20000):
+        compat = unicodedata.normalize("NFKC", chr(code))
+        if compat != chr(code) and any(c in _FOLD_TARGETS for c in compat):
+            astral.add(chr(code))
+    return _Folding(table=table, bmp_runs=re.compile(_char_class(runs)), astral=frozenset(astral))
+
+
+def _char_class(codes: Iterable[int]) -> str:
+    """A ``[...]+`` class of merged ranges: all in the BMP, `re` compiles it to a bitmap."""
+    ranges: list[list[int]] = []
+    for code in sorted(codes):
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    parts = (f"\\u{a:04x}" if a == b else f"\\u{a:04x}-\\u{b:04x}" for a, b in ranges)
+    return "[" + "".join(parts) + "]+"
+
+
+def _best_target(char: str, targets: list[str]) -> str:
+    """A capital stays a capital: Cyrillic U+0406 is "I", though Unicode's prototype is "l"."""
+    if char.isupper():
+        for target in targets:
+            if target.isupper():
+                return target
+        if "l" in targets:
+            return "I"
+    if char.islower():
+        for target in targets:
+            if target.islower():
+                return target
+    for target in targets:
+        if target.isalnum():
+            return target
+    return targets[0]
