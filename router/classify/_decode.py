@@ -1,6 +1,6 @@
 """Encoded payloads inside a text: base64, base64url and hex runs (``data:`` URLs included).
 
-`encoded_runs` finds candidate runs of 16 or more characters; `decode` turns one into text, or
+`encoded_runs` finds candidate runs of `MIN_RUN` or more characters; `decode` turns one into text, or
 ``None`` when it is not encoded text: binary (a PNG, a hash, a key's DER body) fails strict
 UTF-8 or carries control characters, and an ordinary identifier decodes to such noise too.
 A `DecodeBudget` caps the bytes decoded for one scanned text, so a megabyte of base64 costs
@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 
-MIN_RUN: Final = 16
+MIN_RUN: Final = 12  # 9 bytes: "078-05-1120" encodes to 16 characters with its padding
 DEFAULT_BUDGET: Final = 1 << 20  # bytes decoded per scanned text, all levels together
 
 # Runs of the base64 alphabets (standard and URL-safe); a ``data:...;base64,`` URL's payload

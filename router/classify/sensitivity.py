@@ -52,6 +52,9 @@ KIND_LEVELS: Final[Mapping[str, Sensitivity]] = MappingProxyType(
         "jwt": Sensitivity.SECRET,
         "private_key": Sensitivity.SECRET,
         "password": Sensitivity.SECRET,
+        "webhook": Sensitivity.SECRET,
+        "connection_string": Sensitivity.SECRET,
+        "service_account": Sensitivity.SECRET,
     }
 )
 
@@ -276,6 +279,9 @@ def _merged(windows: Iterable[tuple[int, int]]) -> Iterator[tuple[int, int]]:
 _DETECTORS: Final[tuple[FindHits, ...]] = (
     _secrets.find_private_keys,
     _secrets.find_jwts,
+    _secrets.find_webhooks,
+    _secrets.find_connection_strings,
+    _secrets.find_service_accounts,
     _secrets.find_prefixed_keys,
     _secrets.find_aws_secrets,
     _secrets.find_assigned_secrets,
