@@ -1,7 +1,7 @@
 """Encoded payloads inside a text: base64, base64url and hex runs (``data:`` URLs included).
 
-`encoded_runs` finds candidate runs of `MIN_RUN` or more characters; `decode` turns one into text, or
-``None`` when it is not encoded text: binary (a PNG, a hash, a key's DER body) fails strict
+`encoded_runs` finds candidate runs of `MIN_RUN` or more characters; `decode` turns one into
+text, or ``None`` when it is not encoded text: binary (a PNG, a hash, a key's DER body) fails strict
 UTF-8 or carries control characters, and an ordinary identifier decodes to such noise too.
 A `DecodeBudget` caps the bytes decoded for one scanned text, so a megabyte of base64 costs
 at most one budget's worth of work, however deeply it is nested.

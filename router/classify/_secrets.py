@@ -220,11 +220,13 @@ _WEBHOOKS: Final[tuple[re.Pattern[str], ...]] = (
 )
 
 
+_WEBHOOK_HINTS: Final = ("hooks", "webhook", "/workflows/", "chat.googleapis")
+
+
 def find_webhooks(text: str, lowered: str, shape: bytes) -> Iterator[Hit]:
     """Slack, Discord, Teams/Office 365, Power Automate and Google Chat incoming webhooks."""
-    if "hooks" not in lowered and "webhook" not in lowered and "/workflows/" not in lowered:
-        if "chat.googleapis" not in lowered:
-            return
+    if not any(hint in lowered for hint in _WEBHOOK_HINTS):
+        return
     for pattern in _WEBHOOKS:
         for match in pattern.finditer(text):
             secret = match.group("secret").lower()
