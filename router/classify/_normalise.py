@@ -108,13 +108,18 @@ def _folding() -> _Folding:
         compat = unicodedata.normalize("NFKC", chr(code))
         if compat != chr(code) and any(c in _FOLD_TARGETS or c == " " for c in compat):
             runs.add(code)
-    runs.discard(0x3000)  # the ideographic space, in every line of Japanese
+    # The ideographic space is in every line of Japanese: it only joins two runs
+    # ("\uff14\uff11\u3000\uff11\uff11" is a grouped number).
+    runs.discard(0x3000)
+    run = _char_class(runs)
     astral = {chr(code) for code in table if code > 0xFFFF}
     for code in range(0x10000, 0x20000):
         compat = unicodedata.normalize("NFKC", chr(code))
         if compat != chr(code) and any(c in _FOLD_TARGETS for c in compat):
             astral.add(chr(code))
-    return _Folding(table=table, bmp_runs=re.compile(_char_class(runs)), astral=frozenset(astral))
+    return _Folding(
+        table=table, bmp_runs=re.compile(f"{run}(?:\u3000+{run})*"), astral=frozenset(astral)
+    )
 
 
 def _char_class(codes: Iterable[int]) -> str:

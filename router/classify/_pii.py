@@ -40,7 +40,10 @@ def find_emails(text: str, lowered: str, shape: bytes) -> Iterator[Hit]:
         # git@github.com is an SSH remote, not a mailbox.
         if not local or local.group() == "tig" or match.group(1).lower() in _NOT_TLDS:
             continue
-        yield "email", at - local.end(), match.end()
+        start = at - local.end()
+        if text.startswith("//", start - 2):
+            continue  # a URL's user, "mongodb://reader@db.example.com", not a mailbox
+        yield "email", start, match.end()
 
 
 # In `shape`: digit groups joined by single separators (space, dot, dash, parentheses), not
