@@ -48,7 +48,7 @@ def b64(text: str) -> str:
     [
         # Two disguises at once: a homoglyph inside base64, a percent-escape inside hex.
         ("memo " + b64("\u0421ONFIDENTIAL: Q3 plan"), "confidential_marker"),
-        ("q=" + "jane.doe%40example.com".encode().hex(), "email"),
+        ("q=" + b"jane.doe%40example.com".hex(), "email"),
         # Full-width digits separated by ideographic spaces, and a no-break space.
         ("card \uff14\uff11\uff11\uff11\u3000\uff11\uff11\uff11\uff11\u3000"
          "\uff11\uff11\uff11\uff11\u3000\uff11\uff11\uff11\uff11", "payment_card"),
@@ -139,8 +139,8 @@ def find_codename(text: str, lowered: str, shape: bytes) -> Iterator[Hit]:
     "text",
     [
         "status of Project Bluebird",
-        "status of Project Blu\u0435bird",  # a Cyrillic "е"
-        "status of Project\u200b Bluebird".replace("\u200b ", " \u200b"),
+        "status of Project Blu\u0435bird",  # a Cyrillic "e"
+        "status of Project \u200bBlue\u200dbird",
         "status: " + b64("Project Bluebird launch"),
         "status of Project%20Bluebird",
     ],
