@@ -153,8 +153,9 @@ def _card_grouping(separators: set[str], groups: list[str]) -> bool:
     return lengths == [4, 6, 5] or (set(lengths[:-1]) == {4} and 1 <= lengths[-1] <= 4)
 
 
-# A number just before (not a digit glued to a word, as in "base64,") or an operator.
-_NUMBER_BEFORE = re.compile(r"(?:(?<![\w.])[\d.]+ *,? *|[*/+^%] *)$")
+# A number just before (not a digit glued to a word, as in "base64,"), an operator, or the
+# "=" after an expression ("579704230 * 602265 = 349135568080950").
+_NUMBER_BEFORE = re.compile(r"(?:(?<![\w.])[\d.]+ *,? *|[*/+^%] *|[\d)\]] *[=≈] *)$")
 _NUMBER_AFTER = re.compile(r" *(?:,? *-?\d|[*/+^%])")
 
 
