@@ -256,12 +256,19 @@ _DEFAULT_PASSWORDS: Final = frozenset(
         "guest", "user", "test", "changeme", "example", "mypassword", "yourpassword", "redis",
     }
 )  # fmt: skip
-# JDBC and ADO.NET strings put the password in a key=value pair.
-_KEYED_PASSWORD = re.compile(
-    r"[;?&:\s](?:password|pwd)\s*=\s*(?P<password>[^;&\s\"'<>]+)", re.IGNORECASE
+# JDBC and ADO.NET strings put the password in a key=value pair: after ";", "?" or "&" in
+# JDBC, after ";" in ADO.NET ("host=..., password=..." is a function call).
+_JDBC_PASSWORD = re.compile(
+    r"[;?&:](?:password|pwd)\s*=\s*(?P<password>[^;&\s\"'<>]+)", re.IGNORECASE
 )
+_ADO_PASSWORD = re.compile(r";\s*(?:password|pwd)\s*=\s*(?P<password>[^;\s\"'<>]+)", re.IGNORECASE)
 _ORACLE_THIN = re.compile(r"jdbc:oracle:thin:[^/\s@:]+/(?P<password>[^@\s]+)@", re.IGNORECASE)
-_KEYED_SEEDS: Final = ("jdbc:", "server=", "data source=", "host=")
+_KEYED_SEEDS: Final = (
+    ("jdbc:", _JDBC_PASSWORD),
+    ("server=", _ADO_PASSWORD),
+    ("data source=", _ADO_PASSWORD),
+    ("host=", _ADO_PASSWORD),
+)
 # Azure storage and Service Bus / Event Hubs connection strings.
 _AZURE_KEY = re.compile(
     r"(?:AccountKey|SharedAccessKey)\s*=\s*(?P<password>[A-Za-z0-9+/]{20,}={0,2})",
@@ -283,12 +290,15 @@ def find_connection_strings(text: str, lowered: str, shape: bytes) -> Iterator[H
         userinfo = _URL_USERINFO.match(text, pos + 3)
         if userinfo and _real_password(userinfo.group("password"), userinfo.group("user")):
             yield "connection_string", pos - scheme.end(), userinfo.end("password")
-    for seed in _KEYED_SEEDS:
+    for seed, keyed in _KEYED_SEEDS:
         for pos in _positions(lowered, seed):
             line_end = lowered.find("\n", pos)
             limit = min(pos + 400, len(text) if line_end == -1 else line_end)
-            match = _ORACLE_THIN.match(text, pos) or _KEYED_PASSWORD.search(text, pos, limit)
-            if match and _real_password(match.group("password"), ""):
+            match = _ORACLE_THIN.match(text, pos) or keyed.search(text, pos, limit)
+            if not match:
+                continue
+            password = match.group("password")
+            if _real_password(password, "") and not _looks_like_identifier(password, camel=False):
                 yield "connection_string", pos, match.end("password")
     if "key" in lowered:
         for match in _AZURE_KEY.finditer(text):

@@ -83,6 +83,7 @@ POSITIVES = [
     ("url=jdbc:oracle:thin:scott/T1ger2024@db.example.com:1521:ORCL", "connection_string"),
     ("Server=tcp:sql.example.com,1433;Database=hr;User ID=app;Password=Pq7zXw2Lm9;",
      "connection_string"),
+    ("Host=pg.example.com;Username=app;Password=Pq7zXw2Lm9;Database=hr", "connection_string"),
     # Azure storage and Service Bus
     ("DefaultEndpointsProtocol=https;AccountName=acmestore;AccountKey=" + RANDOM + "==;"
      "EndpointSuffix=core.windows.net", "connection_string"),
@@ -143,6 +144,8 @@ NEAR_MISSES = [
     "jdbc:postgresql://localhost:5432/test",
     "https://docs.example.com:443/guide",
     "AccountKey=<your-account-key>",
+    "return build_url(host=resolved_host, port=resolved_port, password=resolved_password)",
+    "Server=sql.example.com;Database=hr;Password=db_password_from_vault;",
     # service-account mentions without a key
     service_account(key=False),
     'set "type": "service_account" in the JSON file',
