@@ -53,33 +53,50 @@ def normalised(text: str) -> str | None:
         view = urllib.parse.unquote(view, errors="replace")
     if not view.isascii():
         folding = _folding()
-        view = folding.bmp_runs.sub(folding.fold_run, view)
+        view = folding.compat_runs.sub(folding.nfkc_run, view)
+        view = folding.fold(view)
         if len(view.encode("utf-16-le", "surrogatepass")) > 2 * len(view):
             view = _ASTRAL_RUNS.sub(folding.fold_astral_run, view)
     return None if view == text else view
 
 
 _ASTRAL_RUNS = re.compile("[\U00010000-\U0010ffff]+")
+# Past this many runs to fold, the text is in another script and one whole `str.translate`
+# is cheaper than piecewise folding.
+_DENSE_RUNS: Final = 64
 
 
 @dataclass(frozen=True, slots=True)
 class _Folding:
-    """What to fold (`bmp_runs`, a bitmap character class) and how (NFKC, then `table`).
+    """Which characters NFKC changes (`compat_runs`), which `table` folds (`fold_runs`).
 
-    NFKC and `str.translate` over a whole non-ASCII text cost ~0.1 us a character (far more
-    for CJK); running them only on the runs that need it keeps ordinary non-ASCII text cheap.
+    Both are bitmap character classes over the BMP. NFKC and `str.translate` over a whole
+    non-ASCII text cost ~0.1 us a character (NFKC far more for CJK); running them only on
+    the runs that need them keeps ordinary non-ASCII text cheap.
     """
 
     table: Mapping[int, int | None]
-    bmp_runs: re.Pattern[str]
+    compat_runs: re.Pattern[str]
+    fold_runs: re.Pattern[str]  # one capturing group, for `split`
     astral: frozenset[str]  # math letters, tag characters; not emoji
 
-    def fold_run(self, match: re.Match[str]) -> str:
-        return unicodedata.normalize("NFKC", match.group()).translate(self.table)
+    def nfkc_run(self, match: re.Match[str]) -> str:
+        return unicodedata.normalize("NFKC", match.group())
+
+    def fold(self, view: str) -> str:
+        parts = self.fold_runs.split(view, maxsplit=_DENSE_RUNS)
+        if len(parts) == 1:
+            return view
+        if len(parts) > 2 * _DENSE_RUNS:
+            return view.translate(self.table)
+        parts[1::2] = [run.translate(self.table) for run in parts[1::2]]
+        return "".join(parts)
 
     def fold_astral_run(self, match: re.Match[str]) -> str:
         run = match.group()
-        return run if self.astral.isdisjoint(run) else self.fold_run(match)
+        if self.astral.isdisjoint(run):
+            return run  # emoji
+        return unicodedata.normalize("NFKC", run).translate(self.table)
 
 
 @functools.cache
@@ -100,25 +117,28 @@ def _folding() -> _Folding:
             table[code] = None
     for code in _INVISIBLE:
         table[code] = None
-    runs = {code for code in table if code <= 0xFFFF}
+    compat: set[int] = set()
     for code in range(0x80, 0x10000):
         # Compatibility forms that NFKC turns into something a detector keys on: full-width
         # letters and digits, ligatures, circled digits, odd spaces. Not CJK punctuation (U+FF0C
         # is ","), so Chinese prose does not pay for it.
-        compat = unicodedata.normalize("NFKC", chr(code))
-        if compat != chr(code) and any(c in _FOLD_TARGETS or c == " " for c in compat):
-            runs.add(code)
+        form = unicodedata.normalize("NFKC", chr(code))
+        if form != chr(code) and any(c in _FOLD_TARGETS or c == " " for c in form):
+            compat.add(code)
     # The ideographic space is in every line of Japanese: it only joins two runs
     # ("\uff14\uff11\u3000\uff11\uff11" is a grouped number).
-    runs.discard(0x3000)
-    run = _char_class(runs)
+    compat.discard(0x3000)
+    compat_run = _char_class(compat)
     astral = {chr(code) for code in table if code > 0xFFFF}
     for code in range(0x10000, 0x20000):
-        compat = unicodedata.normalize("NFKC", chr(code))
-        if compat != chr(code) and any(c in _FOLD_TARGETS for c in compat):
+        form = unicodedata.normalize("NFKC", chr(code))
+        if form != chr(code) and any(c in _FOLD_TARGETS for c in form):
             astral.add(chr(code))
     return _Folding(
-        table=table, bmp_runs=re.compile(f"{run}(?:\u3000+{run})*"), astral=frozenset(astral)
+        table=table,
+        compat_runs=re.compile(f"{compat_run}(?:\u3000+{compat_run})*"),
+        fold_runs=re.compile(f"({_char_class(c for c in table if c <= 0xFFFF)})"),
+        astral=frozenset(astral),
     )
 
 

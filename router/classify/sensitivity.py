@@ -201,11 +201,14 @@ _SHAPE: Final = bytes.maketrans(
 # Markings are matched on the lower-cased text, in windows around cheap substring hints, so
 # that long prompts that never mention them cost a few `str.find` calls.
 _MARKINGS = re.compile(
+    # Every marking but the line-start one begins a word: the first look-behind and look-ahead
+    # fail fast inside words and between them, so the alternatives are tried at word starts
+    # only (five times fewer tries; each alternative keeps its own exact boundary).
+    r"(?<![a-z0-9_])(?=[a-z])(?:"
     r"\b(?:strictly|highly|company|business|commercially)[ -]confidential\b"
     r"|\b(?:proprietary|privileged) (?:and|&) confidential\b"
     r"|\bconfidential (?:and|&) (?:proprietary|privileged)\b"
     r"|\bconfidential(?: (?:memo|memorandum|draft|document|report|material)s?\b|:| ?— | - )"
-    r"|^[^\w\n]{0,4}confidential[ \t]*(?:$|[|\]\)])"
     r"|\binternal (?:use|distribution) only\b|\bfor internal (?:use|distribution)\b"
     r"|\binternal only\b"
     # "do not forward WINDOW_UPDATE frames" is protocol prose; a marking ends or names the text.
@@ -221,7 +224,8 @@ _MARKINGS = re.compile(
     r"|\bnot for (?:public |external )?(?:distribution|release|publication)\b"
     r"|\bunder embargo\b|\bembargoed until\b"
     r"|\brestricted distribution\b"
-    r"|\bmaterial,? non-public information\b",
+    r"|\bmaterial,? non-public information\b"
+    r")|^[^\w\n]{0,4}confidential[ \t]*(?:$|[|\]\)])",
     re.MULTILINE,
 )
 _CASED_MARKINGS = re.compile(r"\b(?:CONFIDENTIAL|TOP SECRET|MNPI|NDA-protected)\b")
