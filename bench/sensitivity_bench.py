@@ -40,7 +40,8 @@ CODE = (
     "    for invoice in invoices:\n"
     "        if invoice['status'] != 'paid':\n"
     "            continue\n"
-    "        totals[invoice['currency']] = totals.get(invoice['currency'], 0.0) + invoice['amount']\n"
+    "        key = invoice['currency']\n"
+    "        totals[key] = totals.get(key, 0.0) + invoice['amount']\n"
     "    return totals\n"
     "```\n"
 )
@@ -53,7 +54,7 @@ PII = (
     "card 4111 1111 1111 1111 and asked for a refund to DE89 3704 0044 0532 0130 00. "
 )
 UNICODE = (
-    "The team’s “café” retro in Zürich went well — naïve estimates aside. "
+    "The team\u2019s \u201ccaf\u00e9\u201d retro in Zürich went well — naïve estimates aside. "
     "Сегодня мы обсудили миграцию. 今天我们讨论了迁移。 Great work 🎉👍 "
 )
 HOMOGLYPH = "\u0421ONFIDENTIAL notes follow (a Cyrillic C). "
