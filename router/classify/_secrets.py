@@ -220,7 +220,7 @@ _WEBHOOKS: Final[tuple[re.Pattern[str], ...]] = (
 )
 
 
-_WEBHOOK_HINTS: Final = ("hooks", "webhook", "/workflows/", "chat.googleapis")
+_WEBHOOK_HINTS: Final = ("hook", "/workflows/", "googleapis")
 
 
 def find_webhooks(text: str, lowered: str, shape: bytes) -> Iterator[Hit]:
@@ -290,6 +290,13 @@ def find_connection_strings(text: str, lowered: str, shape: bytes) -> Iterator[H
         userinfo = _URL_USERINFO.match(text, pos + 3)
         if userinfo and _real_password(userinfo.group("password"), userinfo.group("user")):
             yield "connection_string", pos - scheme.end(), userinfo.end("password")
+    for seed in ("accountkey", "sharedaccesskey"):
+        for pos in _positions(lowered, seed):
+            match = _AZURE_KEY.match(text, pos)
+            if match and _looks_random(match.group("password"), min_len=20):
+                yield "connection_string", match.start(), match.end()
+    if "password" not in lowered and "pwd" not in lowered and "jdbc:oracle" not in lowered:
+        return
     for seed, keyed in _KEYED_SEEDS:
         for pos in _positions(lowered, seed):
             line_end = lowered.find("\n", pos)
@@ -300,10 +307,6 @@ def find_connection_strings(text: str, lowered: str, shape: bytes) -> Iterator[H
             password = match.group("password")
             if _real_password(password, "") and not _looks_like_identifier(password, camel=False):
                 yield "connection_string", pos, match.end("password")
-    if "key" in lowered:
-        for match in _AZURE_KEY.finditer(text):
-            if _looks_random(match.group("password"), min_len=20):
-                yield "connection_string", match.start(), match.end()
 
 
 def _real_password(password: str, user: str) -> bool:

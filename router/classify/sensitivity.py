@@ -151,13 +151,16 @@ def _scan_view(
                 counts[kind] += 1
     if depth >= MAX_DECODE_DEPTH:
         return
+    not_text: set[str] = set()  # ids and timestamps repeat; each is tried once
     for start, end in _decode.encoded_runs(view, shape, low, high):
         if budget.remaining <= 0:
             return
-        if claims.overlaps(start, end):
+        run = view[start:end]
+        if run in not_text or claims.overlaps(start, end):
             continue
-        decoded = _decode.decode(view[start:end], budget)
+        decoded = _decode.decode(run, budget)
         if decoded is None:
+            not_text.add(run)
             continue
         decoded = _normalise.normalised(decoded) or decoded
         # Spliced back between its neighbours: "aws_secret_access_key = <base64>" still says aws.
