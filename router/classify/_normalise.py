@@ -53,7 +53,6 @@ def normalised(text: str) -> str | None:
         view = urllib.parse.unquote(view, errors="replace")
     if not view.isascii():
         folding = _folding()
-        view = folding.compat_runs.sub(folding.nfkc_run, view)
         view = folding.fold(view)
         if len(view.encode("utf-16-le", "surrogatepass")) > 2 * len(view):
             view = _ASTRAL_RUNS.sub(folding.fold_astral_run, view)
@@ -68,7 +67,7 @@ _DENSE_RUNS: Final = 64
 
 @dataclass(frozen=True, slots=True)
 class _Folding:
-    """Which characters NFKC changes (`compat_runs`), which `table` folds (`fold_runs`).
+    """Which characters NFKC changes (`compat_runs`), and which it or `table` fold (`runs`).
 
     Both are bitmap character classes over the BMP. NFKC and `str.translate` over a whole
     non-ASCII text cost ~0.1 us a character (NFKC far more for CJK); running them only on
@@ -77,19 +76,17 @@ class _Folding:
 
     table: Mapping[int, int | None]
     compat_runs: re.Pattern[str]
-    fold_runs: re.Pattern[str]  # one capturing group, for `split`
+    runs: re.Pattern[str]  # one capturing group, for `split`
     astral: frozenset[str]  # math letters, tag characters; not emoji
 
-    def nfkc_run(self, match: re.Match[str]) -> str:
-        return unicodedata.normalize("NFKC", match.group())
-
     def fold(self, view: str) -> str:
-        parts = self.fold_runs.split(view, maxsplit=_DENSE_RUNS)
+        parts = self.runs.split(view, maxsplit=_DENSE_RUNS)
         if len(parts) == 1:
             return view
         if len(parts) > 2 * _DENSE_RUNS:
-            return view.translate(self.table)
-        parts[1::2] = [run.translate(self.table) for run in parts[1::2]]
+            # Another script throughout: NFKC where it changes something, then one translate.
+            return self.compat_runs.sub(self._nfkc_run, view).translate(self.table)
+        parts[1::2] = [unicodedata.normalize("NFKC", r).translate(self.table) for r in parts[1::2]]
         return "".join(parts)
 
     def fold_astral_run(self, match: re.Match[str]) -> str:
@@ -97,6 +94,10 @@ class _Folding:
         if self.astral.isdisjoint(run):
             return run  # emoji
         return unicodedata.normalize("NFKC", run).translate(self.table)
+
+    @staticmethod
+    def _nfkc_run(match: re.Match[str]) -> str:
+        return unicodedata.normalize("NFKC", match.group())
 
 
 @functools.cache
@@ -129,6 +130,7 @@ def _folding() -> _Folding:
     # ("\uff14\uff11\u3000\uff11\uff11" is a grouped number).
     compat.discard(0x3000)
     compat_run = _char_class(compat)
+    run = _char_class(compat | {code for code in table if code <= 0xFFFF})
     astral = {chr(code) for code in table if code > 0xFFFF}
     for code in range(0x10000, 0x20000):
         form = unicodedata.normalize("NFKC", chr(code))
@@ -137,7 +139,7 @@ def _folding() -> _Folding:
     return _Folding(
         table=table,
         compat_runs=re.compile(f"{compat_run}(?:\u3000+{compat_run})*"),
-        fold_runs=re.compile(f"({_char_class(c for c in table if c <= 0xFFFF)})"),
+        runs=re.compile(f"({run}(?:\u3000+{run})*)"),
         astral=frozenset(astral),
     )
 
