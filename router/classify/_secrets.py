@@ -316,9 +316,10 @@ def _real_password(password: str, user: str) -> bool:
     return not any(p in lowered for p in _PLACEHOLDERS if p != "://")
 
 
-_SERVICE_ACCOUNT = re.compile(r"\"type\"\s*:\s*\"service_account\"")
+# JSON, or a Python dict's repr: either quote.
+_SERVICE_ACCOUNT = re.compile(r"[\"']type[\"']\s*:\s*[\"']service_account[\"']")
 _ACCOUNT_KEY = re.compile(
-    r"\"private_key(?:_id)?\"\s*:\s*\"(?:-----BEGIN[^\"]{40,}|[0-9a-f]{40})\""
+    r"[\"']private_key(?:_id)?[\"']\s*:\s*[\"'](?:-----BEGIN[^\"']{40,}|[0-9a-f]{40})[\"']"
 )
 
 
@@ -328,6 +329,8 @@ def find_service_accounts(text: str, lowered: str, shape: bytes) -> Iterator[Hit
     The PEM inside also counts as a private key; the file is one more finding, as it says
     which account the key opens.
     """
+    if "service_account" not in text:
+        return
     for match in _SERVICE_ACCOUNT.finditer(text):
         if _ACCOUNT_KEY.search(text, max(0, match.start() - 3000), match.end() + 3000):
             yield "service_account", match.start(), match.end()

@@ -1,9 +1,19 @@
 """Sensitivity: PII, secrets and confidentiality markings in request text, as counts by kind.
 
 Detectors (in `_secrets` and `_pii`, plus the markings below) propose candidates with
-precompiled regexes behind cheap substring pre-checks, then validate them in Python: Luhn for
-cards, mod-97 for IBANs, SSA rules for SSNs, a JSON header with ``alg`` for JWTs, entropy for
-assigned secrets. Only counts leave this module; a matched value is never returned or kept.
+precompiled regexes behind cheap substring pre-checks, then validate them in Python: Luhn and
+issuer ranges for cards, mod-97 for IBANs, SSA rules for SSNs, a JSON header with ``alg`` for
+JWTs, entropy for assigned secrets. Only counts leave this module; a matched value is never
+returned or kept.
+
+What the detectors see (`scan_text`):
+
+1. the normalised text (`_normalise`): percent-decoded, NFKC, format and zero-width
+   characters dropped, homoglyphs folded to ASCII; an ASCII text without a ``%XX`` is used
+   as it is, at no cost;
+2. then every base64, base64url or hex run of 12+ characters in it (``data:`` URLs
+   included) that decodes to printable UTF-8 (`_decode`), spliced back between its
+   neighbours, and normalised in turn; two levels deep at most, and 1 MiB decoded per text.
 
 Kinds and levels (`KIND_LEVELS`); a text's level is the highest level among its kinds:
 
@@ -11,7 +21,10 @@ Kinds and levels (`KIND_LEVELS`); a text's level is the highest level among its 
 - confidential: ``confidential_marker`` (document markings such as "internal use only")
 - secret: ``api_key`` (OpenAI, Anthropic, AWS, GitHub, Google, Slack, Stripe, GitLab, Hugging
   Face and high-entropy ``api_key=``/``token:``/``Bearer`` values), ``jwt``, ``private_key``,
-  ``password`` (a ``password=`` value mixing three character classes)
+  ``password`` (a ``password=`` value mixing three character classes), ``webhook`` (Slack,
+  Discord, Teams/Office 365, Power Automate, Google Chat incoming-webhook URLs),
+  ``connection_string`` (database and broker URLs with a password, JDBC/ADO.NET passwords,
+  Azure storage and Service Bus keys), ``service_account`` (a Google service-account key file)
 
 Decisions worth knowing:
 
@@ -20,10 +33,14 @@ Decisions worth knowing:
   or more hex digits, so slices (``a[1::2]``) stay out, and so does a bare ``::1``.
 - A phone number needs a phone shape (``+`` and 8-15 digits; US ``(415) 555-0132``; a national
   trunk ``0`` with grouped digits) or a phone word just before it ("call", "tel", "mobile").
+- A bare 15- or 16-digit run in a major issuer's range that passes Luhn is a card, unless it
+  sits among other numbers (an argument list, arithmetic), where it needs a card word.
 - A bare mention of "NDA" or "confidentiality" is a topic, not a marking; "under NDA",
   "CONFIDENTIAL" in capitals, "internal use only" and "attorney-client privileged" are markings.
-- Placeholders (``sk-xxxx``, ``<your key>``, ``os.environ[...]``) are not secrets.
-- Where hits overlap, the first detector wins (secrets before PII), so one value counts once.
+- Placeholders (``sk-xxxx``, ``<your key>``, ``os.environ[...]``, ``user:password@``, a
+  local default such as ``postgres:postgres@``) are not secrets.
+- Where hits overlap, the first detector wins (secrets before PII), so one value counts once;
+  a decoded run inside a span already claimed (a JWT's parts, a PEM body) is not counted again.
 """
 
 from __future__ import annotations

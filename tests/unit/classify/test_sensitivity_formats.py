@@ -91,6 +91,7 @@ POSITIVES = [
      "SharedAccessKey=" + RANDOM[:43] + "=", "connection_string"),
     # service accounts
     (service_account(), "service_account"),
+    ("creds = " + repr(json.loads(service_account())), "service_account"),
     # payment cards with no card word, in an issuer's range and Luhn-valid
     ("ref 5555555555554444", "payment_card"),
     ("4111111111111111", "payment_card"),
