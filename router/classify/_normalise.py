@@ -112,6 +112,10 @@ def _folding() -> _Folding:
         targets = [h["c"] for h in homoglyphs if h["c"] in _FOLD_TARGETS]
         if targets:
             table[ord(char)] = ord(_best_target(char, targets))
+    # Digits of other scripts are digits: "\u0664\u0661\u0661\u0661" is 4111 (NFKC keeps them).
+    for code in range(0x80, 0x20000):
+        if unicodedata.category(chr(code)) == "Nd":
+            table[code] = ord("0") + unicodedata.decimal(chr(code))
     # Format characters live in the BMP and planes 1 and 14 (the tag characters).
     for code in (*range(0x20000), *range(0xE0000, 0xE1000)):
         if unicodedata.category(chr(code)) == "Cf":

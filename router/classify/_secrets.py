@@ -217,10 +217,14 @@ _WEBHOOKS: Final[tuple[re.Pattern[str], ...]] = (
         r"chat\.googleapis\.com/v1/spaces/[A-Za-z0-9_-]+/messages\?[^\s\"'<>]*?"
         r"token=(?P<secret>[A-Za-z0-9_%=-]{20,})"
     ),
+    re.compile(r"hooks\.zapier\.com/hooks/catch/(?P<secret>\d{4,}/[a-z0-9]{5,})"),
+    re.compile(r"maker\.ifttt\.com/trigger/[^/\s]+/(?:json/)?with/key/(?P<secret>[\w-]{16,})"),
+    # Mattermost and Rocket.Chat style: a random id right after /hooks/.
+    re.compile(r"/hooks/(?P<secret>(?=[a-z]*\d)(?=\d*[a-z])[a-z0-9]{24,32})(?![\w-])"),
 )
 
 
-_WEBHOOK_HINTS: Final = ("hook", "/workflows/", "googleapis")
+_WEBHOOK_HINTS: Final = ("hook", "/workflows/", "googleapis", "ifttt")
 
 
 def find_webhooks(text: str, lowered: str, shape: bytes) -> Iterator[Hit]:

@@ -55,6 +55,10 @@ def b64(text: str) -> str:
         ("call +44\u00a020\u00a07946\u00a00958", "phone"),
         # Soft hyphens and word joiners are format characters too.
         ("jane\u00ad.doe\u2060@example.com", "email"),
+        # Digits of other scripts: Arabic-Indic and Devanagari.
+        ("card \u0664\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 \u0661\u0661\u0661\u0661 "
+         "\u0661\u0661\u0661\u0661", "payment_card"),
+        ("SSN \u0966\u096d\u096e-\u0966\u096b-\u0967\u0967\u0968\u0966", "us_ssn"),
         # Mathematical bold capitals fold by NFKC; tag characters are dropped.
         ("\U0001d402\U0001d40e\U0001d40d\U0001d405\U0001d408\U0001d403\U0001d404\U0001d40d"
          "\U0001d413\U0001d408\U0001d400\U0001d40b: plan", "confidential_marker"),

@@ -65,6 +65,9 @@ POSITIVES = [
     (f"flow {logic_app()}", "webhook"),
     ("https://chat.googleapis.com/v1/spaces/AAAAb1c2d3e/messages?key=AIza" + RANDOM[:35]
      + "&token=" + RANDOM[:43], "webhook"),
+    ("zap https://hooks.zapier.com/hooks/catch/1234567/abc12de/", "webhook"),
+    ("https://maker.ifttt.com/trigger/door_open/with/key/" + RANDOM[:22], "webhook"),
+    ("https://chat.example.com/hooks/" + "x1b9zq4m7k2p8w3r6t5y0u4i1o", "webhook"),
     # database and broker URLs with a password
     ("DATABASE_URL=postgresql://admin:Tr0ub4dor&3@db.example.com:5432/payroll",
      "connection_string"),
@@ -132,6 +135,8 @@ NEAR_MISSES = [
     "see https://api.slack.com/messaging/webhooks for incoming webhooks",
     "https://discord.com/api/webhooks/{webhook.id}/{webhook.token}",
     "Create an Incoming Webhook connector in Microsoft Teams.",
+    "https://maker.ifttt.com/trigger/{event}/with/key/{your_key}",
+    "see /hooks/useeffectcleanupfunctions in the docs",
     # URLs without a password, or with a placeholder or local default
     "postgresql://localhost/db",
     "postgres://db.example.com:5432/app",
