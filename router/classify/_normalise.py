@@ -6,10 +6,12 @@ look like Latin ones ("CONFIDENTIAL" with a Cyrillic U+0421 for its "C"), or per
 ("jane.doe%40example.com"). `normalised` undoes all of these in one pass: percent-decoding,
 NFKC (full-width and other compatibility forms, odd spaces), then a translation that drops
 format (Cf) and invisible characters and folds homoglyphs to the ASCII letter, digit or URL
-punctuation they imitate. Homoglyphs come from Unicode's confusables data as shipped by the
-``confusable-homoglyphs`` package, loaded on first use. NFKC and the translation run only on
-the runs of characters they would change (found with one character class), which is what
-keeps ordinary non-ASCII text cheap; a combining accent is left alone, as no detector needs it.
+punctuation they imitate, and digits of other scripts to ASCII digits. Homoglyphs come from
+Unicode's confusables data as shipped by the ``confusable-homoglyphs`` package, loaded on
+first use. NFKC and the translation run only on the runs of characters they would change
+(found with one character class), which keeps ordinary non-ASCII text cheap; a text in
+another script throughout takes one whole `str.translate` instead. A combining accent is left
+alone, as no detector needs it. Percent-decoding runs twice at most ("%2540" is "@").
 
 Folding applies to every character, so Cyrillic or Greek prose becomes partly Latin in this
 view; the detectors need ASCII structure (an "@", digits with a checksum, marking phrases), so
@@ -29,6 +31,7 @@ from dataclasses import dataclass
 from typing import Final
 
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+_PERCENT_PASSES: Final = 2
 
 # Not format characters, but invisible all the same: combining grapheme joiner, Hangul fillers,
 # variation selectors, the Braille blank.
@@ -49,7 +52,9 @@ def normalised(text: str) -> str | None:
     if text.isascii() and ("%" not in text or not _PERCENT.search(text)):
         return None
     view = text
-    if "%" in view and _PERCENT.search(view):
+    for _ in range(_PERCENT_PASSES):
+        if "%" not in view or not _PERCENT.search(view):
+            break
         view = urllib.parse.unquote(view, errors="replace")
     if not view.isascii():
         folding = _folding()

@@ -75,6 +75,7 @@ def b64(text: str) -> str:
          "api_key"),
         ("data:text/plain;charset=utf-8;base64," + b64("SSN 078-05-1120"), "us_ssn"),
         ("data:text/plain,write%20to%20jane.doe%40example.com", "email"),
+        ("to=jane.doe%2540example.com", "email"),  # percent-encoded twice
     ],
 )  # fmt: skip
 def test_combined_disguises(text: str, kind: str) -> None:
