@@ -35,7 +35,9 @@ _PERCENT_PASSES: Final = 2
 
 # Not format characters, but invisible all the same: combining grapheme joiner, Hangul fillers,
 # variation selectors, the Braille blank.
-_INVISIBLE: Final = (0x034F, 0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800, *range(0xFE00, 0xFE10))
+_INVISIBLE: Final = frozenset(
+    (0x034F, 0x115F, 0x1160, 0x3164, 0xFFA0, 0x2800, *range(0xFE00, 0xFE10))
+)
 # Folding targets: what detectors key on. Other ASCII look-alikes (quotes, dashes, brackets)
 # would only turn ordinary typography into punctuation.
 _FOLD_TARGETS: Final = frozenset(
@@ -107,7 +109,7 @@ class _Folding:
 
 @functools.cache
 def _folding() -> _Folding:
-    """Built on first use (~0.1 s): Unicode's confusables, format characters, NFKC forms."""
+    """Built on first use (~0.1 s of CPU): Unicode's confusables, format characters, NFKC forms."""
     table: dict[int, int | None] = {}
     source = importlib.resources.files("confusable_homoglyphs") / "confusables.json"
     for char, homoglyphs in json.loads(source.read_text(encoding="utf-8")).items():
@@ -117,34 +119,32 @@ def _folding() -> _Folding:
         targets = [h["c"] for h in homoglyphs if h["c"] in _FOLD_TARGETS]
         if targets:
             table[ord(char)] = ord(_best_target(char, targets))
-    # Digits of other scripts are digits: "\u0664\u0661\u0661\u0661" is 4111 (NFKC keeps them).
-    for code in range(0x80, 0x20000):
-        if unicodedata.category(chr(code)) == "Nd":
-            table[code] = ord("0") + unicodedata.decimal(chr(code))
-    # Format characters live in the BMP and planes 1 and 14 (the tag characters).
-    for code in (*range(0x20000), *range(0xE0000, 0xE1000)):
-        if unicodedata.category(chr(code)) == "Cf":
+    compat: set[int] = set()  # characters NFKC turns into something a detector keys on
+    astral: set[str] = set()
+    for code in (*range(0x80, 0x20000), *range(0xE0000, 0xE1000)):
+        char = chr(code)
+        category = unicodedata.category(char)
+        if category == "Nd":
+            # Digits of other scripts are digits: U+0664 U+0661 is 41 (NFKC keeps them).
+            table[code] = ord("0") + unicodedata.decimal(char)
+        elif category == "Cf" or code in _INVISIBLE:
             table[code] = None
-    for code in _INVISIBLE:
-        table[code] = None
-    compat: set[int] = set()
-    for code in range(0x80, 0x10000):
-        # Compatibility forms that NFKC turns into something a detector keys on: full-width
-        # letters and digits, ligatures, circled digits, odd spaces. Not CJK punctuation (U+FF0C
-        # is ","), so Chinese prose does not pay for it.
-        form = unicodedata.normalize("NFKC", chr(code))
-        if form != chr(code) and any(c in _FOLD_TARGETS or c == " " for c in form):
-            compat.add(code)
-    # The ideographic space is in every line of Japanese: it only joins two runs
-    # ("\uff14\uff11\u3000\uff11\uff11" is a grouped number).
+        if not unicodedata.decomposition(char):
+            continue  # NFKC leaves it alone
+        # Full-width letters and digits, ligatures, circled digits, odd spaces, mathematical
+        # letters; not CJK punctuation (U+FF0C is ","), so Chinese prose does not pay for it.
+        form = unicodedata.normalize("NFKC", char)
+        if form != char and any(c in _FOLD_TARGETS or c == " " for c in form):
+            if code <= 0xFFFF:
+                compat.add(code)
+            else:
+                astral.add(char)
+    # The ideographic space is in every line of Japanese: it only joins two runs (U+FF14
+    # U+3000 U+FF11 is a grouped number).
     compat.discard(0x3000)
+    astral.update(chr(code) for code in table if code > 0xFFFF)
     compat_run = _char_class(compat)
     run = _char_class(compat | {code for code in table if code <= 0xFFFF})
-    astral = {chr(code) for code in table if code > 0xFFFF}
-    for code in range(0x10000, 0x20000):
-        form = unicodedata.normalize("NFKC", chr(code))
-        if form != chr(code) and any(c in _FOLD_TARGETS for c in form):
-            astral.add(chr(code))
     return _Folding(
         table=table,
         compat_runs=re.compile(f"{compat_run}(?:\u3000+{compat_run})*"),
