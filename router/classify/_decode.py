@@ -4,14 +4,15 @@
 text, or ``None`` when it is not encoded text: binary (a PNG, a hash, a key's DER body) fails strict
 UTF-8 or carries control characters, and an ordinary identifier decodes to such noise too.
 A `DecodeBudget` caps the bytes decoded for one scanned text, so a megabyte of base64 costs
-at most one budget's worth of work, however deeply it is nested.
+at most one budget's worth of work, however deeply it is nested. A binary payload costs only
+a probe of its first 48 bytes, so an image cannot use the budget up to hide a key after it.
 """
 
 from __future__ import annotations
 
 import binascii
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Final
 
@@ -30,6 +31,7 @@ _URLSAFE = str.maketrans("-_", "+/")
 # Line-wrapped base64 (MIME, PEM, `base64` on a terminal) wraps at 64 or 76 characters.
 _WRAP_WIDTHS: Final = (64, 76)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_PROBE: Final = 64  # characters: 48 bytes of base64, 32 of hex
 
 
 @dataclass(slots=True)
@@ -67,13 +69,16 @@ def _run_end(runs: bytes, pos: int) -> int:
 
 
 def decode(run: str, budget: DecodeBudget) -> str | None:
-    """The text `run` encodes (hex first, then base64 or base64url), or ``None``."""
+    """The text `run` encodes (hex first, then base64 or base64url), or ``None``.
+
+    A probe of its first `_PROBE` characters is decoded first: a binary payload (an image)
+    costs the budget only that much.
+    """
     run = run.replace("\n", "")
     if budget.remaining <= 0 or len(run) < MIN_RUN:
         return None
     if len(run) % 2 == 0 and _HEX.fullmatch(run):
-        data = _spend(budget, bytes.fromhex(run[: 2 * budget.remaining]))
-        text = _as_text(data)
+        text = _decoded_text(run, budget, bytes.fromhex, chars_per_byte=2, block=2)
         if text is not None:
             return text
     body = run.rstrip("=")
@@ -81,18 +86,38 @@ def decode(run: str, budget: DecodeBudget) -> str | None:
         if "+" in body or "/" in body:
             return None  # two alphabets: not one encoding
         body = body.translate(_URLSAFE)
-    body = body[: budget.remaining // 3 * 4]
-    body = body[: len(body) - len(body) % 4] if len(body) % 4 == 1 else body
-    try:
-        data = binascii.a2b_base64(body + "=" * (-len(body) % 4), strict_mode=True)
-    except binascii.Error:
+    if len(body) % 4 == 1:
+        body = body[:-1]  # a stray character: not a whole number of bytes
+    return _decoded_text(body, budget, _a2b_base64, chars_per_byte=4 / 3, block=4)
+
+
+def _decoded_text(
+    encoded: str,
+    budget: DecodeBudget,
+    to_bytes: Callable[[str], bytes],
+    *,
+    chars_per_byte: float,
+    block: int,
+) -> str | None:
+    limit = int(budget.remaining * chars_per_byte) // block * block
+    if limit <= 0:
         return None
-    return _as_text(_spend(budget, data))
-
-
-def _spend(budget: DecodeBudget, data: bytes) -> bytes:
+    encoded = encoded[:limit]
+    try:
+        if len(encoded) > _PROBE:
+            probe = to_bytes(encoded[:_PROBE])
+            if _as_text(probe) is None:
+                budget.remaining -= len(probe)
+                return None
+        data = to_bytes(encoded)
+    except (binascii.Error, ValueError):
+        return None
     budget.remaining -= len(data)
-    return data
+    return _as_text(data)
+
+
+def _a2b_base64(body: str) -> bytes:
+    return binascii.a2b_base64(body + "=" * (-len(body) % 4), strict_mode=True)
 
 
 def _as_text(data: bytes) -> str | None:

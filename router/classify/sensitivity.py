@@ -13,7 +13,8 @@ What the detectors see (`scan_text`):
    as it is, at no cost;
 2. then every base64, base64url or hex run of 12+ characters in it (``data:`` URLs
    included) that decodes to printable UTF-8 (`_decode`), spliced back between its
-   neighbours, and normalised in turn; two levels deep at most, and 1 MiB decoded per text.
+   neighbours, and normalised in turn; two levels deep at most, and 1 MiB decoded per text
+   (shortest runs first; a binary run costs a 48-byte probe).
 
 Kinds and levels (`KIND_LEVELS`); a text's level is the highest level among its kinds:
 
@@ -169,7 +170,9 @@ def _scan_view(
     if depth >= MAX_DECODE_DEPTH:
         return
     not_text: set[str] = set()  # ids and timestamps repeat; each is tried once
-    for start, end in _decode.encoded_runs(view, shape, low, high):
+    # Shortest first: a key is short, an image or a document long, and the budget is shared.
+    runs = sorted(_decode.encoded_runs(view, shape, low, high), key=lambda span: span[1] - span[0])
+    for start, end in runs:
         if budget.remaining <= 0:
             return
         run = view[start:end]

@@ -99,9 +99,25 @@ def test_decode_budget_caps_the_bytes_decoded() -> None:
 
 
 def test_a_value_past_the_budget_is_not_decoded_but_the_scan_ends() -> None:
-    filler = b64("lorem ipsum dolor sit amet " * 50_000)  # ~1.3 MiB decoded
-    scan = scan_text(filler + " " + b64("card 4111 1111 1111 1111"))
+    filler = "lorem ipsum dolor sit amet " * 50_000  # ~1.3 MiB of text, then the card
+    scan = scan_text(b64(filler + " card 4111 1111 1111 1111"))
     assert scan.findings == {}
+
+
+@pytest.mark.parametrize("image_first", [True, False])
+def test_a_short_value_beside_a_large_image_is_still_found(image_first: bool) -> None:
+    # An image costs the budget one probe, and short runs are decoded first anyway.
+    image = base64.b64encode(b"\x89PNG\r\n\x1a\n" + random.Random(3).randbytes(1_500_000))
+    secret = b64("card 4111 1111 1111 1111")
+    parts = [image.decode(), secret] if image_first else [secret, image.decode()]
+    assert scan_text(" ".join(parts)).findings == {"payment_card": 1}
+
+
+def test_an_image_costs_only_a_probe() -> None:
+    budget = _decode.DecodeBudget()
+    image = base64.b64encode(b"\x89PNG\r\n\x1a\n" + random.Random(5).randbytes(100_000))
+    assert _decode.decode(image.decode(), budget) is None
+    assert _decode.DEFAULT_BUDGET - budget.remaining <= 48
 
 
 @pytest.mark.parametrize("name", ["png", "random"])
