@@ -130,7 +130,7 @@ def scan_text(text: str, extra: Sequence[ExtraDetector] = ()) -> SensitivityScan
         detectors = (*_DETECTORS, *(d.find for d in extra))
     counts: Counter[str] = Counter()
     view = _normalise.normalised(text) or text
-    _scan_view(view, detectors, counts, _decode.DecodeBudget(), 0, (0, len(view)))
+    _scan_view(view, detectors, counts, _decode.DecodeBudget(), 0, [(0, len(view))])
     findings = dict(counts)
     levels = {d.kind: d.level for d in extra} if extra else None
     return SensitivityScan(level=level_of(findings, levels), findings=findings)
@@ -140,6 +140,7 @@ MAX_DECODE_DEPTH: Final = 2
 """Levels of encoding seen through: base64 inside base64 is found, a third layer is not."""
 _CONTEXT_BEFORE: Final = 64  # enough for "aws_secret_access_key = " and a card word
 _CONTEXT_AFTER: Final = 32
+_SEPARATOR: Final = "\n\n"
 
 
 def _scan_view(
@@ -148,12 +149,14 @@ def _scan_view(
     counts: Counter[str],
     budget: _decode.DecodeBudget,
     depth: int,
-    window: tuple[int, int],
+    windows: list[tuple[int, int]],
 ) -> None:
-    """Counts the hits that start in `window`, then recurses into its encoded runs.
+    """Counts the hits that start in `windows`, then scans what their encoded runs hold.
 
-    Each view has its own claimed spans: a decoded value is a finding of its own unless the
-    run that holds it was already claimed (a JWT's parts, a PEM body), so one value counts once.
+    Every decoded run of one level goes into one view, each spliced between its neighbours
+    (the context) and separated from the next, so the detectors run once a level however
+    many runs there are. Each view has its own claimed spans: a decoded value is a finding of
+    its own unless the run that holds it was already claimed (a JWT's parts, a PEM body).
     """
     lowered = view.lower()
     if len(lowered) != len(view):
@@ -162,32 +165,52 @@ def _scan_view(
     # One byte per character ("?" for non-ASCII), so offsets match the text.
     shape = view.encode("ascii", "replace").translate(_SHAPE)
     claims = _Claims()
-    low, high = window
+    window_starts = [low for low, _ in windows]
     for detector in detectors:
         for kind, start, end in detector(view, lowered, shape):
-            if claims.claim(start, end) and kind and low <= start < high:
+            if claims.claim(start, end) and kind and _within(windows, window_starts, start):
                 counts[kind] += 1
     if depth >= MAX_DECODE_DEPTH:
         return
-    not_text: set[str] = set()  # ids and timestamps repeat; each is tried once
+    runs = list(_decode.encoded_runs(view, shape, windows[0][0], windows[-1][1]))
+    if len(windows) > 1:
+        runs = [span for span in runs if _within(windows, window_starts, span[0])]
+    if claims.starts:
+        runs = [span for span in runs if not claims.overlaps(*span)]
     # Shortest first: a key is short, an image or a document long, and the budget is shared.
-    runs = sorted(_decode.encoded_runs(view, shape, low, high), key=lambda span: span[1] - span[0])
+    runs.sort(key=lambda span: span[1] - span[0])
+    spliced: list[tuple[int, str, str, str]] = []  # (start, before, decoded, after)
+    not_text: set[str] = set()  # ids and timestamps repeat; each is tried once
     for start, end in runs:
         if budget.remaining <= 0:
-            return
+            break
         run = view[start:end]
-        if run in not_text or claims.overlaps(start, end):
+        if run in not_text:
             continue
         decoded = _decode.decode(run, budget)
         if decoded is None:
             not_text.add(run)
             continue
-        decoded = _normalise.normalised(decoded) or decoded
         # Spliced back between its neighbours: "aws_secret_access_key = <base64>" still says aws.
         before = view[max(0, start - _CONTEXT_BEFORE) : start]
-        child = before + decoded + view[end : end + _CONTEXT_AFTER]
-        inner = (len(before), len(before) + len(decoded))
-        _scan_view(child, detectors, counts, budget, depth + 1, inner)
+        after = view[end : end + _CONTEXT_AFTER]
+        spliced.append((start, before, _normalise.normalised(decoded) or decoded, after))
+    if not spliced:
+        return
+    spliced.sort(key=lambda piece: piece[0])  # text order, so the windows come sorted
+    parts: list[str] = []
+    inner: list[tuple[int, int]] = []
+    offset = 0
+    for _, before, decoded, after in spliced:
+        inner.append((offset + len(before), offset + len(before) + len(decoded)))
+        parts.append(before + decoded + after)
+        offset += len(parts[-1]) + len(_SEPARATOR)
+    _scan_view(_SEPARATOR.join(parts), detectors, counts, budget, depth + 1, inner)
+
+
+def _within(windows: list[tuple[int, int]], starts: list[int], position: int) -> bool:
+    i = bisect.bisect_right(starts, position) - 1
+    return i >= 0 and position < windows[i][1]
 
 
 class _Claims:
