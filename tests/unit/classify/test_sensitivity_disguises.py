@@ -143,6 +143,14 @@ def test_each_value_inside_a_decoded_run_counts() -> None:
     assert scan.findings == {"email": 2}
 
 
+def test_values_in_separate_runs_count_separately() -> None:
+    # One spliced view holds every run of a level; each value still counts where it is.
+    text = f"first {b64('mail a@example.com')} then {b64('card 4111 1111 1111 1111')} and " + b64(
+        "mail a@example.com"
+    )
+    assert scan_text(text).findings == {"email": 2, "payment_card": 1}
+
+
 def test_a_normalised_value_counts_once() -> None:
     scan = scan_text("\u0421ONFIDENTIAL memo for jane.doe%40example.com")
     assert scan.findings == {"confidential_marker": 1, "email": 1}
