@@ -204,9 +204,8 @@ _WEBHOOKS: Final[tuple[re.Pattern[str], ...]] = (
     ),
     # Microsoft Teams / Office 365 connectors: .../webhookb2/<guid>@<guid>/IncomingWebhook/...
     re.compile(
-        r"(?:webhook\.office\.com/webhookb2|outlook\.office(?:365)?\.com/webhook)/"
-        r"(?P<secret>[0-9a-f-]{36}@[0-9a-f-]{36}/IncomingWebhook/[0-9a-f]{32}/[0-9a-f-]{36})",
-        re.IGNORECASE,
+        r"(?:webhook\.office\.com/webhookb2|outlook\.office(?:365)?\.com/webhook)/(?P<secret>"
+        r"[0-9a-fA-F-]{36}@[0-9a-fA-F-]{36}/IncomingWebhook/[0-9a-fA-F]{32}/[0-9a-fA-F-]{36})"
     ),
     # Power Automate / Logic Apps triggers and Google Chat spaces sign the URL itself.
     re.compile(
