@@ -113,6 +113,12 @@ def test_a_short_value_beside_a_large_image_is_still_found(image_first: bool) ->
     assert scan_text(" ".join(parts)).findings == {"payment_card": 1}
 
 
+def test_every_attempt_costs_at_least_the_minimum_charge() -> None:
+    budget = _decode.DecodeBudget()
+    assert _decode.decode("Zk3pQ8vX1tY7", budget) is None  # 9 bytes of noise
+    assert _decode.DEFAULT_BUDGET - budget.remaining == _decode.MIN_CHARGE == 32
+
+
 def test_an_image_costs_only_a_probe() -> None:
     budget = _decode.DecodeBudget()
     image = base64.b64encode(b"\x89PNG\r\n\x1a\n" + random.Random(5).randbytes(100_000))
