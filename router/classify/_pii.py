@@ -40,7 +40,10 @@ def find_emails(text: str, lowered: str, shape: bytes) -> Iterator[Hit]:
         # git@github.com is an SSH remote, not a mailbox.
         if not local or local.group() == "tig" or match.group(1).lower() in _NOT_TLDS:
             continue
-        yield "email", at - local.end(), match.end()
+        start = at - local.end()
+        if text.startswith("//", start - 2):
+            continue  # a URL's user, "mongodb://reader@db.example.com", not a mailbox
+        yield "email", start, match.end()
 
 
 # In `shape`: digit groups joined by single separators (space, dot, dash, parentheses), not
@@ -119,22 +122,49 @@ def _number_kind(candidate: str, lowered: str, start: int) -> str | None:
     if _SSN_SHAPE.fullmatch(candidate):
         return "us_ssn" if _valid_ssn(digits) else None
     separators = set(candidate).difference("0123456789")
-    # A bare run of digits is as often an id or a big integer: it needs a card word nearby.
-    if (
-        separators <= {" ", "-"}
-        and _valid_card(digits, grouped=bool(separators))
-        and (separators or _CARD_WORDS.search(lowered, max(0, start - 48), start))
-    ):
-        return "payment_card"
+    if _card_grouping(separators, groups) and _valid_card(digits, grouped=bool(separators)):
+        # A bare run of digits in an issuer's range is a card, unless it sits among other
+        # numbers (an argument list, arithmetic), where a card word has to say so.
+        end = start + len(candidate)
+        if (
+            separators
+            or not _amid_numbers(lowered, start, end)
+            or _CARD_WORDS.search(lowered, max(0, start - 48), start)
+        ):
+            return "payment_card"
     if _is_phone(candidate, groups, digits):
         return "phone"
     before = lowered[max(0, start - 32) : start]
-    if len(digits) == 9 and not separators and _SSN_WORDS.search(before):
+    if len(digits) == 9 and separators <= {" ", "-", "."} and _SSN_WORDS.search(before):
         return "us_ssn" if _valid_ssn(digits) else None
     decimal = "." in candidate and max(len(g) for g in groups) > 4
     if 7 <= len(digits) <= 15 and not decimal and _PHONE_WORDS.search(before):
         return "phone"
     return None
+
+
+def _card_grouping(separators: set[str], groups: list[str]) -> bool:
+    """Spaces or dashes group a card any way; dots only in fours ("4111.1111.1111.1111")."""
+    if separators <= {" ", "-"}:
+        return True
+    if separators != {"."} or len(groups) < 3:
+        return False
+    lengths = [len(g) for g in groups]
+    return lengths == [4, 6, 5] or (set(lengths[:-1]) == {4} and 1 <= lengths[-1] <= 4)
+
+
+# A number just before (not a digit glued to a word, as in "base64,"), an operator, or the
+# "=" after an expression ("579704230 * 602265 = 349135568080950").
+_NUMBER_BEFORE = re.compile(r"(?:(?<![\w.])[\d.]+ *,? *|[*/+^%] *|[\d)\]] *[=≈] *)$")
+_NUMBER_AFTER = re.compile(r" *(?:,? *-?\d|[*/+^%])")
+
+
+def _amid_numbers(lowered: str, start: int, end: int) -> bool:
+    """Among other numbers: "f(1, 6458161865649291, -53)", "6458161865649291 * 2"."""
+    return bool(
+        _NUMBER_BEFORE.search(lowered, max(0, start - 24), start)
+        or _NUMBER_AFTER.match(lowered, end)
+    )
 
 
 def _valid_ssn(digits: str) -> bool:
@@ -187,6 +217,9 @@ def _is_phone(candidate: str, groups: list[str], digits: str) -> bool:
 
 
 _IBAN = re.compile(rb"AA00(?<![Aa0]AA00)(?: ?[A0]{4}){2,8}(?: ?[A0]{1,3})?(?![Aa0])")
+# Written in lower case ("gb82 west 1234 ..."): only a known country with a valid checksum
+# counts, and a failed candidate claims nothing, as lower-case words are everywhere.
+_LOWER_IBAN = re.compile(rb"aa00(?<![Aa0]aa00)(?: ?[a0]{4}){2,8}(?: ?[a0]{1,3})?(?![Aa0])")
 _IBAN_LENGTHS: Final[Mapping[str, int]] = MappingProxyType(
     {
         "AD": 24, "AT": 20, "BE": 16, "BG": 22, "CH": 21, "CY": 28, "CZ": 24, "DE": 22,
@@ -201,14 +234,24 @@ _IBAN_LENGTHS: Final[Mapping[str, int]] = MappingProxyType(
 def find_ibans(text: str, lowered: str, shape: bytes) -> Iterator[Hit]:
     """IBANs with or without spaces: the country's length and the mod-97 check must hold."""
     for match in _IBAN.finditer(shape):
-        compact = text[match.start() : match.end()].replace(" ", "")
-        expected = _IBAN_LENGTHS.get(compact[:2])
-        if expected is not None and len(compact) >= expected:
-            compact = compact[:expected]  # the pattern may have run into a following word
-        valid = (
-            (expected is None and 15 <= len(compact) <= 34) or len(compact) == expected
-        ) and _iban_checksum_ok(compact)
+        valid = _valid_iban(text[match.start() : match.end()], known_country=False)
         yield ("iban" if valid else None), match.start(), match.end()
+    if b"aa00" in shape:
+        for match in _LOWER_IBAN.finditer(shape):
+            if _valid_iban(text[match.start() : match.end()].upper(), known_country=True):
+                yield "iban", match.start(), match.end()
+
+
+def _valid_iban(candidate: str, *, known_country: bool) -> bool:
+    compact = candidate.replace(" ", "")
+    expected = _IBAN_LENGTHS.get(compact[:2])
+    if expected is None and known_country:
+        return False
+    if expected is not None and len(compact) >= expected:
+        compact = compact[:expected]  # the pattern may have run into a following word
+    return (
+        (expected is None and 15 <= len(compact) <= 34) or len(compact) == expected
+    ) and _iban_checksum_ok(compact)
 
 
 def _iban_checksum_ok(iban: str) -> bool:

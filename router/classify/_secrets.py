@@ -191,3 +191,149 @@ def _has_lower(value: str) -> bool:
 def _char_classes(value: str) -> int:
     symbol = any(not ch.isalnum() for ch in value)
     return _has_digit(value) + _has_upper(value) + _has_lower(value) + symbol
+
+
+# Incoming-webhook URLs carry their secret in the path: whoever has the URL can post.
+_WEBHOOKS: Final[tuple[re.Pattern[str], ...]] = (
+    re.compile(
+        r"hooks\.slack\.com/(?:services|workflows|triggers)/"
+        r"(?P<secret>T[A-Z0-9]{6,}/[A-Z0-9]{6,}/[A-Za-z0-9]{16,})"
+    ),
+    re.compile(
+        r"(?:discord(?:app)?\.com|discord\.gg)/api/webhooks/(?P<secret>\d{15,21}/[A-Za-z0-9_-]{40,})"
+    ),
+    # Microsoft Teams / Office 365 connectors: .../webhookb2/<guid>@<guid>/IncomingWebhook/...
+    re.compile(
+        r"(?:webhook\.office\.com/webhookb2|outlook\.office(?:365)?\.com/webhook)/(?P<secret>"
+        r"[0-9a-fA-F-]{36}@[0-9a-fA-F-]{36}/IncomingWebhook/[0-9a-fA-F]{32}/[0-9a-fA-F-]{36})"
+    ),
+    # Power Automate / Logic Apps triggers and Google Chat spaces sign the URL itself.
+    re.compile(
+        r"logic\.azure\.com(?::\d+)?/workflows/[0-9a-f]{32}/triggers/[^\s\"'<>]*?"
+        r"[?&]sig=(?P<secret>[A-Za-z0-9_-]{20,})"
+    ),
+    re.compile(
+        r"chat\.googleapis\.com/v1/spaces/[A-Za-z0-9_-]+/messages\?[^\s\"'<>]*?"
+        r"token=(?P<secret>[A-Za-z0-9_%=-]{20,})"
+    ),
+    re.compile(r"hooks\.zapier\.com/hooks/catch/(?P<secret>\d{4,}/[a-z0-9]{5,})"),
+    re.compile(r"maker\.ifttt\.com/trigger/[^/\s]+/(?:json/)?with/key/(?P<secret>[\w-]{16,})"),
+    # Mattermost and Rocket.Chat style: a random id right after /hooks/.
+    re.compile(r"/hooks/(?P<secret>(?=[a-z]*\d)(?=\d*[a-z])[a-z0-9]{24,32})(?![\w-])"),
+)
+
+
+_WEBHOOK_HINTS: Final = ("hook", "/workflows/", "googleapis", "ifttt")
+
+
+def find_webhooks(text: str, lowered: str, shape: bytes) -> Iterator[Hit]:
+    """Slack, Discord, Teams/Office 365, Power Automate and Google Chat incoming webhooks."""
+    if not any(hint in lowered for hint in _WEBHOOK_HINTS):
+        return
+    for pattern in _WEBHOOKS:
+        for match in pattern.finditer(text):
+            secret = match.group("secret").lower()
+            # Documentation writes T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX.
+            if "xxxx" in secret or "0000000" in secret or "your" in secret:
+                continue
+            start = lowered.rfind("http", max(0, match.start() - 24), match.start())
+            yield "webhook", start if start != -1 else match.start(), match.end()
+
+
+# URLs whose user part holds a password, for databases, caches and brokers. Found from "://",
+# the scheme read backwards from it.
+_URL_SCHEME_REVERSED = re.compile(r"[a-z0-9+]{2,24}")
+_URL_SCHEMES: Final = frozenset(
+    {
+        "postgres", "postgresql", "mysql", "mariadb", "mongodb", "mongodb+srv", "redis",
+        "rediss", "amqp", "amqps", "mssql", "sqlserver", "oracle", "cockroachdb", "clickhouse",
+        "neo4j", "neo4j+s", "bolt", "couchdb", "cassandra", "memcached", "nats", "mqtt", "mqtts",
+        "ldap", "ldaps", "ftp", "sftp", "smtp", "smtps", "snowflake", "db2", "kafka", "elastic",
+    }
+)  # fmt: skip
+_URL_USERINFO = re.compile(r"(?P<user>[^\s:/@\"'<>]*):(?P<password>[^\s/@\"'<>]+)@[\w.\[\-]")
+# Passwords that documentation and local defaults use; no secret behind them.
+_DEFAULT_PASSWORDS: Final = frozenset(
+    {
+        "password", "pass", "passwd", "pwd", "secret", "postgres", "mysql", "root", "admin",
+        "guest", "user", "test", "changeme", "example", "mypassword", "yourpassword", "redis",
+    }
+)  # fmt: skip
+# JDBC and ADO.NET strings put the password in a key=value pair: after ";", "?" or "&" in
+# JDBC, after ";" in ADO.NET ("host=..., password=..." is a function call).
+_JDBC_PASSWORD = re.compile(
+    r"[;?&:](?:password|pwd)\s*=\s*(?P<password>[^;&\s\"'<>]+)", re.IGNORECASE
+)
+_ADO_PASSWORD = re.compile(r";\s*(?:password|pwd)\s*=\s*(?P<password>[^;\s\"'<>]+)", re.IGNORECASE)
+_ORACLE_THIN = re.compile(r"jdbc:oracle:thin:[^/\s@:]+/(?P<password>[^@\s]+)@", re.IGNORECASE)
+_KEYED_SEEDS: Final = (
+    ("jdbc:", _JDBC_PASSWORD),
+    ("server=", _ADO_PASSWORD),
+    ("data source=", _ADO_PASSWORD),
+    ("host=", _ADO_PASSWORD),
+)
+# Azure storage and Service Bus / Event Hubs connection strings.
+_AZURE_KEY = re.compile(
+    r"(?:AccountKey|SharedAccessKey)\s*=\s*(?P<password>[A-Za-z0-9+/]{20,}={0,2})",
+    re.IGNORECASE,
+)
+
+
+def find_connection_strings(text: str, lowered: str, shape: bytes) -> Iterator[Hit]:
+    """Database and broker URLs with a password, JDBC/ADO.NET passwords, Azure account keys."""
+    for pos in _positions(lowered, "://"):
+        scheme = _URL_SCHEME_REVERSED.match(lowered[max(0, pos - 24) : pos][::-1])
+        if not scheme:
+            continue
+        name = scheme.group()[::-1]
+        if name.startswith("jdbc"):
+            name = name[4:]
+        if name not in _URL_SCHEMES and name.split("+", 1)[0] not in _URL_SCHEMES:
+            continue
+        userinfo = _URL_USERINFO.match(text, pos + 3)
+        if userinfo and _real_password(userinfo.group("password"), userinfo.group("user")):
+            yield "connection_string", pos - scheme.end(), userinfo.end("password")
+    for seed in ("accountkey", "sharedaccesskey"):
+        for pos in _positions(lowered, seed):
+            match = _AZURE_KEY.match(text, pos)
+            if match and _looks_random(match.group("password"), min_len=20):
+                yield "connection_string", match.start(), match.end()
+    if "password" not in lowered and "pwd" not in lowered and "jdbc:oracle" not in lowered:
+        return
+    for seed, keyed in _KEYED_SEEDS:
+        for pos in _positions(lowered, seed):
+            line_end = lowered.find("\n", pos)
+            limit = min(pos + 400, len(text) if line_end == -1 else line_end)
+            match = _ORACLE_THIN.match(text, pos) or keyed.search(text, pos, limit)
+            if not match:
+                continue
+            password = match.group("password")
+            if _real_password(password, "") and not _looks_like_identifier(password, camel=False):
+                yield "connection_string", pos, match.end("password")
+
+
+def _real_password(password: str, user: str) -> bool:
+    lowered = password.lower()
+    if lowered in _DEFAULT_PASSWORDS or lowered == user.lower() or password.startswith("$"):
+        return False
+    return not any(p in lowered for p in _PLACEHOLDERS if p != "://")
+
+
+# JSON, or a Python dict's repr: either quote.
+_SERVICE_ACCOUNT = re.compile(r"[\"']type[\"']\s*:\s*[\"']service_account[\"']")
+_ACCOUNT_KEY = re.compile(
+    r"[\"']private_key(?:_id)?[\"']\s*:\s*[\"'](?:-----BEGIN[^\"']{40,}|[0-9a-f]{40})[\"']"
+)
+
+
+def find_service_accounts(text: str, lowered: str, shape: bytes) -> Iterator[Hit]:
+    """Google service-account key files: ``"type": "service_account"`` with its key.
+
+    The PEM inside also counts as a private key; the file is one more finding, as it says
+    which account the key opens.
+    """
+    if "service_account" not in text:
+        return
+    for match in _SERVICE_ACCOUNT.finditer(text):
+        if _ACCOUNT_KEY.search(text, max(0, match.start() - 3000), match.end() + 3000):
+            yield "service_account", match.start(), match.end()

@@ -251,5 +251,6 @@ def test_level_is_the_highest_kind(findings: dict[str, int], level: Sensitivity)
 def test_every_kind_has_a_level() -> None:
     assert set(KIND_LEVELS) == {
         "email", "phone", "payment_card", "iban", "us_ssn", "ip_address",
-        "confidential_marker", "api_key", "jwt", "private_key", "password",
+        "confidential_marker", "api_key", "jwt", "private_key", "password", "webhook",
+        "connection_string", "service_account",
     }  # fmt: skip
