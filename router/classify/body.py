@@ -68,6 +68,8 @@ _SAFE_KEY = re.compile(r"[A-Za-z][a-z]*(?:[_-]?[A-Za-z][a-z]*)*[0-9]{0,2}\Z")
 _WORD = re.compile(r"[A-Za-z][\w-]*")
 _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
 _ZERO_WIDTH = re.compile("[\u200b-\u200f\u2060-\u2064\ufeff\u00ad]")
+# A base64 or base64url payload, with its padding; what follows it is not part of it.
+_BASE64_RUN = re.compile(r"[A-Za-z0-9+/_-]*=*", re.ASCII)
 _DATA_URL = re.compile(r"data:([\w.+-]+/[\w.+-]+)?((?:;[\w.+-]+=[^;,]*)*)(;base64)?,", re.ASCII)
 
 
@@ -274,7 +276,10 @@ class _Walker:
             sub = f"{path}.{_key(str(key))}"
             self.add(sub, str(key))
             if key == "file_data" and isinstance(value, str):
-                text = _decoded(value if value.startswith("data:") else "data:;base64," + value)
+                text, rest = _decoded(
+                    value if value.startswith("data:") else "data:;base64," + value)
+                if rest:
+                    self.add(sub, rest)
                 if text is not None:
                     self.add(sub, text)
                     continue
@@ -348,7 +353,9 @@ class _Walker:
                     stack.append((sub, child, more - 1))
 
     def add_data_url(self, where: str, url: str) -> None:
-        text = _decoded(url)
+        text, rest = _decoded(url)
+        if rest:
+            self.add(where, rest)  # text after the payload is text like any other
         if text is not None:
             self.add(where, text)
             return
@@ -384,25 +391,30 @@ def _key(key: str) -> str:
     return key if len(key) <= 40 and _SAFE_KEY.match(key) else "*"
 
 
-def _decoded(url: str) -> str | None:
-    """The text a ``data:`` URL carries, or None when it carries anything else (or is bad)."""
+def _decoded(url: str) -> tuple[str | None, str]:
+    """The text a ``data:`` URL carries (None when it carries anything else, or is bad), and
+    whatever follows a base64 payload in the same string ("data:...;base64,Q09O...: memo")."""
     match = _DATA_URL.match(url)
     if match is None:
-        return None
-    mime, payload = match.group(1) or "", url[match.end():]
+        return None, url
+    mime, payload, rest = match.group(1) or "", url[match.end():], ""
+    if match.group(3):
+        run = _BASE64_RUN.match(payload)
+        end = run.end() if run else 0
+        payload, rest = payload[:end], payload[end:]
     if mime.startswith(("image/", "audio/", "video/")):
-        return None
+        return None, rest
     if match.group(3):
         try:
             raw = base64.b64decode(payload + "=" * (-len(payload) % 4), validate=False)
         except (binascii.Error, ValueError):
-            return None
+            return None, rest
     else:
         raw = urllib.parse.unquote_to_bytes(payload)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        return None
+        return None, rest
     # Text, not a binary format that happens to be valid UTF-8.
     controls = sum(1 for c in text[:4096] if c < " " and c not in "\t\n\r\f")
-    return None if "\x00" in text or controls > len(text[:4096]) // 20 else text
+    return (None if "\x00" in text or controls > len(text[:4096]) // 20 else text), rest

@@ -129,6 +129,17 @@ def test_text_files_and_data_urls_are_scanned_not_counted() -> None:
     assert scan.fields == {"payment_card": ("attachment",)}
 
 
+@pytest.mark.parametrize("url", [
+    "data:text/plain;base64," + b64("CONFIDENTIAL") + ": Q3 board memo",
+    "data:image/png;base64,iVBORw0KGgo= CONFIDENTIAL: Q3 board memo",
+    "data:text/plain;base64,aGVsbG8 CONFIDENTIAL: Q3 board memo",
+])
+def test_text_after_a_data_url_payload_is_scanned(url: str) -> None:
+    # Found by the leak property test: the text after the payload was decoded as part of it.
+    body = chat({"role": "user", "content": [{"type": "text", "text": url}]})
+    assert scan_body(body).findings == {"confidential_marker": 1}
+
+
 def test_clean_body_finds_nothing_and_plain_data_prefix_is_text() -> None:
     body = chat({"role": "user", "content": "data: the numbers are up 3% this week"},
                 tools=[tool(description="Look up a service.", parameters={"type": "object"})],
