@@ -22,6 +22,7 @@ from router.api.responses import error_response, json_response
 from router.availability import Availability
 from router.capacity import LocalCapacity
 from router.classify import Classifier, RuleClassifier
+from router.classify.sensitivity import warm_up
 from router.egress import EgressGuard
 from router.errors import JunctionError
 from router.execute import Executor
@@ -83,6 +84,7 @@ def create_app(
     engine = PolicyEngine(policy, signals, scorers=load_scorers(policy, settings.policy_file))
     # The classifier and the egress guard must use the same detectors.
     extra_detectors = build_detectors(policy)
+    warm_up(extra_detectors)
     availability = Availability(policy, probe_client, signals.unavailable_reason, api_keys)
     executor = Executor(policy, providers, breakers, api_keys, settings.timeouts.first_byte_s,
                         endpoint_load=capacity.endpoint_rank,

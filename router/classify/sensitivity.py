@@ -103,6 +103,12 @@ class SensitivityScan:
     findings: Mapping[str, int] = field(default_factory=dict)
 
 
+def warm_up(extra: Sequence[ExtraDetector] = ()) -> None:
+    """Build the tables detectors load on first use (Unicode folding, name lists) now, at
+    start-up, so that the first request that needs them does not pay ~0.1 s for them."""
+    scan_text("\u0421ONFIDENTIAL \uff14 Dear Anna, born 1990", extra)
+
+
 def level_of(
     findings: Mapping[str, int], extra_levels: Mapping[str, Sensitivity] | None = None
 ) -> Sensitivity:

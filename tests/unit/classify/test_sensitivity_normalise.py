@@ -49,3 +49,15 @@ def test_prose_in_another_script_keeps_its_length_and_its_own_letters() -> None:
     view = normalised(russian)
     assert view is not None and len(view) == len(russian)
     assert "\u0434" in view  # letters without a Latin twin stay Cyrillic
+
+
+def test_warm_up_builds_the_lazy_tables_before_the_first_request() -> None:
+    from router.classify import _normalise, _personal_names
+    from router.classify._personal import PERSONAL_DATA_DETECTORS
+    from router.classify.sensitivity import warm_up
+
+    _normalise._folding.cache_clear()
+    _personal_names.first_names.cache_clear()
+    warm_up(PERSONAL_DATA_DETECTORS)
+    assert _normalise._folding.cache_info().currsize == 1
+    assert _personal_names.first_names.cache_info().currsize == 1
