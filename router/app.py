@@ -55,7 +55,8 @@ def create_app(
     policy = policy or load_policy(settings.policy_file, env)
     configure_tracing(settings.otel_exporter)
     api_keys = read_api_keys(policy, env)
-    breakers = CircuitBreakers(settings.breaker.failure_threshold, settings.breaker.cooldown_s)
+    breakers = CircuitBreakers(settings.breaker.failure_threshold, settings.breaker.cooldown_s,
+                               max_retry_after_s=settings.breaker.max_retry_after_s)
     providers = build_providers(policy, settings)
 
     def unavailable(model: str) -> str | None:
@@ -74,7 +75,9 @@ def create_app(
     signals = LiveSignals(PolicySignals(policy, unavailable), stats, capacity)
     engine = PolicyEngine(policy, signals, scorers=load_scorers(policy, settings.policy_file))
     executor = Executor(policy, providers, breakers, api_keys, settings.timeouts.first_byte_s,
-                        endpoint_load=capacity.endpoint_rank)
+                        endpoint_load=capacity.endpoint_rank,
+                        attempt_total_s=settings.timeouts.attempt_total_s,
+                        request_total_s=settings.timeouts.request_total_s)
     metrics = Metrics()
     chat = ChatService(
         classifier=RuleClassifier(), engine=engine, executor=executor,
@@ -150,7 +153,7 @@ def build_providers(policy: Policy, settings: Settings) -> dict[str, Provider]:
     backends = {spec.backend for spec in policy.models.values()}
     providers: dict[str, Provider] = {}
     if backends & {"local", "openai"}:
-        http = OpenAIHttpProvider(settings.timeouts)
+        http = OpenAIHttpProvider(settings.timeouts, limits=settings.limits)
         providers["local"] = http
         providers["openai"] = http
     if "litellm" in backends:
