@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from local_backend.probe import CapacityProbe
 from router.accounts import AccessService
-from router.api import admin, feedback, health, openai
+from router.api import admin, feedback, health, internal, openai
 from router.api.responses import error_response, json_response
 from router.capacity import LocalCapacity
 from router.classify import RuleClassifier
@@ -105,11 +105,16 @@ def create_app(
             if redis is not None:
                 await redis.aclose()
 
+    # Protected, the schema and docs are served by our own handlers that check the token.
+    hidden = settings.protect_internal_endpoints
     app = FastAPI(
         title="Junction",
         version="0.1.0",
         description="An OpenAI-compatible LLM gateway that routes each request by policy.",
         lifespan=lifespan,
+        openapi_url=None if hidden else "/openapi.json",
+        docs_url=None if hidden else "/docs",
+        redoc_url=None if hidden else "/redoc",
     )
     app.state.settings = settings
     app.state.policy = policy
@@ -125,6 +130,8 @@ def create_app(
     app.include_router(feedback.router)
     app.include_router(admin.router)
     app.include_router(health.router)
+    if hidden:
+        app.include_router(internal.protected_docs_router(app))
     install_error_handlers(app)
     return app
 

@@ -9,6 +9,7 @@ chat completion fails the attempt, and each attempt runs against one deadline.
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -57,19 +58,22 @@ class OpenAIHttpProvider:
             headers={"accept-encoding": "identity"},
         )
         # Parsed once per endpoint: httpx's URL parsing is a measurable share of a request.
-        self._urls: dict[str, httpx.URL] = {}
+        self._urls: dict[str, tuple[httpx.URL, str | None]] = {}
 
     async def aclose(self) -> None:
         await self.client.aclose()
 
     def _request(self, target: CallTarget, body: dict[str, Any], read_s: float) -> httpx.Request:
         assert target.endpoint is not None
-        url = self._urls.get(target.endpoint)
-        if url is None:
-            url = self._urls[target.endpoint] = httpx.URL(chat_url(target.endpoint))
+        parsed = self._urls.get(target.endpoint)
+        if parsed is None:
+            parsed = self._urls[target.endpoint] = _split_credentials(chat_url(target.endpoint))
+        url, basic = parsed
         headers = {"content-type": "application/json"}
         if target.api_key is not None:
             headers["authorization"] = "Bearer " + target.api_key.get_secret_value()
+        elif basic is not None:
+            headers["authorization"] = basic
         timeout = httpx.Timeout(read_s, connect=self.timeouts.connect_s)
         return self.client.build_request(
             "POST", url, content=orjson.dumps(body), headers=headers, timeout=timeout
@@ -252,6 +256,16 @@ class HttpStream:
 
     async def aclose(self) -> None:
         await self._response.aclose()
+
+
+def _split_credentials(raw: str) -> tuple[httpx.URL, str | None]:
+    """The URL without its userinfo, and that userinfo as a Basic authorization header: the
+    credentials still go upstream, but never in a URL that httpx or an error could print."""
+    url = httpx.URL(raw)
+    if not url.userinfo:
+        return url, None
+    token = base64.b64encode(f"{url.username}:{url.password}".encode()).decode("ascii")
+    return url.copy_with(username=None, password=None), "Basic " + token
 
 
 def _completion_usage(content: bytes) -> Usage:
