@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import pytest
 
@@ -33,7 +36,8 @@ def hostile() -> Iterator[Hostile]:
             host.release()
 
 
-def fault_policy(hostile_endpoint: str, backup_url: str, route_extra: str = "") -> str:
+def fault_policy(hostile_endpoint: str, backup_url: str, route_extra: str = "",
+                 fallbacks: str = "[backup]") -> str:
     return f"""
 version: 1
 models:
@@ -51,7 +55,7 @@ models:
 routes:
   - name: default
     candidates: [hostile]
-    fallbacks: [backup]
+    fallbacks: {fallbacks}
 {route_extra}
 """
 
@@ -66,12 +70,12 @@ def gateway_for(
     """`with gateway_for(**settings) as gw:` a gateway whose first choice is the hostile one."""
     emulator_reset(backup_url)
 
-    def make(endpoint: str | None = None, route_extra: str = "",
+    def make(endpoint: str | None = None, route_extra: str = "", fallbacks: str = "[backup]",
              **settings: Any) -> AbstractContextManager[Gateway]:
         settings.setdefault("timeouts", {"connect_s": 1.0, "first_byte_s": 5.0,
                                          "stream_idle_s": 5.0})
         settings.setdefault("breaker", {"failure_threshold": 3, "cooldown_s": 60})
-        policy = fault_policy(endpoint or hostile.url + "/v1", backup_url, route_extra)
+        policy = fault_policy(endpoint or hostile.url + "/v1", backup_url, route_extra, fallbacks)
         return running_gateway(policy, tmp_path, ENV, **settings)
 
     yield make
@@ -82,3 +86,19 @@ def client(gw: Gateway) -> openai.OpenAI:
 
 
 MESSAGES: list[Any] = [{"role": "user", "content": "Say hello."}]
+
+
+def record_of(gw: Gateway, request_id: str) -> Any:
+    """The gateway's record of a request, once written (it is written after the response)."""
+    store = gw.app.state.stats
+    for _ in range(500):
+        record = asyncio.run(store.get_record(request_id))
+        if record is not None:
+            return record
+        time.sleep(0.01)
+    raise AssertionError(f"no record of {request_id}")
+
+
+def ask(gw: Gateway, **extra: Any) -> httpx.Response:
+    body = {"model": "auto", "messages": MESSAGES, **extra}
+    return httpx.post(gw.v1 + "/chat/completions", json=body, timeout=30)
