@@ -37,6 +37,11 @@ def configure_logging(level: str) -> None:
     for handler in logging.getLogger().handlers:
         if not any(isinstance(f, RedactingFilter) for f in handler.filters):
             handler.addFilter(RedactingFilter())
+    quiet_http_loggers()
+
+
+def quiet_http_loggers() -> None:
+    """httpx logs every request (the URL with any query secret) at INFO: keep it below."""
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
 

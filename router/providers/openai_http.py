@@ -35,10 +35,12 @@ _DETAIL_CHARS = 200  # how much of an upstream's own error message is quoted bac
 
 
 def chat_url(endpoint: str) -> str:
-    base = endpoint.rstrip("/")
+    """The chat completions URL of an endpoint (a query string, e.g. a key, is kept)."""
+    base, mark, query = endpoint.partition("?")
+    base = base.rstrip("/")
     if not base.endswith("/v1"):
         base += "/v1"
-    return base + "/chat/completions"
+    return base + "/chat/completions" + mark + query
 
 
 class OpenAIHttpProvider:

@@ -263,3 +263,17 @@ def endless_event(first: bytes, piece: int = 65536) -> Act:
             writer.write(filler)
             await writer.drain()
     return act
+
+
+def slow_start(head_after_s: float, event_after_s: float, *events: bytes) -> Act:
+    """SSE headers after `head_after_s`, the first event `event_after_s` later, then `events`."""
+    async def act(host: Hostile, writer: Writer, seen: Seen) -> None:
+        await asyncio.sleep(head_after_s)
+        writer.write(_sse_head())
+        await writer.drain()
+        await asyncio.sleep(event_after_s)
+        for event in events:
+            writer.write(_chunked(event))
+        writer.write(b"0\r\n\r\n")
+        await writer.drain()
+    return act
