@@ -52,6 +52,7 @@ class Hostile:
         self._lock = threading.Lock()
         # Set (thread-safe) when an act has written what it writes before waiting.
         self.stalled = threading.Event()
+        self.flooded = 0  # body bytes a flood wrote before its reader hung up
 
     # -- control from the test thread -----------------------------------------------------
 
@@ -246,8 +247,9 @@ def flood(size: int, declared: bool) -> Act:
         while sent < size and not writer.is_closing():
             part = piece[: size - sent]
             writer.write(part if declared else _chunked(part))
-            await writer.drain()
             sent += len(part)
+            host.flooded = sent
+            await writer.drain()
         if not declared:
             writer.write(b"0\r\n\r\n")
         await writer.drain()
