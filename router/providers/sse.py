@@ -33,6 +33,11 @@ class EventSplitter:
         self._max = max_event_bytes
 
     def feed(self, chunk: bytes) -> list[bytes]:
+        if not self._buffer and not self._cr and chunk.endswith(b"\n\n") and b"\r" not in chunk:
+            # The usual chunk: whole events and nothing held over, split in one pass.
+            parts = chunk.split(b"\n\n")
+            parts.pop()
+            return [part + b"\n\n" for part in parts if part.strip()]
         if self._cr:
             chunk = b"\r" + chunk
             self._cr = False

@@ -57,9 +57,11 @@ STREAM = b'data: {"a": 1}\r\n\r\ndata: {"b": 2}\n\n\n\ndata: [DONE]\r\n\r\n'
 EXPECTED = [b'data: {"a": 1}\n\n', b'data: {"b": 2}\n\n', b"data: [DONE]\n\n"]
 
 
+@pytest.mark.parametrize("crlf", [True, False])
 @pytest.mark.parametrize("size", [1, 2, 3, 5, 7, 64])
-def test_events_split_the_same_however_the_bytes_arrive(size: int) -> None:
-    pieces = [STREAM[i:i + size] for i in range(0, len(STREAM), size)]
+def test_events_split_the_same_however_the_bytes_arrive(size: int, crlf: bool) -> None:
+    data = STREAM if crlf else STREAM.replace(b"\r\n", b"\n")
+    pieces = [data[i:i + size] for i in range(0, len(data), size)]
     splitter = EventSplitter()
     assert split_all(splitter, pieces) == EXPECTED
     assert splitter.rest() == b""
