@@ -255,7 +255,9 @@ class Executor:
         outcome.attempts.append(Attempt(target.name, shown, "ok", elapsed))
         outcome.model = target.name
         outcome.endpoint = shown
-        if settle_now:
+        if settle_now or self.breakers.state(target.name) == "half_open":
+            # A half-open probe that opened a stream closes the circuit now: its verdict must
+            # not wait on a stream that might never be iterated (and so never closed).
             self.breakers.record_success(target.name)
 
 
