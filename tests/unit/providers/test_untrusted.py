@@ -129,3 +129,33 @@ def test_chat_url_keeps_a_query() -> None:
     assert chat_url("http://h:1") == "http://h:1/v1/chat/completions"
     assert chat_url("http://h:1/v1/") == "http://h:1/v1/chat/completions"
     assert chat_url("http://h/v1?key=k") == "http://h/v1/chat/completions?key=k"
+
+
+def test_settings_reach_the_provider_transport_and_breakers(tmp_path: Any) -> None:
+    import asyncio
+
+    from router.app import build_providers, create_app
+    from router.policy.schema import Policy
+    from router.providers.openai_http import OpenAIHttpProvider
+    from router.providers.transport import PooledTransport
+    from router.settings import Settings
+
+    policy = Policy.model_validate({
+        "version": 1,
+        "models": {"m": {"backend": "openai", "model": "m", "endpoints": ["http://h:1/v1"],
+                         "prices": {"input_per_million": 1, "output_per_million": 1}}},
+        "routes": [{"name": "default", "candidates": ["m"]}],
+    })
+    settings = Settings(timeouts={"keep_alive_expiry_s": 7, "attempt_total_s": 11,
+                                  "request_total_s": 13},
+                        limits={"max_response_bytes": 4096}, breaker={"max_retry_after_s": 17})
+    provider = build_providers(policy, settings)["openai"]
+    assert isinstance(provider, OpenAIHttpProvider)
+    transport = provider.client._transport
+    assert isinstance(transport, PooledTransport) and transport._expiry == 7
+    assert provider.limits.max_response_bytes == 4096
+    asyncio.run(provider.aclose())
+    app = create_app(settings, policy=policy, environ={})
+    executor = app.state.chat.executor
+    assert (executor.attempt_total_s, executor.request_total_s) == (11, 13)
+    assert app.state.breakers.max_retry_after_s == 17
