@@ -29,7 +29,7 @@ def test_sigterm_cuts_open_streams_with_an_error_event_and_exits_0(
     proc = subprocess.Popen(
         [sys.executable, "-m", "router.cli", "serve", "--config", str(policy), "--port",
          str(port)],
-        cwd=ROOT, env={**os.environ, **ENV, "JUNCTION_SHUTDOWN_GRACE_S": "2"},
+        cwd=ROOT, env={**os.environ, **ENV, "JUNCTION_SHUTDOWN_GRACE_S": "6"},
         stdout=log, stderr=subprocess.STDOUT,
     )
     try:
