@@ -17,7 +17,7 @@ from starlette.responses import Response
 
 from local_backend.probe import CapacityProbe
 from router.accounts import AccessService
-from router.api import admin, feedback, health, openai
+from router.api import admin, feedback, health, internal, openai
 from router.api.responses import error_response, json_response
 from router.availability import Availability
 from router.capacity import LocalCapacity
@@ -64,7 +64,8 @@ def create_app(
     policy = policy or load_policy(settings.policy_file, env)
     configure_tracing(settings.otel_exporter)
     api_keys = read_api_keys(policy, env)
-    breakers = CircuitBreakers(settings.breaker.failure_threshold, settings.breaker.cooldown_s)
+    breakers = CircuitBreakers(settings.breaker.failure_threshold, settings.breaker.cooldown_s,
+                               max_retry_after_s=settings.breaker.max_retry_after_s)
     providers = build_providers(policy, settings)
 
     def unavailable(model: str) -> str | None:
@@ -88,7 +89,9 @@ def create_app(
     availability = Availability(policy, probe_client, signals.unavailable_reason, api_keys)
     executor = Executor(policy, providers, breakers, api_keys, settings.timeouts.first_byte_s,
                         endpoint_load=capacity.endpoint_rank,
-                        guard=EgressGuard(extra_detectors))
+                        guard=EgressGuard(extra_detectors),
+                        attempt_total_s=settings.timeouts.attempt_total_s,
+                        request_total_s=settings.timeouts.request_total_s)
     metrics = Metrics()
     chat = ChatService(
         classifier=classifier or RuleClassifier(extra_detectors=extra_detectors),
@@ -118,11 +121,16 @@ def create_app(
             if redis is not None:
                 await redis.aclose()
 
+    # Protected, the schema and docs are served by our own handlers that check the token.
+    hidden = settings.protect_internal_endpoints
     app = FastAPI(
         title="Junction",
         version="0.1.0",
         description="An OpenAI-compatible LLM gateway that routes each request by policy.",
         lifespan=lifespan,
+        openapi_url=None if hidden else "/openapi.json",
+        docs_url=None if hidden else "/docs",
+        redoc_url=None if hidden else "/redoc",
     )
     app.state.settings = settings
     app.state.policy = policy
@@ -139,6 +147,8 @@ def create_app(
     app.include_router(feedback.router)
     app.include_router(admin.router)
     app.include_router(health.router)
+    if hidden:
+        app.include_router(internal.protected_docs_router(app))
     install_error_handlers(app)
     return app
 
@@ -167,7 +177,7 @@ def build_providers(policy: Policy, settings: Settings) -> dict[str, Provider]:
     backends = {spec.backend for spec in policy.models.values()}
     providers: dict[str, Provider] = {}
     if backends & {"local", "openai"}:
-        http = OpenAIHttpProvider(settings.timeouts)
+        http = OpenAIHttpProvider(settings.timeouts, limits=settings.limits)
         providers["local"] = http
         providers["openai"] = http
     if "litellm" in backends:

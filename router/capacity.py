@@ -10,6 +10,7 @@ from local_backend.metrics import EndpointLoad
 from local_backend.probe import CapacityProbe, predict_ttft
 from router.policy.pricing import ModelPrice
 from router.policy.schema import Policy, Spill
+from router.redact import redact
 
 
 class LocalCapacity:
@@ -63,7 +64,7 @@ class LocalCapacity:
             return None
         errors = {load.last_error for load in loads if load is not None and load.last_error}
         detail = f" ({'; '.join(sorted(errors))})" if errors else ""
-        return f"all {len(endpoints)} endpoint(s) down per the capacity probe{detail}"
+        return redact(f"all {len(endpoints)} endpoint(s) down per the capacity probe{detail}")
 
     def endpoint_rank(self, endpoint: str) -> tuple[float, ...] | None:
         load = self.probe.snapshot(endpoint)

@@ -1,19 +1,23 @@
 """Carry out a `Decision`: attempt its models in order, with breakers and fallbacks.
 
-Falls back on connection errors, timeouts, 429 and 5xx before the first byte; an upstream 4xx
-is the caller's answer and is returned as it came. Residency is checked again here, just before
-anything is sent, so a sensitive request cannot reach an external model even if a bug upstream
-of this module let one through; and the egress guard (`router.egress`) re-scans the very body
-an external model would get, whatever the classifier said. A refused body goes to no external
-model; a local candidate may still serve it, and if none does, `EgressRefused` says why.
+Falls back on connection errors, timeouts, 429 and 5xx, and on 200s that are not answers
+(an error body, invalid JSON), before the first byte; an upstream 4xx is the caller's answer
+and is returned as it came. Each attempt runs against a deadline, cut to what is left of the
+request's; a stream's breaker verdict waits for its end, so a stream that breaks counts.
+Residency is checked again here, just before anything is sent, so a sensitive request cannot
+reach an external model even if a bug upstream of this module let one through; and the egress
+guard (`router.egress`) re-scans the very body an external model would get, whatever the
+classifier said. A refused body goes to no external model; a local candidate may still serve
+it, and if none does, `EgressRefused` says why.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from pydantic import SecretStr
@@ -22,8 +26,16 @@ from router.egress import EgressGuard, EgressRefusal
 from router.policy.engine import Decision
 from router.policy.schema import ModelSpec, Policy
 from router.providers.balancer import EndpointBalancer
-from router.providers.base import AttemptFailed, CallTarget, Completion, OpenStream, Provider
+from router.providers.base import (
+    AttemptFailed,
+    CallTarget,
+    Completion,
+    OpenStream,
+    Provider,
+    StreamEnd,
+)
 from router.providers.breaker import CircuitBreakers
+from router.redact import redact
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -87,6 +99,9 @@ class Executor:
         default_timeout_s: float,
         endpoint_load: Any = None,
         guard: EgressGuard | None = None,
+        *,
+        attempt_total_s: float = 300.0,
+        request_total_s: float = 600.0,
     ) -> None:
         self.policy = policy
         self.providers = providers
@@ -96,6 +111,24 @@ class Executor:
         self.balancers = {name: EndpointBalancer() for name in policy.models}
         self.endpoint_load = endpoint_load
         self.guard = guard
+        self.attempt_total_s = attempt_total_s
+        self.request_total_s = request_total_s
+        self._route_timeouts = {route.name: route.timeouts for route in policy.routes}
+        self._streams: set[TrackedStream] = set()
+
+    async def interrupt_streams(self, reason: str) -> int:
+        """End every stream still open with an error event saying `reason` (at shutdown)."""
+        streams = list(self._streams)
+        for stream in streams:
+            await stream.interrupt(reason)
+        return len(streams)
+
+    def _budgets(self, decision: Decision) -> tuple[float, float]:
+        """(attempt, request) totals in seconds: the route's own, else the settings'."""
+        own = self._route_timeouts.get(decision.route)
+        attempt = (own.attempt_total_s if own else None) or self.attempt_total_s
+        request = (own.request_total_s if own else None) or self.request_total_s
+        return attempt, request
 
     def upstream_body(
         self, spec: ModelSpec, body: Mapping[str, Any], decision: Decision
@@ -134,18 +167,38 @@ class Executor:
             stream = await provider.open_stream(target, upstream, want_usage)
             return stream, stream.first_byte_ms
 
-        return await self._attempt(body, decision, call)
+        stream, outcome = await self._attempt(body, decision, call, settle_now=False)
+        assert outcome.model is not None
+        return TrackedStream(stream, outcome.model, self.breakers, self._streams), outcome
 
     async def _attempt(
         self,
         body: Mapping[str, Any],
         decision: Decision,
         call: Callable[[Provider, CallTarget, dict[str, Any]], Awaitable[tuple[T, float]]],
+        settle_now: bool = True,
     ) -> tuple[T, Outcome]:
-        """Try the decision's models in order until one answers; record every attempt."""
+        """Try the decision's models in order until one answers; record every attempt.
+
+        `settle_now=False` leaves the breaker's verdict on a success to the caller (a stream
+        is judged when it ends).
+        """
         outcome = Outcome()
         last: AttemptFailed | None = None
+        attempt_s, request_s = self._budgets(decision)
+        loop = asyncio.get_running_loop()
+        request_deadline = loop.time() + request_s
         for name, spec, target, upstream in self._targets(body, decision, outcome):
+            left = request_deadline - loop.time()
+            if left <= 0:
+                last = AttemptFailed("deadline", f"the request deadline of {request_s:g}s "
+                                     "passed before this model could be tried", retryable=True)
+                outcome.attempts.append(Attempt(name, None, "deadline", 0.0, last.message))
+                break
+            if left < attempt_s:
+                target = replace(target, deadline=request_deadline, total_s=request_s)
+            else:
+                target = replace(target, deadline=loop.time() + attempt_s, total_s=attempt_s)
             start = time.perf_counter()
             try:
                 with self.balancers[name].track(target.endpoint or ""):
@@ -157,7 +210,7 @@ class Executor:
                 if not failure.retryable:
                     raise UpstreamRejected(outcome, failure) from None
                 continue
-            self._succeeded(outcome, target, start)
+            self._succeeded(outcome, target, start, settle_now)
             outcome.upstream_ms += upstream_ms
             return result, outcome
         if outcome.egress_refusal is not None:
@@ -230,17 +283,71 @@ class Executor:
     ) -> None:
         elapsed = (time.perf_counter() - start) * 1000.0
         outcome.upstream_ms += elapsed
-        outcome.attempts.append(
-            Attempt(target.name, target.endpoint, failure.outcome, elapsed, failure.message)
-        )
+        outcome.attempts.append(Attempt(target.name, _shown(target.endpoint), failure.outcome,
+                                        elapsed, redact(failure.message)))
         if failure.retryable:
-            self.breakers.record_failure(target.name)
+            self.breakers.record_failure(target.name, failure.retry_after_s)
         else:
             self.breakers.record_success(target.name)
 
-    def _succeeded(self, outcome: Outcome, target: CallTarget, start: float) -> None:
+    def _succeeded(
+        self, outcome: Outcome, target: CallTarget, start: float, settle_now: bool
+    ) -> None:
         elapsed = (time.perf_counter() - start) * 1000.0
-        outcome.attempts.append(Attempt(target.name, target.endpoint, "ok", elapsed))
+        shown = _shown(target.endpoint)
+        outcome.attempts.append(Attempt(target.name, shown, "ok", elapsed))
         outcome.model = target.name
-        outcome.endpoint = target.endpoint
-        self.breakers.record_success(target.name)
+        outcome.endpoint = shown
+        if settle_now or self.breakers.state(target.name) == "half_open":
+            # A half-open probe that opened a stream closes the circuit now: its verdict must
+            # not wait on a stream that might never be iterated (and so never closed).
+            self.breakers.record_success(target.name)
+
+
+def _shown(endpoint: str | None) -> str | None:
+    """An endpoint as records, explain and logs may show it: without credentials."""
+    return redact(endpoint) if endpoint else endpoint
+
+
+class TrackedStream:
+    """An open stream that tells the breaker how it ended, and can be cut at shutdown.
+
+    A stream that broke after its first byte is a failure of its model like any other; one
+    the caller walked away from says nothing about the model, so it counts as a success.
+    """
+
+    def __init__(
+        self, inner: OpenStream, model: str, breakers: CircuitBreakers,
+        registry: set[TrackedStream],
+    ) -> None:
+        self._inner = inner
+        self._model = model
+        self._breakers = breakers
+        self._registry = registry
+        self._closed = False
+        self._interrupted = False
+        self.first_byte_ms = inner.first_byte_ms
+        self.end: StreamEnd = inner.end
+        registry.add(self)
+
+    def events(self) -> AsyncIterator[bytes]:
+        return self._inner.events()
+
+    async def interrupt(self, reason: str) -> None:
+        """Cut the upstream; the stream then ends with an error event saying `reason`."""
+        self._interrupted = True
+        self._inner.end.error = reason
+        await self._inner.aclose()
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._registry.discard(self)
+        await self._inner.aclose()
+        if self._interrupted:
+            return  # our own doing, not the model's
+        if self._inner.end.error is not None:
+            self._breakers.record_failure(self._model)
+        else:
+            self._breakers.record_success(self._model)

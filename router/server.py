@@ -1,22 +1,88 @@
-"""Run the gateway under uvicorn (uvloop and httptools when available)."""
+"""Run the gateway under uvicorn (uvloop and httptools when available), with a bounded shutdown.
+
+On SIGTERM the server stops accepting, lets in-flight requests finish for
+`shutdown_grace_s`, and shortly before that ends every stream still open with an error event
+(so callers learn it was cut, and each stream's bookkeeping settles its reservation); then the
+process exits 0.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import socket
+from collections.abc import Generator
+from contextlib import contextmanager
 
 import uvicorn
 
 from router.app import create_app
+from router.execute import Executor
 from router.policy.loader import load_policy
+from router.redact import RedactingFilter
 from router.settings import Settings
+
+log = logging.getLogger("junction")
+
+SHUTDOWN_MESSAGE = "the gateway is shutting down; this stream was cut before it finished"
 
 
 def configure_logging(level: str) -> None:
+    """One line per request: httpx's own request lines stay below INFO, URLs are redacted."""
     logging.basicConfig(
         level=level.upper(),
         format="%(asctime)s %(levelname)s %(name)s %(message)s",
     )
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+            handler.addFilter(RedactingFilter())
+    quiet_http_loggers()
+
+
+def quiet_http_loggers() -> None:
+    """httpx logs every request (the URL with any query secret) at INFO: keep it below."""
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def stream_cut_delay(grace_s: float) -> float:
+    """When, after shutdown starts, open streams are cut: early enough that their error events
+    are written before uvicorn's own deadline cancels what is left."""
+    return max(grace_s - min(2.0, grace_s / 4), 0.0)
+
+
+class GatewayServer(uvicorn.Server):
+    """uvicorn's server, cutting open streams before the grace period ends and exiting 0."""
+
+    def __init__(self, config: uvicorn.Config, executor: Executor, grace_s: float) -> None:
+        super().__init__(config)
+        self._executor = executor
+        self._grace_s = grace_s
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        loop = asyncio.get_running_loop()
+        cut: list[asyncio.Task[int]] = []
+
+        def cut_streams() -> None:
+            cut.append(loop.create_task(self._executor.interrupt_streams(SHUTDOWN_MESSAGE)))
+
+        handle = loop.call_later(stream_cut_delay(self._grace_s), cut_streams)
+        try:
+            await super().shutdown(sockets)
+        finally:
+            handle.cancel()
+        if cut:
+            log.warning("shutdown cut %d stream(s) still open after %.1fs", await cut[0],
+                        stream_cut_delay(self._grace_s))
+
+    @contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        with super().capture_signals():
+            yield
+            # uvicorn re-raises the SIGTERM it caught, so the process dies by it (status -15);
+            # a shutdown that went as planned is a clean exit.
+            self._captured_signals.clear()
 
 
 def run_gateway(settings: Settings) -> None:
@@ -31,6 +97,7 @@ def run_gateway(settings: Settings) -> None:
         "loop": "auto",
         "http": "auto",
         "timeout_keep_alive": 30,
+        "timeout_graceful_shutdown": settings.shutdown_grace_s,
     }
     if settings.workers > 1:
         # Workers rebuild the app from the environment, so pass the CLI's choices down.
@@ -40,4 +107,6 @@ def run_gateway(settings: Settings) -> None:
         uvicorn.run("router.app:app_factory", factory=True, workers=settings.workers,
                     **common)  # type: ignore[arg-type]
         return
-    uvicorn.run(create_app(settings), **common)  # type: ignore[arg-type]
+    app = create_app(settings)
+    config = uvicorn.Config(app, **common)  # type: ignore[arg-type]
+    GatewayServer(config, app.state.chat.executor, settings.shutdown_grace_s).run()

@@ -16,11 +16,37 @@ class TimeoutSettings(BaseModel):
     connect_s: float = Field(2.0, gt=0, description="Connecting to an upstream.")
     first_byte_s: float = Field(60.0, gt=0, description="Waiting for an upstream's first byte.")
     stream_idle_s: float = Field(60.0, gt=0, description="Longest gap between streamed chunks.")
+    attempt_total_s: float = Field(
+        300.0, gt=0,
+        description="Longest one attempt at one model may take, first byte to last, streamed or "
+        "not; before the first byte it falls back, after it the stream ends with an error event.",
+    )
+    request_total_s: float = Field(
+        600.0, gt=0, description="Longest a whole request may spend upstream, fallbacks included."
+    )
+    keep_alive_expiry_s: float = Field(
+        30.0, gt=0, description="Idle upstream connections are closed after this long."
+    )
+
+
+class LimitsSettings(BaseModel):
+    """Bounds on what an upstream may send back: its answers are untrusted input."""
+
+    max_response_bytes: int = Field(
+        32 * 1024 * 1024, ge=1024,
+        description="Largest non-streamed upstream body, and largest single SSE event; larger "
+        "ones fail the attempt (502 naming this limit, or an error event mid-stream).",
+    )
 
 
 class BreakerSettings(BaseModel):
     failure_threshold: int = Field(5, ge=1, description="Consecutive failures that open it.")
     cooldown_s: float = Field(10.0, gt=0, description="Open time before a half-open probe.")
+    max_retry_after_s: float = Field(
+        300.0, ge=0,
+        description="Longest an upstream's Retry-After (on 429/503) may keep its model's circuit "
+        "open.",
+    )
 
 
 class RedisSettings(BaseModel):
@@ -102,8 +128,22 @@ class Settings(BaseSettings):
         False, description="Log prompt and completion text. Off unless an operator turns it on."
     )
     admin_token: SecretStr | None = None
+    protect_internal_endpoints: bool = Field(
+        False,
+        description="Require the admin token (or metrics_token, for /metrics) on /metrics, "
+        "/openapi.json, /docs and /redoc.",
+    )
+    metrics_token: SecretStr | None = Field(
+        None, description="A token that opens /metrics only (for a Prometheus scraper)."
+    )
+    shutdown_grace_s: float = Field(
+        20.0, gt=0,
+        description="After SIGTERM, how long in-flight requests may finish; streams still open "
+        "then end with an error event. Keep it below Kubernetes' terminationGracePeriodSeconds.",
+    )
     timeouts: TimeoutSettings = TimeoutSettings()
     breaker: BreakerSettings = BreakerSettings()
+    limits: LimitsSettings = LimitsSettings()
     redis: RedisSettings = RedisSettings()
     stats: StatsSettings = StatsSettings()
     accounts: AccountsSettings = AccountsSettings()

@@ -186,6 +186,13 @@ class Judge(_Strict):
     share: float = Field(0.02, gt=0, le=1)
 
 
+class RouteTimeouts(_Strict):
+    """A route's own deadlines, overriding JUNCTION_TIMEOUTS__ATTEMPT_TOTAL_S / REQUEST_TOTAL_S."""
+
+    attempt_total_s: float | None = Field(None, gt=0)
+    request_total_s: float | None = Field(None, gt=0)
+
+
 class Route(_Strict):
     """A named rule: which requests it takes, which models may serve them and how to choose."""
 
@@ -220,6 +227,7 @@ class Route(_Strict):
         description="local_only: a caller above a budget's soft limit is kept to local models.",
     )
     extra_body: dict[str, object] = Field(default_factory=dict)
+    timeouts: RouteTimeouts = RouteTimeouts()
 
 
 class Defaults(_Strict):

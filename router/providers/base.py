@@ -9,11 +9,25 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 from pydantic import SecretStr
 
 from router.policy.schema import ModelSpec
+
+# More tokens than any model has a context for: a count above it is a lie, not usage.
+MAX_REPORTED_TOKENS = 100_000_000
+
+
+def _token_count(value: object) -> int | None:
+    """A token count from an upstream: a non-negative, plausible int (absent counts as 0)."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 0 <= value <= MAX_REPORTED_TOKENS else None
 
 
 @dataclass(slots=True)
@@ -21,14 +35,31 @@ class Usage:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     reasoning_tokens: int = 0
-    reported: bool = False  # False: estimated by Junction, the upstream sent no usage
+    reported: bool = False  # False: estimated by Junction, the upstream sent no usable usage
 
-    def update_from(self, usage: Mapping[str, Any]) -> None:
-        self.prompt_tokens = int(usage.get("prompt_tokens") or 0)
-        self.completion_tokens = int(usage.get("completion_tokens") or 0)
-        details = usage.get("completion_tokens_details") or {}
-        self.reasoning_tokens = int(details.get("reasoning_tokens") or 0)
+    def update_from(self, usage: object) -> bool:
+        """Take the upstream's usage if every count is valid; otherwise keep the estimate.
+
+        Upstream answers are untrusted: a string, a float, a negative or absurd count makes the
+        whole usage ignored (False), never the request fail.
+        """
+        if not isinstance(usage, Mapping):
+            return False
+        details = usage.get("completion_tokens_details")
+        if details is None:
+            details = {}
+        if not isinstance(details, Mapping):
+            return False
+        prompt = _token_count(usage.get("prompt_tokens"))
+        completion = _token_count(usage.get("completion_tokens"))
+        reasoning = _token_count(details.get("reasoning_tokens"))
+        if prompt is None or completion is None or reasoning is None:
+            return False
+        self.prompt_tokens = prompt
+        self.completion_tokens = completion
+        self.reasoning_tokens = reasoning
         self.reported = True
+        return True
 
 
 class AttemptFailed(Exception):
@@ -47,6 +78,7 @@ class AttemptFailed(Exception):
         retryable: bool,
         status: int | None = None,
         body: bytes | None = None,
+        retry_after_s: float | None = None,
     ) -> None:
         super().__init__(message)
         self.outcome = outcome
@@ -54,6 +86,7 @@ class AttemptFailed(Exception):
         self.retryable = retryable
         self.status = status
         self.body = body
+        self.retry_after_s = retry_after_s  # the upstream's Retry-After, in seconds from now
 
 
 @dataclass(slots=True)
@@ -96,6 +129,10 @@ class CallTarget:
     endpoint: str | None
     api_key: SecretStr | None
     timeout_s: float
+    # The attempt's deadline on the event loop's clock (`loop.time()`): its total budget, cut
+    # to what is left of the request's.
+    deadline: float | None = None
+    total_s: float = 0.0  # the budget the deadline came from, for messages
 
 
 class Provider(Protocol):
@@ -110,3 +147,20 @@ class Provider(Protocol):
 
 def retryable_status(status: int) -> bool:
     return status in (408, 409, 425, 429) or status >= 500
+
+
+def retry_after_seconds(value: str | None, now: datetime | None = None) -> float | None:
+    """An HTTP Retry-After (delay in seconds or an HTTP date) as seconds from now, or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    now = now or datetime.now(UTC)
+    return max((when - now).total_seconds(), 0.0)

@@ -2,11 +2,14 @@
 
 Bodies are forwarded as they came, and responses as they come back: Junction reads usage out of
 them but re-encodes nothing, which keeps the added latency near the cost of the HTTP hops.
+Every answer is untrusted: bodies are read incrementally up to a size limit, a 200 that is not a
+chat completion fails the attempt, and each attempt runs against one deadline.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -20,44 +23,59 @@ from router.providers.base import (
     Completion,
     StreamEnd,
     Usage,
+    retry_after_seconds,
     retryable_status,
 )
-from router.providers.sse import EventSplitter, error_event, event_data
+from router.providers.sse import EventSplitter, EventTooLarge, error_event, event_data
 from router.providers.transport import PooledTransport
-from router.settings import TimeoutSettings
+from router.redact import redact
+from router.settings import LimitsSettings, TimeoutSettings
+
+_DETAIL_CHARS = 200  # how much of an upstream's own error message is quoted back
 
 
 def chat_url(endpoint: str) -> str:
-    base = endpoint.rstrip("/")
+    """The chat completions URL of an endpoint (a query string, e.g. a key, is kept)."""
+    base, mark, query = endpoint.partition("?")
+    base = base.rstrip("/")
     if not base.endswith("/v1"):
         base += "/v1"
-    return base + "/chat/completions"
+    return base + "/chat/completions" + mark + query
 
 
 class OpenAIHttpProvider:
     """Calls OpenAI-compatible servers through one shared `httpx.AsyncClient`."""
 
-    def __init__(self, timeouts: TimeoutSettings, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        timeouts: TimeoutSettings,
+        client: httpx.AsyncClient | None = None,
+        limits: LimitsSettings | None = None,
+    ) -> None:
         self.timeouts = timeouts
+        self.limits = limits or LimitsSettings()
         self.client = client or httpx.AsyncClient(
-            transport=PooledTransport(),
+            transport=PooledTransport(keep_alive_expiry_s=timeouts.keep_alive_expiry_s),
             timeout=httpx.Timeout(timeouts.first_byte_s, connect=timeouts.connect_s),
             headers={"accept-encoding": "identity"},
         )
         # Parsed once per endpoint: httpx's URL parsing is a measurable share of a request.
-        self._urls: dict[str, httpx.URL] = {}
+        self._urls: dict[str, tuple[httpx.URL, str | None]] = {}
 
     async def aclose(self) -> None:
         await self.client.aclose()
 
     def _request(self, target: CallTarget, body: dict[str, Any], read_s: float) -> httpx.Request:
         assert target.endpoint is not None
-        url = self._urls.get(target.endpoint)
-        if url is None:
-            url = self._urls[target.endpoint] = httpx.URL(chat_url(target.endpoint))
+        parsed = self._urls.get(target.endpoint)
+        if parsed is None:
+            parsed = self._urls[target.endpoint] = _split_credentials(chat_url(target.endpoint))
+        url, basic = parsed
         headers = {"content-type": "application/json"}
         if target.api_key is not None:
             headers["authorization"] = "Bearer " + target.api_key.get_secret_value()
+        elif basic is not None:
+            headers["authorization"] = basic
         timeout = httpx.Timeout(read_s, connect=self.timeouts.connect_s)
         return self.client.build_request(
             "POST", url, content=orjson.dumps(body), headers=headers, timeout=timeout
@@ -67,53 +85,77 @@ class OpenAIHttpProvider:
         start = time.perf_counter()
         request = self._request(target, body, target.timeout_s)
         try:
-            response = await self.client.send(request)
+            async with asyncio.timeout_at(target.deadline):
+                response = await self.client.send(request, stream=True)
+                try:
+                    content = await self._read_body(response)
+                finally:
+                    await response.aclose()
+        except TimeoutError as exc:
+            raise _deadline_failed(target, "no whole answer") from exc
         except httpx.TimeoutException as exc:
             raise AttemptFailed("timeout", f"no answer within {target.timeout_s:g}s",
                                 retryable=True) from exc
         except httpx.TransportError as exc:
             raise AttemptFailed("connect_error", _transport_message(exc), retryable=True) from exc
         elapsed = (time.perf_counter() - start) * 1000.0
-        content = response.content
         if response.status_code >= 400:
-            raise AttemptFailed(
-                str(response.status_code),
-                f"upstream answered {response.status_code}",
-                retryable=retryable_status(response.status_code),
-                status=response.status_code,
-                body=content,
-            )
-        return Completion(body=content, usage=_usage_of(content), upstream_ms=elapsed)
+            raise _status_failed(response, content)
+        return Completion(body=content, usage=_completion_usage(content), upstream_ms=elapsed)
+
+    async def _read_body(self, response: httpx.Response) -> bytes:
+        """The whole body, refused as soon as it is known to pass the size limit."""
+        limit = self.limits.max_response_bytes
+        declared = response.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise _too_large(int(declared), limit)
+        parts: list[bytes] = []
+        size = 0
+        async for part in response.aiter_raw():
+            size += len(part)
+            if size > limit:
+                raise _too_large(size, limit)
+            parts.append(part)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     async def open_stream(
         self, target: CallTarget, body: dict[str, Any], want_usage: bool
     ) -> HttpStream:
         start = time.perf_counter()
+        loop = asyncio.get_running_loop()
+        # One first-byte limit, measured from sending: connecting, the headers and the first
+        # event all count against it (and against the attempt's own deadline).
+        first_byte_at = loop.time() + self.timeouts.first_byte_s
+        first_deadline = (first_byte_at if target.deadline is None
+                          else min(first_byte_at, target.deadline))
         request = self._request(target, body, self.timeouts.stream_idle_s)
+        stream: HttpStream | None = None
         try:
-            response = await asyncio.wait_for(
-                self.client.send(request, stream=True), timeout=self.timeouts.first_byte_s
-            )
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            raise AttemptFailed("timeout", "no first byte within "
-                                f"{self.timeouts.first_byte_s:g}s", retryable=True) from exc
-        except httpx.TransportError as exc:
-            raise AttemptFailed("connect_error", _transport_message(exc), retryable=True) from exc
-        if response.status_code >= 400:
-            content = await response.aread()
-            await response.aclose()
-            raise AttemptFailed(
-                str(response.status_code),
-                f"upstream answered {response.status_code}",
-                retryable=retryable_status(response.status_code),
-                status=response.status_code,
-                body=content,
-            )
-        stream = HttpStream(response, want_usage, self.timeouts.first_byte_s)
-        try:
-            await stream.read_first()
-        except BaseException:
-            await stream.aclose()
+            async with asyncio.timeout_at(first_deadline):
+                response = await self.client.send(request, stream=True)
+                if response.status_code >= 400:
+                    try:
+                        content = await self._read_body(response)
+                    finally:
+                        await response.aclose()
+                    raise _status_failed(response, content)
+                stream = HttpStream(response, want_usage, target,
+                                    self.limits.max_response_bytes)
+                await stream.read_first()
+        except BaseException as exc:
+            if stream is not None:
+                await stream.aclose()
+            if isinstance(exc, TimeoutError):
+                if first_deadline < first_byte_at:
+                    raise _deadline_failed(target, "no first event") from exc
+                raise AttemptFailed("timeout", "no first event within "
+                                    f"{self.timeouts.first_byte_s:g}s", retryable=True) from exc
+            if isinstance(exc, httpx.TimeoutException):
+                raise AttemptFailed("timeout", "no first event within "
+                                    f"{self.timeouts.first_byte_s:g}s", retryable=True) from exc
+            if isinstance(exc, httpx.TransportError):
+                outcome = "stream_error" if stream is not None else "connect_error"
+                raise AttemptFailed(outcome, _transport_message(exc), retryable=True) from exc
             raise
         stream.first_byte_ms = (time.perf_counter() - start) * 1000.0
         return stream
@@ -122,45 +164,61 @@ class OpenAIHttpProvider:
 class HttpStream:
     """An upstream SSE stream, forwarded event by event as the bytes arrive."""
 
-    def __init__(self, response: httpx.Response, want_usage: bool, first_byte_s: float) -> None:
+    def __init__(
+        self, response: httpx.Response, want_usage: bool, target: CallTarget, max_event_bytes: int
+    ) -> None:
         self._response = response
         self._chunks = response.aiter_raw()
-        self._splitter = EventSplitter()
+        self._splitter = EventSplitter(max_event_bytes)
         self._want_usage = want_usage
-        self._first_byte_s = first_byte_s
+        self._target = target
         self._pending: list[bytes] = []
         self.first_byte_ms = 0.0
         self.end = StreamEnd()
 
     async def read_first(self) -> None:
-        """Wait for the first whole event; failing here still lets the executor fall back."""
+        """Wait for the first whole event; failing here still lets the executor fall back.
+
+        The caller bounds the wait. An upstream whose first event is an error failed the
+        attempt (nothing reached the caller yet, so another model may answer).
+        """
         try:
-            async with asyncio.timeout(self._first_byte_s):
-                while not self._pending:
-                    chunk = await anext(self._chunks)
-                    self._pending = self._filter(self._splitter.feed(chunk))
+            while not self._pending:
+                chunk = await anext(self._chunks)
+                self._pending = self._filter(self._splitter.feed(chunk))
+                if self.end.error is not None:
+                    raise AttemptFailed("error_event", self.end.error, retryable=True)
         except StopAsyncIteration as exc:
             raise AttemptFailed("empty_stream", "upstream closed the stream before any event",
                                 retryable=True) from exc
-        except TimeoutError as exc:
-            raise AttemptFailed("timeout", "no first event within "
-                                f"{self._first_byte_s:g}s", retryable=True) from exc
-        except httpx.TransportError as exc:
-            raise AttemptFailed("stream_error", _transport_message(exc), retryable=True) from exc
+        except EventTooLarge as exc:
+            raise AttemptFailed("response_too_large", _event_too_large(exc.limit),
+                                retryable=True) from exc
 
     async def events(self) -> AsyncIterator[bytes]:
         pending, self._pending = self._pending, []
         if pending:
             yield b"".join(pending)
+        deadline = self._target.deadline
         try:
-            async for chunk in self._chunks:
+            while True:
+                async with asyncio.timeout_at(deadline):
+                    chunk = await anext(self._chunks, None)
+                if chunk is None:
+                    break
                 out = self._filter(self._splitter.feed(chunk))
                 if out:
                     yield b"".join(out)
+        except TimeoutError:
+            self.end.error = (f"the upstream did not finish within the attempt deadline of "
+                              f"{self._target.total_s:g}s")
+        except EventTooLarge as exc:
+            self.end.error = _event_too_large(exc.limit)
         except httpx.TimeoutException:
-            self.end.error = "upstream stream stalled"
+            self.end.error = self.end.error or "upstream stream stalled"
         except httpx.TransportError as exc:
-            self.end.error = f"upstream stream broke: {_transport_message(exc)}"
+            self.end.error = self.end.error or (
+                f"upstream stream broke: {_transport_message(exc)}")
         if not self.end.completed:
             # A stream that ends without [DONE] broke: say so rather than end silently.
             self.end.error = self.end.error or "upstream closed the stream before it finished"
@@ -182,8 +240,8 @@ class HttpStream:
                 drop = self._read_usage(data)
                 if drop:
                     continue
-            if b'"error"' in data and data.startswith(b'{"error"'):
-                self.end.error = "upstream sent an error event"
+            if data.startswith(b'{"error"'):
+                self.end.error = "upstream sent an error event: " + _error_detail(data)
             out.append(event)
         return out
 
@@ -193,27 +251,95 @@ class HttpStream:
             obj = orjson.loads(data)
         except orjson.JSONDecodeError:
             return False
-        usage = obj.get("usage") if isinstance(obj, dict) else None
-        if isinstance(usage, dict):
-            self.end.usage.update_from(usage)
-            return not self._want_usage and not obj.get("choices")
-        return False
+        if not isinstance(obj, dict) or "usage" not in obj:
+            return False
+        self.end.usage.update_from(obj["usage"])  # an invalid usage is ignored and estimated
+        return not self._want_usage and not obj.get("choices")
 
     async def aclose(self) -> None:
         await self._response.aclose()
 
 
-def _usage_of(content: bytes) -> Usage:
-    usage = Usage()
+def _split_credentials(raw: str) -> tuple[httpx.URL, str | None]:
+    """The URL without its userinfo, and that userinfo as a Basic authorization header: the
+    credentials still go upstream, but never in a URL that httpx or an error could print."""
+    url = httpx.URL(raw)
+    if not url.userinfo:
+        return url, None
+    token = base64.b64encode(f"{url.username}:{url.password}".encode()).decode("ascii")
+    return url.copy_with(username=None, password=None), "Basic " + token
+
+
+def _completion_usage(content: bytes) -> Usage:
+    """The usage of a 200 answer, which must be a chat completion; anything else fails."""
     try:
         obj = orjson.loads(content)
-    except orjson.JSONDecodeError:
-        return usage
-    if isinstance(obj, dict) and isinstance(obj.get("usage"), dict):
+    except orjson.JSONDecodeError as exc:
+        raise AttemptFailed("invalid_response", "upstream answered 200 with a body that is not "
+                            f"valid JSON ({len(content)} bytes)", retryable=True) from exc
+    if not isinstance(obj, dict):
+        raise AttemptFailed("invalid_response", "upstream answered 200 with JSON that is not an "
+                            "object", retryable=True)
+    if "error" in obj and obj["error"] is not None:
+        raise AttemptFailed("error_body", "upstream answered 200 with an error: "
+                            + _error_detail(content, obj), retryable=True)
+    choices = obj.get("choices")
+    if not isinstance(choices, list) or not choices:
+        raise AttemptFailed("invalid_response", "upstream answered 200 with something that is "
+                            "not a chat completion (no choices)", retryable=True)
+    usage = Usage()
+    if "usage" in obj:
         usage.update_from(obj["usage"])
     return usage
 
 
+def _error_detail(data: bytes, obj: Any = None) -> str:
+    """The upstream's own error message, bounded (it is untrusted text)."""
+    if obj is None:
+        try:
+            obj = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return "(unreadable)"
+    error = obj.get("error") if isinstance(obj, dict) else None
+    message = error.get("message") if isinstance(error, dict) else error
+    text = message if isinstance(message, str) else orjson.dumps(message).decode()
+    return redact(text[:_DETAIL_CHARS])
+
+
+def _status_failed(response: httpx.Response, content: bytes) -> AttemptFailed:
+    status = response.status_code
+    retry_after = None
+    if status in (429, 503):
+        retry_after = retry_after_seconds(response.headers.get("retry-after"))
+    return AttemptFailed(
+        str(status),
+        f"upstream answered {status}",
+        retryable=retryable_status(status),
+        status=status,
+        body=content,
+        retry_after_s=retry_after,
+    )
+
+
+def _deadline_failed(target: CallTarget, what: str) -> AttemptFailed:
+    return AttemptFailed("deadline", f"{what} within the attempt deadline of "
+                         f"{target.total_s:g}s", retryable=True)
+
+
+def _too_large(size: int, limit: int) -> AttemptFailed:
+    return AttemptFailed(
+        "response_too_large",
+        f"upstream answer is {size} bytes or more; the limit is {limit} "
+        "(setting JUNCTION_LIMITS__MAX_RESPONSE_BYTES)",
+        retryable=True,
+    )
+
+
+def _event_too_large(limit: int) -> str:
+    return (f"an upstream event passed {limit} bytes without ending; the limit is {limit} "
+            "(setting JUNCTION_LIMITS__MAX_RESPONSE_BYTES)")
+
+
 def _transport_message(exc: httpx.TransportError) -> str:
     text = str(exc) or type(exc).__name__
-    return f"{type(exc).__name__}: {text}"
+    return redact(f"{type(exc).__name__}: {text}")

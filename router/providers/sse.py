@@ -9,24 +9,61 @@ import orjson
 DONE = b"data: [DONE]\n\n"
 
 
+class EventTooLarge(Exception):
+    """One SSE event grew past the size limit without ending."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"an upstream event passed {limit} bytes")
+        self.limit = limit
+
+
 class EventSplitter:
-    """Accumulates bytes and hands back whole events (each ending in a blank line)."""
+    """Accumulates bytes and hands back whole events (each ending in a blank line).
 
-    __slots__ = ("_buffer",)
+    Only the new bytes (and one before them, for a separator split across chunks) are scanned,
+    so an event that arrives in many pieces costs time linear in its size; an unfinished event
+    larger than `max_event_bytes` raises `EventTooLarge` instead of growing without bound.
+    """
 
-    def __init__(self) -> None:
-        self._buffer = b""
+    __slots__ = ("_buffer", "_cr", "_max")
+
+    def __init__(self, max_event_bytes: int = 32 * 1024 * 1024) -> None:
+        self._buffer = bytearray()
+        self._cr = False  # the last chunk ended in "\r": its "\n" may come next
+        self._max = max_event_bytes
 
     def feed(self, chunk: bytes) -> list[bytes]:
-        data = self._buffer + chunk
-        if b"\r\n" in data:
-            data = data.replace(b"\r\n", b"\n")
-        parts = data.split(b"\n\n")
-        self._buffer = parts.pop()
-        return [part + b"\n\n" for part in parts if part.strip()]
+        if not self._buffer and not self._cr and chunk.endswith(b"\n\n") and b"\r" not in chunk:
+            # The usual chunk: whole events and nothing held over, split in one pass.
+            parts = chunk.split(b"\n\n")
+            parts.pop()
+            return [part + b"\n\n" for part in parts if part.strip()]
+        if self._cr:
+            chunk = b"\r" + chunk
+            self._cr = False
+        if chunk.endswith(b"\r"):
+            chunk = chunk[:-1]
+            self._cr = True
+        if b"\r\n" in chunk:
+            chunk = chunk.replace(b"\r\n", b"\n")
+        buffer = self._buffer
+        scan = max(len(buffer) - 1, 0)
+        buffer += chunk
+        events: list[bytes] = []
+        start = 0
+        while (end := buffer.find(b"\n\n", scan)) >= 0:
+            part = bytes(buffer[start:end])
+            if part.strip():
+                events.append(part + b"\n\n")
+            start = scan = end + 2
+        if start:
+            del buffer[:start]
+        if len(buffer) > self._max:
+            raise EventTooLarge(self._max)
+        return events
 
     def rest(self) -> bytes:
-        return self._buffer
+        return bytes(self._buffer) + (b"\r" if self._cr else b"")
 
 
 def event_data(event: bytes) -> bytes | None:

@@ -21,7 +21,7 @@ _MAX_HEAD = 64 * 1024
 
 
 class _Connection:
-    __slots__ = ("live", "origin", "reader", "writer")
+    __slots__ = ("idle_since", "live", "origin", "reader", "writer")
 
     def __init__(
         self, origin: tuple[str, str, int], reader: asyncio.StreamReader,
@@ -31,6 +31,7 @@ class _Connection:
         self.reader = reader
         self.writer = writer
         self.live = live
+        self.idle_since = 0.0
         live.add(self)
 
     @property
@@ -45,13 +46,20 @@ class _Connection:
 class PooledTransport(httpx.AsyncBaseTransport):
     """HTTP/1.1 with per-origin idle stacks; most recently used connection first."""
 
-    def __init__(self, max_idle_per_origin: int = 512, ssl_context: ssl.SSLContext | None = None
-                 ) -> None:
+    def __init__(
+        self,
+        max_idle_per_origin: int = 512,
+        ssl_context: ssl.SSLContext | None = None,
+        keep_alive_expiry_s: float = 30.0,
+    ) -> None:
+        # Each stack is ordered by the time its connections went idle, oldest first.
         self._idle: dict[tuple[str, str, int], list[_Connection]] = {}
         # Every open connection, idle or in use, so that closing the transport closes all.
         self._live: set[_Connection] = set()
         self._max_idle = max_idle_per_origin
         self._ssl = ssl_context
+        self._expiry = keep_alive_expiry_s
+        self._sweep: asyncio.TimerHandle | None = None
         self._closed = False
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -104,7 +112,34 @@ class PooledTransport(httpx.AsyncBaseTransport):
         if self._closed or len(idle) >= self._max_idle or not conn.usable:
             conn.close()
             return
+        loop = asyncio.get_running_loop()
+        conn.idle_since = loop.time()
         idle.append(conn)
+        if self._sweep is None:
+            self._sweep = loop.call_later(self._expiry, self._close_expired)
+
+    @property
+    def idle_connections(self) -> int:
+        return sum(len(idle) for idle in self._idle.values())
+
+    def _close_expired(self) -> None:
+        """Close connections idle longer than the expiry: upstreams and proxies drop them
+        silently anyway, and each holds a socket on both ends."""
+        self._sweep = None
+        loop = asyncio.get_running_loop()
+        cutoff = loop.time() - self._expiry
+        oldest_left: float | None = None
+        for idle in self._idle.values():
+            expired = 0
+            while expired < len(idle) and idle[expired].idle_since <= cutoff:
+                idle[expired].close()
+                expired += 1
+            del idle[:expired]
+            if idle and (oldest_left is None or idle[0].idle_since < oldest_left):
+                oldest_left = idle[0].idle_since
+        if oldest_left is not None and not self._closed:
+            delay = max(oldest_left + self._expiry - loop.time(), 0.0)
+            self._sweep = loop.call_later(delay, self._close_expired)
 
     async def _connect(self, origin: tuple[str, str, int], limit_s: float | None) -> _Connection:
         scheme, host, port = origin
@@ -124,6 +159,9 @@ class PooledTransport(httpx.AsyncBaseTransport):
 
     async def aclose(self) -> None:
         self._closed = True
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
         conns = list(self._live)
         self._idle.clear()
         for conn in conns:

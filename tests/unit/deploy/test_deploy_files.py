@@ -318,3 +318,15 @@ def test_manifests_pass_the_kubernetes_schemas() -> None:
     )
     for doc in k8s_docs():
         validate.validate(doc, "1.33.0", strict=True)
+
+
+def test_k8s_grace_period_outlasts_junctions_shutdown_grace() -> None:
+    from router.settings import Settings
+
+    [deployment] = [d for d in k8s_docs()
+                    if d.get("kind") == "Deployment" and d["metadata"]["name"] == "junction"]
+    pod = deployment["spec"]["template"]["spec"]
+    [container] = [c for c in pod["containers"] if c["name"] == "junction"]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    grace = float(env.get("JUNCTION_SHUTDOWN_GRACE_S") or Settings().shutdown_grace_s)
+    assert pod["terminationGracePeriodSeconds"] >= grace + 5

@@ -68,3 +68,30 @@ def test_ties_rotate() -> None:
     balancer = EndpointBalancer()
     picks = {balancer.pick(["a", "b"]) for _ in range(4)}
     assert picks == {"a", "b"}
+
+
+def test_retry_after_opens_the_circuit_for_that_long_bounded() -> None:
+    clock = Clock()
+    breakers = CircuitBreakers(failure_threshold=5, cooldown_s=10, clock=clock,
+                               max_retry_after_s=300)
+    breakers.record_failure("m", retry_after_s=42)  # one failure, under the threshold
+    assert breakers.state("m") == "open"
+    assert "Retry-After" in (breakers.blocked_reason("m") or "")
+    clock.now = 41.9
+    assert not breakers.before_call("m")
+    clock.now = 42
+    assert breakers.before_call("m")  # the half-open probe
+    breakers.record_success("m")
+
+    breakers.record_failure("m", retry_after_s=86_400)
+    clock.now = 42 + 299
+    assert breakers.state("m") == "open"
+    clock.now = 42 + 300
+    assert breakers.state("m") == "half_open"
+
+
+def test_retry_after_of_zero_or_none_changes_nothing() -> None:
+    breakers = CircuitBreakers(failure_threshold=2, cooldown_s=10, clock=Clock())
+    breakers.record_failure("m", retry_after_s=0)
+    breakers.record_failure("n", retry_after_s=None)
+    assert breakers.state("m") == breakers.state("n") == "closed"

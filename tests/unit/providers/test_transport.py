@@ -143,3 +143,29 @@ def test_errors_map_to_httpx_exceptions() -> None:
             await server.wait_closed()
 
     run(main())
+
+
+def test_idle_connections_are_closed_after_the_keep_alive_expiry() -> None:
+    async def main() -> None:
+        closed = asyncio.Event()
+
+        async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await read_request(reader)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+            await writer.drain()
+            await reader.read()  # returns b"" when the client closes the idle connection
+            closed.set()
+            writer.close()
+
+        server, url = await serve(handler)
+        transport = PooledTransport(keep_alive_expiry_s=0.05)
+        async with httpx.AsyncClient(transport=transport) as client:
+            r = await client.post(url + "/v1/x", content=b"{}")
+            assert r.status_code == 200
+            assert transport.idle_connections == 1
+            await asyncio.wait_for(closed.wait(), timeout=10)
+            assert transport.idle_connections == 0
+        server.close()
+        await server.wait_closed()
+
+    run(main())
