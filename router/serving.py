@@ -17,6 +17,7 @@ import orjson
 from opentelemetry import trace
 
 from router.accounts import AccessService, Principal, Reservation
+from router.accounts.estimate import token_bound
 from router.classify.types import Classification, Classifier
 from router.errors import (
     InvalidRequest,
@@ -201,8 +202,12 @@ class ChatService:
             return
         output = req.chat.output_limit or self.reserve_output_tokens
         await self.access.check_rate_limit(principal, req.classification.prompt_tokens + output)
+        # The reservation must never be below what settles, so it prices an upper bound on
+        # the tokens billed, not the classifier's estimate.
+        bound = token_bound(req.data, default_output_tokens=self.reserve_output_tokens,
+                            image_tokens=self.access.accounts.reserve_image_tokens)
         worst = max(
-            (self.prices.price(m).cost(req.classification.prompt_tokens, output)
+            (self.prices.price(m).cost(bound.prompt_tokens, bound.output_tokens)
              for m in decision.attempts),
             default=0.0,
         )

@@ -78,6 +78,14 @@ class AccountsSettings(BaseModel):
     admin_timeout_s: float = Field(
         5.0, gt=0, description="Longest an admin call (create, list, revoke) waits on Redis."
     )
+    reserve_image_tokens: int = Field(
+        2500,
+        ge=0,
+        description=(
+            "Prompt tokens a budget reservation assumes per image (the largest high-detail "
+            "image costs about 1,450 on gpt-4o, 1,600 on Claude, 2,500 on gpt-4.1-mini)."
+        ),
+    )
 
 
 class Settings(BaseSettings):

@@ -117,6 +117,11 @@ class AccessService:
         fail_open = settings.redis.fail_open_budgets
         return cls(store, accounts=accounts, fail_open=fail_open, clock=clock)
 
+    @property
+    def accounts(self) -> AccountsSettings:
+        """The accounts settings this service was built with."""
+        return self._accounts
+
     def now(self) -> datetime:
         """The service's clock as an aware UTC datetime."""
         return utc(self._clock())
