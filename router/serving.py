@@ -87,6 +87,10 @@ class ChatService:
         self.judge = judge
         self.log_content = log_content
         self._background: set[asyncio.Task[None]] = set()
+        if access is not None:
+            access.on_dropped_settlement(
+                lambda reason: metrics.settlements_dropped.labels(reason).inc()
+            )
 
     # -- entry points ----------------------------------------------------------------------
 

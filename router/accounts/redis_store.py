@@ -19,12 +19,20 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from router.accounts import lua
 from router.accounts.models import Counter, CounterState, KeyRecord, TeamRecord
 from router.accounts.ratelimits import PERIOD_US, RateRule
-from router.accounts.store import RateOutcome, ReserveOutcome, ReserveStatus, StoreUnavailable
+from router.accounts.store import (
+    RateOutcome,
+    ReserveOutcome,
+    ReserveStatus,
+    StoreFailure,
+    StoreUnavailable,
+)
 
 T = TypeVar("T")
 R = TypeVar("R", bound=BaseModel)
 
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, TimeoutError, OSError)
+# What redis-py's BlockingConnectionPool raises when no connection frees up within its timeout.
+_POOL_EXHAUSTED = "No connection available"
 
 
 class RedisAccountStore:
@@ -50,9 +58,7 @@ class RedisAccountStore:
             async with asyncio.timeout(timeout_s):
                 return await awaitable
         except _UNREACHABLE as exc:
-            raise StoreUnavailable(
-                f"Redis did not answer within {timeout_s * 1000:.0f} ms ({type(exc).__name__})"
-            ) from exc
+            raise store_unavailable(exc, timeout_s) from exc
 
     # -- records ---------------------------------------------------------------------------
 
@@ -186,6 +192,28 @@ class RedisAccountStore:
             return []
         flat = await self._call(self._read(self._counter_keys(counters), []))
         return [CounterState(int(flat[i]), int(flat[i + 1])) for i in range(0, len(flat), 2)]
+
+
+def store_unavailable(exc: BaseException, waited_s: float) -> StoreUnavailable:
+    """Name what happened: a wait that ran out (Redis slow, or every pooled connection busy)
+    is not a Redis that refuses connections, and the operator's fix differs."""
+    waited_ms = waited_s * 1000
+    if isinstance(exc, RedisTimeoutError | TimeoutError):
+        return StoreUnavailable(StoreFailure.TIMEOUT, "", waited_ms=waited_ms)
+    if isinstance(exc, RedisConnectionError) and _POOL_EXHAUSTED in str(exc):
+        return StoreUnavailable(
+            StoreFailure.TIMEOUT, "no free pooled connection; see JUNCTION_REDIS__MAX_CONNECTIONS",
+            waited_ms=waited_ms,
+        )
+    detail = str(exc) or type(exc).__name__
+    for cause in (exc, exc.__cause__, exc.__context__):
+        if isinstance(cause, ConnectionRefusedError):
+            detail = f"connection refused: {detail}"
+            break
+        if isinstance(cause, ConnectionResetError | BrokenPipeError):
+            detail = f"connection reset: {detail}"
+            break
+    return StoreUnavailable(StoreFailure.UNREACHABLE, detail, waited_ms=waited_ms)
 
 
 def _text(value: bytes | str) -> str:

@@ -17,9 +17,10 @@ With Redis unreachable: key checks answer 503; budgets and rate limits answer 50
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -50,6 +51,7 @@ from router.accounts.periods import Clock, utc
 from router.accounts.principals import anonymous_principal, principal_for
 from router.accounts.ratelimits import rate_limited, rules_for, too_large
 from router.accounts.redis_store import RedisAccountStore
+from router.accounts.retry import FinishRetrier, RetryPolicy
 from router.accounts.settings import AccountsSettings
 from router.accounts.store import AccountStore, ReserveStatus, StoreUnavailable
 from router.errors import AuthenticationFailed, PermissionDenied, ServiceUnavailable
@@ -62,6 +64,8 @@ _FAIL_OPEN_HINT = (
     "Set JUNCTION_REDIS__FAIL_OPEN_BUDGETS=true to serve without budget and rate-limit checks "
     "while Redis is down."
 )
+# The longest wait between two settlement retries.
+_MAX_RETRY_BACKOFF_S = 30.0
 _UNLIMITED = BudgetStatus(soft_exceeded=False, hard_exceeded=False, which=None, reset_at=None)
 
 
@@ -91,6 +95,16 @@ class AccessService:
         # Settlements and releases in flight, by reservation id; they hold the only reference
         # to their task, so asyncio cannot collect one mid-flight.
         self._finishing: dict[str, asyncio.Task[bool]] = {}
+        # Finishes that failed on an unreachable store, retried until it is back.
+        self._retrier = FinishRetrier(
+            self._finish_now,
+            RetryPolicy(
+                attempts=accounts.settle_retry_attempts,
+                backoff_s=accounts.settle_retry_backoff_s,
+                max_backoff_s=_MAX_RETRY_BACKOFF_S,
+                capacity=accounts.settle_retry_queue,
+            ),
+        )
         self.admin = AccountsAdmin(store, hasher=self._hasher, clock=clock, accounts=accounts)
 
     @classmethod
@@ -177,7 +191,7 @@ class AccessService:
         except StoreUnavailable as exc:
             # Never fail open here: an unverifiable key is not a valid key.
             raise ServiceUnavailable(
-                f"Redis is unreachable ({exc}), so API keys cannot be checked.",
+                f"{exc.sentence_start}, so API keys cannot be checked.",
                 code="store_unavailable",
             ) from exc
 
@@ -187,7 +201,7 @@ class AccessService:
             logger.warning("accounts store unavailable, serving unmetered: %s", exc)
             return
         raise ServiceUnavailable(
-            f"Redis is unreachable ({exc}), so budgets and rate limits cannot be checked. "
+            f"{exc.sentence_start}, so budgets and rate limits cannot be checked. "
             + _FAIL_OPEN_HINT,
             code="store_unavailable",
         ) from exc
@@ -294,42 +308,62 @@ class AccessService:
         task = self._finishing.get(reservation.reservation_id)
         if task is None:
             task = self._finish_in_background(reservation, actual_micro)
-        try:
-            # Shielded: a client disconnecting mid-settle must not lose the spend.
+        # Shielded: a client disconnecting mid-settle must not lose the spend. A store that
+        # cannot be reached queues the finish for a retry (in _forget).
+        with contextlib.suppress(StoreUnavailable):
             await asyncio.shield(task)
-        except StoreUnavailable as exc:
-            logger.warning(
-                "could not finish reservation %s (%s); it expires after %.0f s",
-                reservation.reservation_id,
-                exc,
-                self._accounts.reservation_ttl_s,
-            )
+
+    async def _finish_now(self, reservation: Reservation, actual_micro: int) -> bool:
+        marker_ttl_s = 2 * self._accounts.reservation_ttl_s
+        return await self._store.finish(
+            reservation.reservation_id, reservation.counters, actual_micro, marker_ttl_s
+        )
 
     def _finish_in_background(
         self, reservation: Reservation, actual_micro: int
     ) -> asyncio.Task[bool]:
         rid = reservation.reservation_id
-        marker_ttl_s = 2 * self._accounts.reservation_ttl_s
-        task = asyncio.ensure_future(
-            self._store.finish(rid, reservation.counters, actual_micro, marker_ttl_s)
-        )
+        task = asyncio.ensure_future(self._finish_now(reservation, actual_micro))
         self._finishing[rid] = task
-        task.add_done_callback(lambda done: self._forget(rid, done))
+        task.add_done_callback(lambda done: self._forget(reservation, actual_micro, done))
         return task
 
-    def _forget(self, reservation_id: str, task: asyncio.Task[bool]) -> None:
-        if self._finishing.get(reservation_id) is task:
-            del self._finishing[reservation_id]
+    def _forget(
+        self, reservation: Reservation, actual_micro: int, task: asyncio.Task[bool]
+    ) -> None:
+        rid = reservation.reservation_id
+        if self._finishing.get(rid) is task:
+            del self._finishing[rid]
         if task.cancelled():
             return
         exc = task.exception()
-        if exc is not None and not isinstance(exc, StoreUnavailable):
-            logger.error("finishing reservation %s failed", reservation_id, exc_info=exc)
+        if isinstance(exc, StoreUnavailable):
+            self._retrier.submit(reservation, actual_micro)
+        elif exc is not None:
+            logger.error("finishing reservation %s failed", rid, exc_info=exc)
+
+    def on_dropped_settlement(self, hook: Callable[[str], None]) -> None:
+        """Call `hook(reason)` for each settlement given up (the app counts them in a metric)."""
+        self._retrier.set_drop_hook(hook)
+
+    @property
+    def settlements_pending(self) -> int:
+        """Settlements waiting for Redis to come back."""
+        return self._retrier.pending
+
+    async def wait_settled(self) -> None:
+        """Return once no settlement is running or waiting for a retry."""
+        while self._finishing or self._retrier.pending:
+            if self._finishing:
+                await asyncio.gather(*self._finishing.values(), return_exceptions=True)
+            await self._retrier.wait_idle()
 
     async def aclose(self) -> None:
-        """Wait for settlements still running in the background (call at shutdown)."""
+        """Wait for settlements still running; one last try for those awaiting a retry (call
+        at shutdown; what still fails is dropped, logged and counted)."""
         if self._finishing:
             await asyncio.gather(*self._finishing.values(), return_exceptions=True)
+        await self._retrier.aclose()
 
     # -- reporting -------------------------------------------------------------------------
 
@@ -350,7 +384,7 @@ class AccessService:
             states = await self._store.read(counters)
         except StoreUnavailable as exc:
             raise ServiceUnavailable(
-                f"Redis is unreachable ({exc}); spend cannot be read.", code="store_unavailable"
+                f"{exc.sentence_start}; spend cannot be read.", code="store_unavailable"
             ) from exc
         lines = tuple(budget_line(c, s) for c, s in zip(counters, states, strict=True))
         return SpendReport(scope=scope, owner=owner, lines=lines)
