@@ -77,6 +77,10 @@ class FinishRetrier:
         """Finishes waiting for a retry."""
         return len(self._pending)
 
+    def holds(self, reservation_id: str) -> bool:
+        """Whether a finish of this reservation is waiting for a retry."""
+        return reservation_id in self._pending
+
     def set_drop_hook(self, on_drop: Callable[[DropReason], None]) -> None:
         """Where dropped finishes are counted (the app's metrics)."""
         self._on_drop = on_drop

@@ -305,6 +305,11 @@ class AccessService:
             return
         # One finish per reservation in flight: a release issued while the settle is still
         # running (the client left mid-settle) waits for it rather than racing it to Redis.
+        if self._retrier.holds(reservation.reservation_id):
+            # Behind a finish still waiting for Redis: join it there (a settle then keeps its
+            # amount), rather than race it and let a release land first.
+            self._retrier.submit(reservation, actual_micro)
+            return
         task = self._finishing.get(reservation.reservation_id)
         if task is None:
             task = self._finish_in_background(reservation, actual_micro)
