@@ -45,19 +45,22 @@ def test_a_settlement_during_a_redis_crash_lands_once_after_the_restart() -> Non
             secret = await team_and_key(access, Limits(daily_usd=1.0))
             principal = await access.authenticate(f"Bearer {secret}")
             reservation = await access.reserve(principal, "req-1", 0.10)
-            assert await _day(access) == (0.0, 0.10)
+            others = [await access.reserve(principal, f"req-{i}", 0.10) for i in (2, 3)]
+            assert await _day(access) == (0.0, pytest.approx(0.30))
 
-            server.kill()  # kill -9 while the request is being served
+            server.kill()  # kill -9 while the requests are being served
             await access.settle(reservation, 0.04)  # Redis is gone: queued, not raised
             await access.release(reservation)  # the request path's finally: must not win
-            assert access.settlements_pending == 1
-            server.start()  # same port; the reservation survived in the AOF
+            for other in others:
+                await access.settle(other, 0.01)
+            assert access.settlements_pending == 3
+            server.start()  # same port; the reservations survived in the AOF
 
-            await access.wait_settled()
-            assert await _day(access) == (pytest.approx(0.04), 0.0)
+            await access.wait_settled()  # once one lands, the others follow
+            assert await _day(access) == (pytest.approx(0.06), 0.0)
             # A settlement applied again (its first reply was lost) counts once.
             await access.settle(reservation, 0.04)
-            assert await _day(access) == (pytest.approx(0.04), 0.0)
+            assert await _day(access) == (pytest.approx(0.06), 0.0)
             assert dropped == []
             await access.aclose()
             await client.aclose()
