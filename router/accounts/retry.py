@@ -71,6 +71,7 @@ class FinishRetrier:
         self._worker: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
+        self._closing = False
 
     @property
     def pending(self) -> int:
@@ -93,6 +94,9 @@ class FinishRetrier:
             # The settle beats a release of the same id: keep the larger amount.
             queued.actual_micro = max(queued.actual_micro, actual_micro)
             return
+        if self._closing:
+            self._drop(_Pending(reservation, actual_micro), "shutdown")
+            return
         if len(self._pending) >= self._policy.capacity:
             self._drop(_Pending(reservation, actual_micro), "queue_full")
             return
@@ -112,7 +116,11 @@ class FinishRetrier:
 
     async def aclose(self) -> None:
         """Stop retrying; try every queued finish once more and drop what still fails."""
+        self._closing = True
         if self._worker is not None:
+            # The flag as well as the cancel: on Python 3.11 a cancel that lands as a call's
+            # own asyncio.timeout expires can be swallowed, and the worker would go on.
+            self._wake.set()
             self._worker.cancel()
             await asyncio.gather(self._worker, return_exceptions=True)
             self._worker = None
@@ -132,7 +140,7 @@ class FinishRetrier:
         self._idle.clear()
 
     async def _run(self) -> None:
-        while self._heap:
+        while self._heap and not self._closing:
             due, _, rid = self._heap[0]
             delay = due - time.monotonic()
             if delay > 0:

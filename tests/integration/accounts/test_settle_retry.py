@@ -88,30 +88,46 @@ def test_a_settlement_applied_twice_by_the_store_counts_once(redis_url: str) -> 
 def test_settlements_that_cannot_land_are_dropped_logged_and_counted(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    async def scenario() -> list[str]:
+    async def reservations(access: AccessService, *ids: str) -> list[Reservation]:
+        secret = await team_and_key(access, Limits(daily_usd=1.0))
+        principal = await access.authenticate(f"Bearer {secret}")
+        return [await access.reserve(principal, rid, 0.10) for rid in ids]
+
+    async def scenario() -> tuple[list[str], list[str]]:
         with redis_process() as server:
-            access, client = _service(server.url, new_prefix(), settle_retry_backoff_s=0.01,
-                                      settle_retry_attempts=2, settle_retry_queue=1)
-            dropped: list[str] = []
-            access.on_dropped_settlement(dropped.append)
-            secret = await team_and_key(access, Limits(daily_usd=1.0))
-            principal = await access.authenticate(f"Bearer {secret}")
-            first = await access.reserve(principal, "first", 0.10)
-            second = await access.reserve(principal, "second", 0.10)
+            # A queue of one whose first retry is a minute away: the second settlement finds
+            # it full; stopping the service makes one last try and gives the first up.
+            full, full_client = _service(server.url, new_prefix(), settle_retry_backoff_s=60,
+                                         settle_retry_queue=1)
+            # Two quick retries, then given up.
+            brief, brief_client = _service(server.url, new_prefix(),
+                                           settle_retry_backoff_s=0.01, settle_retry_attempts=2)
+            dropped_full: list[str] = []
+            dropped_brief: list[str] = []
+            full.on_dropped_settlement(dropped_full.append)
+            brief.on_dropped_settlement(dropped_brief.append)
+            first, second = await reservations(full, "first", "second")
+            (third,) = await reservations(brief, "third")
             server.stop()
-            await access.settle(first, 0.01)
-            await access.settle(second, 0.02)  # the queue holds one: this one is dropped
-            await access.wait_settled()  # the first runs out of attempts
-            await access.aclose()
-            await client.aclose()
-            return dropped
+            await full.settle(first, 0.01)
+            await full.settle(second, 0.02)
+            await brief.settle(third, 0.03)
+            await brief.wait_settled()
+            await full.aclose()
+            await brief.aclose()
+            await full_client.aclose()
+            await brief_client.aclose()
+            return dropped_full, dropped_brief
 
     with caplog.at_level(logging.ERROR, logger="router.accounts.retry"):
-        dropped = asyncio.run(scenario())
-    assert dropped == ["queue_full", "attempts_exhausted"]
+        dropped_full, dropped_brief = asyncio.run(scenario())
+    assert dropped_full == ["queue_full", "shutdown"]
+    assert dropped_brief == ["attempts_exhausted"]
     messages = [r.getMessage() for r in caplog.records]
-    assert any("settlement of reservation second" in m and "queue_full" in m for m in messages)
-    assert any("reservation first" in m and "attempts_exhausted" in m for m in messages)
+    assert any("settlement of reservation second ($0.020000" in m and "queue_full" in m
+               for m in messages)
+    assert any("reservation first" in m and "shutdown" in m for m in messages)
+    assert any("reservation third" in m and "attempts_exhausted" in m for m in messages)
 
 
 def test_the_gateway_counts_dropped_settlements_in_its_metrics(tmp_path: Path) -> None:
