@@ -205,7 +205,6 @@ class ChatService:
         if principal is None or not principal.metered or self.access is None:
             return
         output = req.chat.output_limit or self.reserve_output_tokens
-        await self.access.check_rate_limit(principal, req.classification.prompt_tokens + output)
         # The reservation must never be below what settles, so it prices an upper bound on
         # the tokens billed, not the classifier's estimate.
         bound = token_bound(req.data, default_output_tokens=self.reserve_output_tokens,
@@ -215,7 +214,10 @@ class ChatService:
              for m in decision.attempts),
             default=0.0,
         )
-        req.reservation = await self.access.reserve(principal, req.request_id, worst)
+        # Rate limits and the reservation in one round trip to Redis.
+        req.reservation = await self.access.admit(
+            principal, req.classification.prompt_tokens + output, req.request_id, worst
+        )
 
     def _settle(self, req: _Request, cost: float) -> None:
         reservation, req.reservation = req.reservation, None

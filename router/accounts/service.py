@@ -1,9 +1,9 @@
 """`AccessService`: what the request path asks of accounts, in the order it asks.
 
     principal = await access.authenticate(request.headers.get("authorization"))
-    await access.check_rate_limit(principal, tokens=estimated_tokens)
     status = await access.budget_status(principal)       # soft_exceeded: maybe go local
-    reservation = await access.reserve(principal, request_id, max_cost_usd)
+    reservation = await access.admit(principal, estimated_tokens, request_id, max_cost_usd)
+    # (admit = check_rate_limit + reserve in one round trip)
     try:
         ...call the model...
         await access.settle(reservation, actual_cost_usd)
@@ -53,7 +53,12 @@ from router.accounts.ratelimits import rate_limited, rules_for, too_large
 from router.accounts.redis_store import RedisAccountStore
 from router.accounts.retry import FinishRetrier, RetryPolicy
 from router.accounts.settings import AccountsSettings
-from router.accounts.store import AccountStore, ReserveStatus, StoreUnavailable
+from router.accounts.store import (
+    AccountStore,
+    ReserveOutcome,
+    ReserveStatus,
+    StoreUnavailable,
+)
 from router.errors import AuthenticationFailed, PermissionDenied, ServiceUnavailable
 from router.settings import Settings
 
@@ -244,6 +249,49 @@ class AccessService:
         Raises PermissionDenied (403) above the per-request cap and RateLimited (429,
         code budget_exceeded) when a budget cannot take it. One reservation per request id.
         """
+        reservation, now = self._planned(principal, request_id, max_cost_usd)
+        if not reservation.counters:
+            return reservation
+        call = self._store.reserve(
+            request_id, reservation.amount_micro, reservation.counters,
+            self._accounts.reservation_ttl_s,
+        )
+        outcome = await self._reserving(reservation, call)
+        if outcome is None:
+            return replace(reservation, enforced=False)
+        return self._reserved(reservation, outcome, now)
+
+    async def admit(
+        self, principal: Principal, tokens: int, request_id: str, max_cost_usd: float
+    ) -> Reservation:
+        """`check_rate_limit` then `reserve`, in one round trip to the store.
+
+        The per-request cap (403) is checked first, without the store; then rate limits (429
+        rate_limit_exceeded), then budgets (429 budget_exceeded).
+        """
+        rules = rules_for(principal, tokens)
+        for rule in rules:
+            if rule.cost > rule.limit_per_minute:
+                raise too_large(rule)
+        reservation, now = self._planned(principal, request_id, max_cost_usd)
+        if not rules and not reservation.counters:
+            return reservation
+        call = self._store.admit(
+            rules, request_id, reservation.amount_micro, reservation.counters,
+            self._accounts.reservation_ttl_s,
+        )
+        outcome = await self._reserving(reservation, call)
+        if outcome is None:
+            return replace(reservation, enforced=False)
+        if outcome.rate.rule is not None:
+            raise rate_limited(outcome.rate.rule, outcome.rate.retry_after_us)
+        assert outcome.reserve is not None
+        return self._reserved(reservation, outcome.reserve, now)
+
+    def _planned(
+        self, principal: Principal, request_id: str, max_cost_usd: float
+    ) -> tuple[Reservation, datetime]:
+        """The reservation a request needs (no counters when unmetered); 403 above the cap."""
         if max_cost_usd < 0:
             raise ValueError(f"max_cost_usd must be >= 0, got {max_cost_usd}")
         cap = principal.max_cost_per_request
@@ -259,32 +307,40 @@ class AccessService:
         now = utc(self._clock())
         counters = counters_for(principal, now) if principal.metered else ()
         amount = usd_to_micro(max_cost_usd, round_up=True)
-        reservation = Reservation(request_id, amount, counters)
-        if not counters:
-            return reservation
-        ttl_s = self._accounts.reservation_ttl_s
+        return Reservation(request_id, amount, counters), now
+
+    async def _reserving(
+        self, reservation: Reservation, call: Coroutine[Any, Any, T]
+    ) -> T | None:
+        """Run a store call that may reserve; None when the store is down and budgets fail
+        open (503 when they fail closed)."""
         try:
-            outcome = await self._store.reserve(request_id, amount, counters, ttl_s)
+            return await call
         except StoreUnavailable as exc:
-            if not self._fail_open:
+            if not self._fail_open and reservation.counters:
                 # The caller gets a 503 and no reservation, yet the script may have run before
                 # the timeout: free it if Redis answers (else its TTL does).
                 self._finish_in_background(reservation, 0)
             self._unavailable(exc)
             # Failing open: the caller settles this as usual, which records the spend if
             # Redis is back by then.
-            return replace(reservation, enforced=False)
+            return None
         except asyncio.CancelledError:
             # The client went away while the script was in flight. Releasing by id frees the
             # money if the script ran, and blocks it if it has yet to run.
-            self._finish_in_background(reservation, 0)
+            if reservation.counters:
+                self._finish_in_background(reservation, 0)
             raise
+
+    def _reserved(
+        self, reservation: Reservation, outcome: ReserveOutcome, now: datetime
+    ) -> Reservation:
         if outcome.status is ReserveStatus.REJECTED:
             assert outcome.rejected is not None and outcome.state is not None
-            raise budget_exceeded(outcome.rejected, outcome.state, amount, now)
+            raise budget_exceeded(outcome.rejected, outcome.state, reservation.amount_micro, now)
         if outcome.status is ReserveStatus.ALREADY_FINISHED:
             raise ValueError(
-                f"reservation {request_id!r} was already settled or released; "
+                f"reservation {reservation.reservation_id!r} was already settled or released; "
                 "use a fresh id for each reservation"
             )
         return reservation

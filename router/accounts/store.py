@@ -73,6 +73,14 @@ class RateOutcome:
     retry_after_us: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class AdmitOutcome:
+    """Rate limits, then the reservation: `reserve` is None when a rate limit refused."""
+
+    rate: RateOutcome
+    reserve: ReserveOutcome | None
+
+
 class AccountStore(Protocol):
     """Keys, teams, budget counters and rate-limit state, shared by every replica that uses it."""
 
@@ -111,6 +119,20 @@ class AccountStore(Protocol):
 
         A reservation unsettled after `ttl_s` is dropped (its replica is presumed dead).
         """
+        ...
+
+    async def admit(
+        self,
+        rules: Sequence[RateRule],
+        reservation_id: str,
+        amount_micro: int,
+        counters: Sequence[Counter],
+        ttl_s: float,
+    ) -> AdmitOutcome:
+        """`hit(rules)` and, if it allows, `reserve(...)`, as one atomic step (one round trip).
+
+        A reservation refused by its budget still counts against the rate limits, as two
+        separate calls would."""
         ...
 
     async def finish(
