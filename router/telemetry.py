@@ -63,7 +63,7 @@ class Metrics:
         self.settlements_dropped = Counter(
             "junction_settlements_dropped",
             "Budget settlements given up while Redis was unreachable (the spend went unrecorded), "
-            "by reason: queue_full, attempts_exhausted, shutdown.",
+            "by reason: queue_full, attempts_exhausted, shutdown, error.",
             ["reason"], registry=r,
         )
         self.spillover = Counter(

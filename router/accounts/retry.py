@@ -26,7 +26,7 @@ from router.accounts.store import StoreUnavailable
 
 logger = logging.getLogger(__name__)
 
-# Why a finish was given up: the queue was full, it ran out of attempts, or the process stopped.
+# Why a finish was given up: queue_full, attempts_exhausted, shutdown, or error (not an outage).
 DropReason = str
 FinishCall = Callable[[Reservation, int], Awaitable[bool]]
 
@@ -171,6 +171,11 @@ class FinishRetrier:
             await self._finish(entry.reservation, entry.actual_micro)
         except StoreUnavailable:
             return False
+        except Exception:
+            # Not an outage (a corrupt record, a bug): retrying cannot help, and the worker
+            # must live on for the others.
+            logger.exception("finishing reservation %s failed", entry.reservation.reservation_id)
+            self._on_drop("error")
         return True
 
     def _retry_all_now(self) -> None:
