@@ -130,7 +130,8 @@ def main() -> None:
         )
     added = results["redis_admit"]["p50_ms"] - none_p50
     print(
-        f"added p50 with redis (admit): {added:.3f} ms (target <= 1 ms): {'ok' if added <= 1 else 'MISSED'}"
+        f"added p50 with redis (admit): {added:.3f} ms (target <= 1 ms): "
+        f"{'ok' if added <= 1 else 'MISSED'}"
     )
     if args.json:
         args.json.write_text(json.dumps({"loop": args.loop, **results}, indent=2))
