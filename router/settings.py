@@ -84,10 +84,10 @@ class AccountsSettings(BaseModel):
         5.0, gt=0, description="Longest an admin call (create, list, revoke) waits on Redis."
     )
     settle_retry_attempts: int = Field(
-        12, ge=0,
+        12, ge=1,
         description=(
             "Retries of a settlement (or release) that could not reach Redis, with backoff "
-            "doubling from settle_retry_backoff_s up to 30 s: about 4 minutes by default."
+            "doubling from settle_retry_backoff_s up to 30 s: about 3 minutes by default."
         ),
     )
     settle_retry_backoff_s: float = Field(

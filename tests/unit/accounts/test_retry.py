@@ -57,3 +57,16 @@ def test_an_error_that_is_not_an_outage_is_dropped_and_the_rest_still_land() -> 
 
     asyncio.run(scenario())
     assert dropped == ["error"] and applied == ["fine"]
+
+
+def test_the_default_retry_window_is_about_three_minutes() -> None:
+    from router.accounts.service import _MAX_RETRY_BACKOFF_S
+    from router.settings import AccountsSettings
+
+    defaults = AccountsSettings()
+    policy = RetryPolicy(attempts=defaults.settle_retry_attempts,
+                         backoff_s=defaults.settle_retry_backoff_s,
+                         max_backoff_s=_MAX_RETRY_BACKOFF_S, capacity=1)
+    window = sum(policy.delay(i) for i in range(policy.attempts))
+    assert 150 <= window <= 210  # the README's "about 3 min"
+    assert policy.delay(policy.attempts) == 30.0  # capped
