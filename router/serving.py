@@ -17,6 +17,7 @@ import orjson
 from opentelemetry import trace
 
 from router.accounts import AccessService, Principal, Reservation
+from router.accounts.estimate import token_bound
 from router.classify.types import Classification, Classifier
 from router.errors import (
     InvalidRequest,
@@ -95,6 +96,10 @@ class ChatService:
         self.judge = judge
         self.log_content = log_content
         self._background: set[asyncio.Task[None]] = set()
+        if access is not None:
+            access.on_dropped_settlement(
+                lambda reason: metrics.settlements_dropped.labels(reason).inc()
+            )
 
     # -- entry points ----------------------------------------------------------------------
 
@@ -209,13 +214,19 @@ class ChatService:
         if principal is None or not principal.metered or self.access is None:
             return
         output = req.chat.output_limit or self.reserve_output_tokens
-        await self.access.check_rate_limit(principal, req.classification.prompt_tokens + output)
+        # The reservation must never be below what settles, so it prices an upper bound on
+        # the tokens billed, not the classifier's estimate.
+        bound = token_bound(req.data, default_output_tokens=self.reserve_output_tokens,
+                            image_tokens=self.access.accounts.reserve_image_tokens)
         worst = max(
-            (self.prices.price(m).cost(req.classification.prompt_tokens, output)
+            (self.prices.price(m).cost(bound.prompt_tokens, bound.output_tokens)
              for m in decision.attempts),
             default=0.0,
         )
-        req.reservation = await self.access.reserve(principal, req.request_id, worst)
+        # Rate limits and the reservation in one round trip to Redis.
+        req.reservation = await self.access.admit(
+            principal, req.classification.prompt_tokens + output, req.request_id, worst
+        )
 
     def _settle(self, req: _Request, cost: float) -> None:
         reservation, req.reservation = req.reservation, None

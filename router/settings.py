@@ -58,6 +58,11 @@ class RedisSettings(BaseModel):
     fail_open_budgets: bool = Field(
         False, description="With Redis unreachable, serve without budget checks (default: 503)."
     )
+    max_connections: int = Field(
+        64, ge=1,
+        description="Most connections the gateway opens to Redis; beyond them a call waits for "
+        "a free one (within timeout_ms) rather than opening another.",
+    )
 
 
 class AccountsSettings(BaseModel):
@@ -103,6 +108,29 @@ class AccountsSettings(BaseModel):
     )
     admin_timeout_s: float = Field(
         5.0, gt=0, description="Longest an admin call (create, list, revoke) waits on Redis."
+    )
+    settle_retry_attempts: int = Field(
+        12, ge=1,
+        description=(
+            "Retries of a settlement (or release) that could not reach Redis, with backoff "
+            "doubling from settle_retry_backoff_s up to 30 s: about 3 minutes by default."
+        ),
+    )
+    settle_retry_backoff_s: float = Field(
+        0.25, gt=0, description="Wait before the first settlement retry; it doubles after each."
+    )
+    settle_retry_queue: int = Field(
+        10_000, ge=1,
+        description="Most settlements waiting for a retry; beyond it they are dropped, logged and "
+        "counted (junction_settlements_dropped_total).",
+    )
+    reserve_image_tokens: int = Field(
+        2500,
+        ge=0,
+        description=(
+            "Prompt tokens a budget reservation assumes per image (the largest high-detail "
+            "image costs about 1,450 on gpt-4o, 1,600 on Claude, 2,500 on gpt-4.1-mini)."
+        ),
     )
 
 

@@ -60,6 +60,12 @@ class Metrics:
             "Requests by where they were served (local, external) and sensitivity level.",
             ["residency", "sensitivity"], registry=r,
         )
+        self.settlements_dropped = Counter(
+            "junction_settlements_dropped",
+            "Budget settlements given up while Redis was unreachable (the spend went unrecorded), "
+            "by reason: queue_full, attempts_exhausted, shutdown, error.",
+            ["reason"], registry=r,
+        )
         self.spillover = Counter(
             "junction_spillover", "Requests that left their first choice, by route and reason.",
             ["route", "reason"], registry=r,

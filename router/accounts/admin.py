@@ -136,7 +136,7 @@ async def _admin_call(awaitable: Awaitable[T]) -> T:
         return await awaitable
     except StoreUnavailable as exc:
         raise ServiceUnavailable(
-            f"Redis is unreachable ({exc}); accounts cannot be read or changed.",
+            f"{exc.sentence_start}; accounts cannot be read or changed.",
             code="store_unavailable",
         ) from exc
 

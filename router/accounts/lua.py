@@ -30,48 +30,49 @@ local function purge(h, z, now)
 end
 """
 
-RESERVE = (
-    _PRELUDE
-    + """
--- KEYS[1]: the reservation's done marker; then per counter its hash and its sorted set.
--- ARGV: id, amount, reservation ttl (ms); then per counter: limit (-1: none), key ttl (s).
--- Returns {status, counter index, spent, reserved}: 0 rejected, 1 reserved,
--- 2 already settled or released, 3 already reserved.
-local id = ARGV[1]
-local amount = tonumber(ARGV[2])
-local ttl_ms = tonumber(ARGV[3])
-local n = (#KEYS - 1) / 2
-if redis.call('EXISTS', KEYS[1]) == 1 then
-  return {2, 0, 0, 0}
-end
-if n > 0 and redis.call('ZSCORE', KEYS[3], id) then
-  return {3, 0, 0, 0}
-end
-local now = now_ms()
-for i = 1, n do
-  local h, z = KEYS[2 * i], KEYS[2 * i + 1]
-  purge(h, z, now)
-  local limit = tonumber(ARGV[2 + 2 * i])
-  if limit >= 0 then
-    local v = redis.call('HMGET', h, 'spent', 'reserved')
-    local spent, reserved = tonumber(v[1] or '0'), tonumber(v[2] or '0')
-    if spent + reserved + amount > limit then
-      return {0, i, spent, reserved}
+# Reserve on every counter or none. KEYS: the reservation's done marker, then per counter its
+# hash and its sorted set. ARGV: id, amount, reservation ttl (ms); then per counter: limit (-1:
+# none), key ttl (s). Returns {status, counter index, spent, reserved}: 0 rejected, 1 reserved,
+# 2 already settled or released, 3 already reserved.
+_RESERVE_FN = """
+local function reserve(keys, argv)
+  local id = argv[1]
+  local amount = tonumber(argv[2])
+  local ttl_ms = tonumber(argv[3])
+  local n = (#keys - 1) / 2
+  if redis.call('EXISTS', keys[1]) == 1 then
+    return {2, 0, 0, 0}
+  end
+  if n > 0 and redis.call('ZSCORE', keys[3], id) then
+    return {3, 0, 0, 0}
+  end
+  local now = now_ms()
+  for i = 1, n do
+    local h, z = keys[2 * i], keys[2 * i + 1]
+    purge(h, z, now)
+    local limit = tonumber(argv[2 + 2 * i])
+    if limit >= 0 then
+      local v = redis.call('HMGET', h, 'spent', 'reserved')
+      local spent, reserved = tonumber(v[1] or '0'), tonumber(v[2] or '0')
+      if spent + reserved + amount > limit then
+        return {0, i, spent, reserved}
+      end
     end
   end
+  for i = 1, n do
+    local h, z = keys[2 * i], keys[2 * i + 1]
+    local key_ttl = argv[3 + 2 * i]
+    redis.call('HSET', h, 'r:' .. id, amount)
+    redis.call('HINCRBY', h, 'reserved', amount)
+    redis.call('ZADD', z, now + ttl_ms, id)
+    redis.call('EXPIRE', h, key_ttl)
+    redis.call('EXPIRE', z, key_ttl)
+  end
+  return {1, 0, 0, 0}
 end
-for i = 1, n do
-  local h, z = KEYS[2 * i], KEYS[2 * i + 1]
-  local key_ttl = ARGV[3 + 2 * i]
-  redis.call('HSET', h, 'r:' .. id, amount)
-  redis.call('HINCRBY', h, 'reserved', amount)
-  redis.call('ZADD', z, now + ttl_ms, id)
-  redis.call('EXPIRE', h, key_ttl)
-  redis.call('EXPIRE', z, key_ttl)
-end
-return {1, 0, 0, 0}
 """
-)
+
+RESERVE = _PRELUDE + _RESERVE_FN + "return reserve(KEYS, ARGV)\n"
 
 FINISH = """
 -- KEYS[1]: the reservation's done marker; then per counter its hash and its sorted set.
@@ -116,33 +117,67 @@ return out
 """
 )
 
-HIT = """
--- GCRA over every rule at once. KEYS: one arrival-time key per rule.
--- ARGV: per rule its increment and its period (microseconds).
--- Returns {0, 0} if allowed (all rules counted), else {rule index, wait in microseconds}
--- for the rule with the longest wait, and nothing is counted.
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local worst, which = 0, 0
-local tats = {}
-for i = 1, #KEYS do
-  local increment, period = tonumber(ARGV[2 * i - 1]), tonumber(ARGV[2 * i])
-  local tat = tonumber(redis.call('GET', KEYS[i]) or '0')
-  if tat < now then tat = now end
-  local new_tat = tat + increment
-  local wait = new_tat - period - now
-  if wait > worst then worst, which = wait, i end
-  tats[i] = new_tat
+# GCRA over every rule at once. KEYS: one arrival-time key per rule. ARGV: per rule its
+# increment and its period (microseconds). Returns {0, 0} if allowed (all rules counted), else
+# {rule index, wait in microseconds} for the rule with the longest wait, and nothing is counted.
+_HIT_FN = """
+local function hit(keys, argv)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local worst, which = 0, 0
+  local tats = {}
+  for i = 1, #keys do
+    local increment, period = tonumber(argv[2 * i - 1]), tonumber(argv[2 * i])
+    local tat = tonumber(redis.call('GET', keys[i]) or '0')
+    if tat < now then tat = now end
+    local new_tat = tat + increment
+    local wait = new_tat - period - now
+    if wait > worst then worst, which = wait, i end
+    tats[i] = new_tat
+  end
+  if which > 0 then
+    return {which, worst}
+  end
+  for i = 1, #keys do
+    local px = math.ceil((tats[i] - now) / 1000) + 1
+    redis.call('SET', keys[i], string.format('%d', tats[i]), 'PX', px)
+  end
+  return {0, 0}
 end
-if which > 0 then
-  return {which, worst}
-end
-for i = 1, #KEYS do
-  local px = math.ceil((tats[i] - now) / 1000) + 1
-  redis.call('SET', KEYS[i], string.format('%d', tats[i]), 'PX', px)
-end
-return {0, 0}
 """
+
+HIT = _HIT_FN + "return hit(KEYS, ARGV)\n"
+
+# Rate limits, then the budget reservation, in one round trip: the request path's admission.
+# ARGV[1]: the number of rate rules R. KEYS: R rate keys, then RESERVE's keys. ARGV after the
+# first: 2R rate arguments, then RESERVE's. Returns {rule index, wait} ++ RESERVE's four
+# values; when a rate limit refuses, nothing is reserved and the reserve status is -1.
+ADMIT = (
+    _PRELUDE
+    + _HIT_FN
+    + _RESERVE_FN
+    + """
+local rules = tonumber(ARGV[1])
+local rate_keys, rate_args, reserve_keys, reserve_args = {}, {}, {}, {}
+for i = 1, #KEYS do
+  if i <= rules then rate_keys[#rate_keys + 1] = KEYS[i]
+  else reserve_keys[#reserve_keys + 1] = KEYS[i] end
+end
+for i = 2, #ARGV do
+  if i <= 1 + 2 * rules then rate_args[#rate_args + 1] = ARGV[i]
+  else reserve_args[#reserve_args + 1] = ARGV[i] end
+end
+local rate = hit(rate_keys, rate_args)
+if rate[1] ~= 0 then
+  return {rate[1], rate[2], -1, 0, 0, 0}
+end
+if #reserve_keys == 0 then
+  return {0, 0, 1, 0, 0, 0}
+end
+local r = reserve(reserve_keys, reserve_args)
+return {0, 0, r[1], r[2], r[3], r[4]}
+"""
+)
 
 AUTHENTICATE = """
 -- KEYS[1]: a key record. ARGV[1]: the prefix of team records.

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from router.accounts.models import Counter, CounterState, KeyRecord, TeamRecord
 from router.accounts.periods import Clock
 from router.accounts.ratelimits import PERIOD_US, RateRule
-from router.accounts.store import RateOutcome, ReserveOutcome, ReserveStatus
+from router.accounts.store import AdmitOutcome, RateOutcome, ReserveOutcome, ReserveStatus
 
 
 @dataclass
@@ -131,6 +131,20 @@ class MemoryAccountStore:
         for budget in budgets:
             budget.live[reservation_id] = (amount_micro, now + ttl_s)
         return ReserveOutcome(ReserveStatus.RESERVED)
+
+    async def admit(
+        self,
+        rules: Sequence[RateRule],
+        reservation_id: str,
+        amount_micro: int,
+        counters: Sequence[Counter],
+        ttl_s: float,
+    ) -> AdmitOutcome:
+        # Neither call awaits anything, so together they are still one step on the loop.
+        rate = await self.hit(rules)
+        if rate.rule is not None:
+            return AdmitOutcome(rate, None)
+        return AdmitOutcome(rate, await self.reserve(reservation_id, amount_micro, counters, ttl_s))
 
     async def finish(
         self,

@@ -19,12 +19,21 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from router.accounts import lua
 from router.accounts.models import Counter, CounterState, KeyRecord, TeamRecord
 from router.accounts.ratelimits import PERIOD_US, RateRule
-from router.accounts.store import RateOutcome, ReserveOutcome, ReserveStatus, StoreUnavailable
+from router.accounts.store import (
+    AdmitOutcome,
+    RateOutcome,
+    ReserveOutcome,
+    ReserveStatus,
+    StoreFailure,
+    StoreUnavailable,
+)
 
 T = TypeVar("T")
 R = TypeVar("R", bound=BaseModel)
 
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, TimeoutError, OSError)
+# What redis-py's BlockingConnectionPool raises when no connection frees up within its timeout.
+_POOL_EXHAUSTED = "No connection available"
 
 
 class RedisAccountStore:
@@ -43,6 +52,7 @@ class RedisAccountStore:
         self._read = redis.register_script(lua.READ)
         self._hit = redis.register_script(lua.HIT)
         self._authenticate = redis.register_script(lua.AUTHENTICATE)
+        self._admit = redis.register_script(lua.ADMIT)
 
     async def _call(self, awaitable: Awaitable[T], *, admin: bool = False) -> T:
         timeout_s = self._admin_timeout_s if admin else self._timeout_s
@@ -50,9 +60,7 @@ class RedisAccountStore:
             async with asyncio.timeout(timeout_s):
                 return await awaitable
         except _UNREACHABLE as exc:
-            raise StoreUnavailable(
-                f"Redis did not answer within {timeout_s * 1000:.0f} ms ({type(exc).__name__})"
-            ) from exc
+            raise store_unavailable(exc, timeout_s) from exc
 
     # -- records ---------------------------------------------------------------------------
 
@@ -138,30 +146,53 @@ class RedisAccountStore:
     async def hit(self, rules: Sequence[RateRule]) -> RateOutcome:
         if not rules:
             return RateOutcome()
+        keys, args = self._rate_call(rules)
+        return _rate_outcome(await self._call(self._hit(keys, args)), rules)
+
+    def _rate_call(self, rules: Sequence[RateRule]) -> tuple[list[str], list[int]]:
         keys = [f"{self._prefix}:rate:{rule.name}" for rule in rules]
         args: list[int] = []
         for rule in rules:
             args += [rule.increment_us, PERIOD_US]
-        index, wait_us = await self._call(self._hit(keys, args))
-        if int(index) == 0:
-            return RateOutcome()
-        return RateOutcome(rule=rules[int(index) - 1], retry_after_us=int(wait_us))
+        return keys, args
 
-    async def reserve(
+    def _reserve_call(
         self, reservation_id: str, amount_micro: int, counters: Sequence[Counter], ttl_s: float
-    ) -> ReserveOutcome:
+    ) -> tuple[list[str], list[str | int]]:
         keys = [self._done_key(reservation_id), *self._counter_keys(counters)]
         args: list[str | int] = [reservation_id, amount_micro, math.ceil(ttl_s * 1000)]
         for counter in counters:
             limit = -1 if counter.limit_micro is None else counter.limit_micro
             args += [limit, counter.ttl_s]
-        status, index, spent, reserved = await self._call(self._reserve(keys, args))
-        outcome = ReserveStatus(int(status))
-        if outcome is not ReserveStatus.REJECTED:
-            return ReserveOutcome(outcome)
-        return ReserveOutcome(
-            outcome, counters[int(index) - 1], CounterState(int(spent), int(reserved))
+        return keys, args
+
+    async def reserve(
+        self, reservation_id: str, amount_micro: int, counters: Sequence[Counter], ttl_s: float
+    ) -> ReserveOutcome:
+        keys, args = self._reserve_call(reservation_id, amount_micro, counters, ttl_s)
+        reply = await self._call(self._reserve(keys, args))
+        return _reserve_outcome(reply, counters)
+
+    async def admit(
+        self,
+        rules: Sequence[RateRule],
+        reservation_id: str,
+        amount_micro: int,
+        counters: Sequence[Counter],
+        ttl_s: float,
+    ) -> AdmitOutcome:
+        rate_keys, rate_args = self._rate_call(rules)
+        keys: list[str] = []
+        args: list[str | int] = []
+        if counters:
+            keys, args = self._reserve_call(reservation_id, amount_micro, counters, ttl_s)
+        reply = await self._call(
+            self._admit([*rate_keys, *keys], [len(rules), *rate_args, *args])
         )
+        rate = _rate_outcome(reply[:2], rules)
+        if rate.rule is not None:
+            return AdmitOutcome(rate, None)
+        return AdmitOutcome(rate, _reserve_outcome(reply[2:], counters))
 
     async def finish(
         self,
@@ -186,6 +217,43 @@ class RedisAccountStore:
             return []
         flat = await self._call(self._read(self._counter_keys(counters), []))
         return [CounterState(int(flat[i]), int(flat[i + 1])) for i in range(0, len(flat), 2)]
+
+
+def _rate_outcome(reply: Sequence[Any], rules: Sequence[RateRule]) -> RateOutcome:
+    index, wait_us = int(reply[0]), int(reply[1])
+    if index == 0:
+        return RateOutcome()
+    return RateOutcome(rule=rules[index - 1], retry_after_us=wait_us)
+
+
+def _reserve_outcome(reply: Sequence[Any], counters: Sequence[Counter]) -> ReserveOutcome:
+    status, index, spent, reserved = (int(value) for value in reply)
+    outcome = ReserveStatus(status)
+    if outcome is not ReserveStatus.REJECTED:
+        return ReserveOutcome(outcome)
+    return ReserveOutcome(outcome, counters[index - 1], CounterState(spent, reserved))
+
+
+def store_unavailable(exc: BaseException, waited_s: float) -> StoreUnavailable:
+    """Name what happened: a wait that ran out (Redis slow, or every pooled connection busy)
+    is not a Redis that refuses connections, and the operator's fix differs."""
+    waited_ms = waited_s * 1000
+    if isinstance(exc, RedisTimeoutError | TimeoutError):
+        return StoreUnavailable(StoreFailure.TIMEOUT, "", waited_ms=waited_ms)
+    if isinstance(exc, RedisConnectionError) and _POOL_EXHAUSTED in str(exc):
+        return StoreUnavailable(
+            StoreFailure.TIMEOUT, "no free pooled connection; see JUNCTION_REDIS__MAX_CONNECTIONS",
+            waited_ms=waited_ms,
+        )
+    detail = str(exc) or type(exc).__name__
+    for cause in (exc, exc.__cause__, exc.__context__):
+        if isinstance(cause, ConnectionRefusedError):
+            detail = f"connection refused: {detail}"
+            break
+        if isinstance(cause, ConnectionResetError | BrokenPipeError):
+            detail = f"connection reset: {detail}"
+            break
+    return StoreUnavailable(StoreFailure.UNREACHABLE, detail, waited_ms=waited_ms)
 
 
 def _text(value: bytes | str) -> str:

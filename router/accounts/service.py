@@ -1,9 +1,9 @@
 """`AccessService`: what the request path asks of accounts, in the order it asks.
 
     principal = await access.authenticate(request.headers.get("authorization"))
-    await access.check_rate_limit(principal, tokens=estimated_tokens)
     status = await access.budget_status(principal)       # soft_exceeded: maybe go local
-    reservation = await access.reserve(principal, request_id, max_cost_usd)
+    reservation = await access.admit(principal, estimated_tokens, request_id, max_cost_usd)
+    # (admit = check_rate_limit + reserve in one round trip)
     try:
         ...call the model...
         await access.settle(reservation, actual_cost_usd)
@@ -17,9 +17,10 @@ With Redis unreachable: key checks answer 503; budgets and rate limits answer 50
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -50,8 +51,14 @@ from router.accounts.periods import Clock, utc
 from router.accounts.principals import anonymous_principal, principal_for
 from router.accounts.ratelimits import rate_limited, rules_for, too_large
 from router.accounts.redis_store import RedisAccountStore
+from router.accounts.retry import FinishRetrier, RetryPolicy
 from router.accounts.settings import AccountsSettings
-from router.accounts.store import AccountStore, ReserveStatus, StoreUnavailable
+from router.accounts.store import (
+    AccountStore,
+    ReserveOutcome,
+    ReserveStatus,
+    StoreUnavailable,
+)
 from router.errors import AuthenticationFailed, PermissionDenied, ServiceUnavailable
 from router.settings import Settings
 
@@ -62,6 +69,8 @@ _FAIL_OPEN_HINT = (
     "Set JUNCTION_REDIS__FAIL_OPEN_BUDGETS=true to serve without budget and rate-limit checks "
     "while Redis is down."
 )
+# The longest wait between two settlement retries.
+_MAX_RETRY_BACKOFF_S = 30.0
 _UNLIMITED = BudgetStatus(soft_exceeded=False, hard_exceeded=False, which=None, reset_at=None)
 
 
@@ -91,6 +100,16 @@ class AccessService:
         # Settlements and releases in flight, by reservation id; they hold the only reference
         # to their task, so asyncio cannot collect one mid-flight.
         self._finishing: dict[str, asyncio.Task[bool]] = {}
+        # Finishes that failed on an unreachable store, retried until it is back.
+        self._retrier = FinishRetrier(
+            self._finish_now,
+            RetryPolicy(
+                attempts=accounts.settle_retry_attempts,
+                backoff_s=accounts.settle_retry_backoff_s,
+                max_backoff_s=_MAX_RETRY_BACKOFF_S,
+                capacity=accounts.settle_retry_queue,
+            ),
+        )
         self.admin = AccountsAdmin(store, hasher=self._hasher, clock=clock, accounts=accounts)
 
     @classmethod
@@ -116,6 +135,11 @@ class AccessService:
             )
         fail_open = settings.redis.fail_open_budgets
         return cls(store, accounts=accounts, fail_open=fail_open, clock=clock)
+
+    @property
+    def accounts(self) -> AccountsSettings:
+        """The accounts settings this service was built with."""
+        return self._accounts
 
     def now(self) -> datetime:
         """The service's clock as an aware UTC datetime."""
@@ -172,7 +196,7 @@ class AccessService:
         except StoreUnavailable as exc:
             # Never fail open here: an unverifiable key is not a valid key.
             raise ServiceUnavailable(
-                f"Redis is unreachable ({exc}), so API keys cannot be checked.",
+                f"{exc.sentence_start}, so API keys cannot be checked.",
                 code="store_unavailable",
             ) from exc
 
@@ -182,7 +206,7 @@ class AccessService:
             logger.warning("accounts store unavailable, serving unmetered: %s", exc)
             return
         raise ServiceUnavailable(
-            f"Redis is unreachable ({exc}), so budgets and rate limits cannot be checked. "
+            f"{exc.sentence_start}, so budgets and rate limits cannot be checked. "
             + _FAIL_OPEN_HINT,
             code="store_unavailable",
         ) from exc
@@ -225,6 +249,49 @@ class AccessService:
         Raises PermissionDenied (403) above the per-request cap and RateLimited (429,
         code budget_exceeded) when a budget cannot take it. One reservation per request id.
         """
+        reservation, now = self._planned(principal, request_id, max_cost_usd)
+        if not reservation.counters:
+            return reservation
+        call = self._store.reserve(
+            request_id, reservation.amount_micro, reservation.counters,
+            self._accounts.reservation_ttl_s,
+        )
+        outcome = await self._reserving(reservation, call)
+        if outcome is None:
+            return replace(reservation, enforced=False)
+        return self._reserved(reservation, outcome, now)
+
+    async def admit(
+        self, principal: Principal, tokens: int, request_id: str, max_cost_usd: float
+    ) -> Reservation:
+        """`check_rate_limit` then `reserve`, in one round trip to the store.
+
+        The per-request cap (403) is checked first, without the store; then rate limits (429
+        rate_limit_exceeded), then budgets (429 budget_exceeded).
+        """
+        rules = rules_for(principal, tokens)
+        for rule in rules:
+            if rule.cost > rule.limit_per_minute:
+                raise too_large(rule)
+        reservation, now = self._planned(principal, request_id, max_cost_usd)
+        if not rules and not reservation.counters:
+            return reservation
+        call = self._store.admit(
+            rules, request_id, reservation.amount_micro, reservation.counters,
+            self._accounts.reservation_ttl_s,
+        )
+        outcome = await self._reserving(reservation, call)
+        if outcome is None:
+            return replace(reservation, enforced=False)
+        if outcome.rate.rule is not None:
+            raise rate_limited(outcome.rate.rule, outcome.rate.retry_after_us)
+        assert outcome.reserve is not None
+        return self._reserved(reservation, outcome.reserve, now)
+
+    def _planned(
+        self, principal: Principal, request_id: str, max_cost_usd: float
+    ) -> tuple[Reservation, datetime]:
+        """The reservation a request needs (no counters when unmetered); 403 above the cap."""
         if max_cost_usd < 0:
             raise ValueError(f"max_cost_usd must be >= 0, got {max_cost_usd}")
         cap = principal.max_cost_per_request
@@ -240,32 +307,40 @@ class AccessService:
         now = utc(self._clock())
         counters = counters_for(principal, now) if principal.metered else ()
         amount = usd_to_micro(max_cost_usd, round_up=True)
-        reservation = Reservation(request_id, amount, counters)
-        if not counters:
-            return reservation
-        ttl_s = self._accounts.reservation_ttl_s
+        return Reservation(request_id, amount, counters), now
+
+    async def _reserving(
+        self, reservation: Reservation, call: Coroutine[Any, Any, T]
+    ) -> T | None:
+        """Run a store call that may reserve; None when the store is down and budgets fail
+        open (503 when they fail closed)."""
         try:
-            outcome = await self._store.reserve(request_id, amount, counters, ttl_s)
+            return await call
         except StoreUnavailable as exc:
-            if not self._fail_open:
+            if not self._fail_open and reservation.counters:
                 # The caller gets a 503 and no reservation, yet the script may have run before
                 # the timeout: free it if Redis answers (else its TTL does).
                 self._finish_in_background(reservation, 0)
             self._unavailable(exc)
             # Failing open: the caller settles this as usual, which records the spend if
             # Redis is back by then.
-            return replace(reservation, enforced=False)
+            return None
         except asyncio.CancelledError:
             # The client went away while the script was in flight. Releasing by id frees the
             # money if the script ran, and blocks it if it has yet to run.
-            self._finish_in_background(reservation, 0)
+            if reservation.counters:
+                self._finish_in_background(reservation, 0)
             raise
+
+    def _reserved(
+        self, reservation: Reservation, outcome: ReserveOutcome, now: datetime
+    ) -> Reservation:
         if outcome.status is ReserveStatus.REJECTED:
             assert outcome.rejected is not None and outcome.state is not None
-            raise budget_exceeded(outcome.rejected, outcome.state, amount, now)
+            raise budget_exceeded(outcome.rejected, outcome.state, reservation.amount_micro, now)
         if outcome.status is ReserveStatus.ALREADY_FINISHED:
             raise ValueError(
-                f"reservation {request_id!r} was already settled or released; "
+                f"reservation {reservation.reservation_id!r} was already settled or released; "
                 "use a fresh id for each reservation"
             )
         return reservation
@@ -286,45 +361,70 @@ class AccessService:
             return
         # One finish per reservation in flight: a release issued while the settle is still
         # running (the client left mid-settle) waits for it rather than racing it to Redis.
+        if self._retrier.holds(reservation.reservation_id):
+            # Behind a finish still waiting for Redis: join it there (a settle then keeps its
+            # amount), rather than race it and let a release land first.
+            self._retrier.submit(reservation, actual_micro)
+            return
         task = self._finishing.get(reservation.reservation_id)
         if task is None:
             task = self._finish_in_background(reservation, actual_micro)
-        try:
-            # Shielded: a client disconnecting mid-settle must not lose the spend.
+        # Shielded: a client disconnecting mid-settle must not lose the spend. A store that
+        # cannot be reached queues the finish for a retry (in _forget).
+        with contextlib.suppress(StoreUnavailable):
             await asyncio.shield(task)
-        except StoreUnavailable as exc:
-            logger.warning(
-                "could not finish reservation %s (%s); it expires after %.0f s",
-                reservation.reservation_id,
-                exc,
-                self._accounts.reservation_ttl_s,
-            )
+
+    async def _finish_now(self, reservation: Reservation, actual_micro: int) -> bool:
+        marker_ttl_s = 2 * self._accounts.reservation_ttl_s
+        return await self._store.finish(
+            reservation.reservation_id, reservation.counters, actual_micro, marker_ttl_s
+        )
 
     def _finish_in_background(
         self, reservation: Reservation, actual_micro: int
     ) -> asyncio.Task[bool]:
         rid = reservation.reservation_id
-        marker_ttl_s = 2 * self._accounts.reservation_ttl_s
-        task = asyncio.ensure_future(
-            self._store.finish(rid, reservation.counters, actual_micro, marker_ttl_s)
-        )
+        task = asyncio.ensure_future(self._finish_now(reservation, actual_micro))
         self._finishing[rid] = task
-        task.add_done_callback(lambda done: self._forget(rid, done))
+        task.add_done_callback(lambda done: self._forget(reservation, actual_micro, done))
         return task
 
-    def _forget(self, reservation_id: str, task: asyncio.Task[bool]) -> None:
-        if self._finishing.get(reservation_id) is task:
-            del self._finishing[reservation_id]
+    def _forget(
+        self, reservation: Reservation, actual_micro: int, task: asyncio.Task[bool]
+    ) -> None:
+        rid = reservation.reservation_id
+        if self._finishing.get(rid) is task:
+            del self._finishing[rid]
         if task.cancelled():
             return
         exc = task.exception()
-        if exc is not None and not isinstance(exc, StoreUnavailable):
-            logger.error("finishing reservation %s failed", reservation_id, exc_info=exc)
+        if isinstance(exc, StoreUnavailable):
+            self._retrier.submit(reservation, actual_micro)
+        elif exc is not None:
+            logger.error("finishing reservation %s failed", rid, exc_info=exc)
+
+    def on_dropped_settlement(self, hook: Callable[[str], None]) -> None:
+        """Call `hook(reason)` for each settlement given up (the app counts them in a metric)."""
+        self._retrier.set_drop_hook(hook)
+
+    @property
+    def settlements_pending(self) -> int:
+        """Settlements waiting for Redis to come back."""
+        return self._retrier.pending
+
+    async def wait_settled(self) -> None:
+        """Return once no settlement is running or waiting for a retry."""
+        while self._finishing or self._retrier.pending:
+            if self._finishing:
+                await asyncio.gather(*self._finishing.values(), return_exceptions=True)
+            await self._retrier.wait_idle()
 
     async def aclose(self) -> None:
-        """Wait for settlements still running in the background (call at shutdown)."""
+        """Wait for settlements still running; one last try for those awaiting a retry (call
+        at shutdown; what still fails is dropped, logged and counted)."""
         if self._finishing:
             await asyncio.gather(*self._finishing.values(), return_exceptions=True)
+        await self._retrier.aclose()
 
     # -- reporting -------------------------------------------------------------------------
 
@@ -345,7 +445,7 @@ class AccessService:
             states = await self._store.read(counters)
         except StoreUnavailable as exc:
             raise ServiceUnavailable(
-                f"Redis is unreachable ({exc}); spend cannot be read.", code="store_unavailable"
+                f"{exc.sentence_start}; spend cannot be read.", code="store_unavailable"
             ) from exc
         lines = tuple(budget_line(c, s) for c, s in zip(counters, states, strict=True))
         return SpendReport(scope=scope, owner=owner, lines=lines)

@@ -8,15 +8,43 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import IntEnum
+from enum import Enum, IntEnum
 from typing import Protocol
 
 from router.accounts.models import Counter, CounterState, KeyRecord, TeamRecord
 from router.accounts.ratelimits import RateRule
 
 
+class StoreFailure(Enum):
+    """Why the store did not answer: the two call for different fixes, so they read apart."""
+
+    TIMEOUT = "timeout"  # no answer (or no free connection) within the wait
+    UNREACHABLE = "unreachable"  # connection refused, reset or closed
+
+
 class StoreUnavailable(Exception):
-    """The store could not answer in time (Redis down, refused or slower than the timeout)."""
+    """The store could not answer: Redis down, refused, or slower than the timeout."""
+
+    def __init__(self, failure: StoreFailure, detail: str, *, waited_ms: float) -> None:
+        self.failure = failure
+        self.detail = detail
+        self.waited_ms = waited_ms
+        super().__init__(self.reason)
+
+    @property
+    def reason(self) -> str:
+        """A sentence fragment for error messages, e.g. "timed out waiting for Redis (1000 ms)"."""
+        if self.failure is StoreFailure.TIMEOUT:
+            return f"timed out waiting for Redis ({self.waited_ms:.0f} ms{self._detail()})"
+        return f"Redis is unreachable ({self.detail})"
+
+    @property
+    def sentence_start(self) -> str:
+        """`reason` capitalised, to open an error message."""
+        return self.reason[:1].upper() + self.reason[1:]
+
+    def _detail(self) -> str:
+        return f"; {self.detail}" if self.detail else ""
 
 
 class ReserveStatus(IntEnum):
@@ -43,6 +71,14 @@ class RateOutcome:
 
     rule: RateRule | None = None
     retry_after_us: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class AdmitOutcome:
+    """Rate limits, then the reservation: `reserve` is None when a rate limit refused."""
+
+    rate: RateOutcome
+    reserve: ReserveOutcome | None
 
 
 class AccountStore(Protocol):
@@ -83,6 +119,20 @@ class AccountStore(Protocol):
 
         A reservation unsettled after `ttl_s` is dropped (its replica is presumed dead).
         """
+        ...
+
+    async def admit(
+        self,
+        rules: Sequence[RateRule],
+        reservation_id: str,
+        amount_micro: int,
+        counters: Sequence[Counter],
+        ttl_s: float,
+    ) -> AdmitOutcome:
+        """`hit(rules)` and, if it allows, `reserve(...)`, as one atomic step (one round trip).
+
+        A reservation refused by its budget still counts against the rate limits, as two
+        separate calls would."""
         ...
 
     async def finish(

@@ -1,15 +1,21 @@
-"""`POST /v1/feedback`: a score for a request Junction served, which updates model quality."""
+"""`POST /v1/feedback`: a score for a request Junction served, which updates model quality.
+
+Only the request's owner may rate it (see `router.accounts.ownership`); anyone else gets the
+same 404 as for an unknown id, so request ids seen in logs or headers reveal nothing.
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
+from router.accounts.ownership import is_admin_token, owns_request
 from router.api.deps import read_body
 from router.api.responses import json_response
 from router.errors import InvalidRequest
 from router.exchange import parse_json
 from router.protocol import FeedbackRequest, validation_error
+from router.stats.records import RequestRecord
 
 router = APIRouter(tags=["feedback"])
 FEEDBACK_MAX_BYTES = 64 * 1024  # a score and an id; a fixed cap, not JUNCTION_MAX_BODY_BYTES
@@ -17,7 +23,12 @@ FEEDBACK_MAX_BYTES = 64 * 1024  # a score and an id; a fixed cap, not JUNCTION_M
 
 @router.post("/v1/feedback", summary="Rate a response (0-1 or thumbs up/down)")
 async def feedback(request: Request) -> Response:
-    await request.app.state.chat.authenticate(dict(request.headers))
+    headers = dict(request.headers)
+    authorization = headers.get("authorization", "")
+    token = authorization[7:].strip() if authorization[:7].lower() == "bearer " else None
+    admin = is_admin_token(token, request.app.state.settings.admin_token)
+    # The admin token is not a Junction key: with keys required it would be refused as one.
+    caller = None if admin else await request.app.state.chat.authenticate(headers)
     data = parse_json(await read_body(request, FEEDBACK_MAX_BYTES,
                                       f"feedback bodies are fixed at {FEEDBACK_MAX_BYTES} bytes"))
     try:
@@ -28,7 +39,13 @@ async def feedback(request: Request) -> Response:
         raise InvalidRequest("give exactly one of 'score' (0-1) and 'thumbs' ('up' or 'down')",
                              param="score")
     score = body.score if body.score is not None else (1.0 if body.thumbs == "up" else 0.0)
-    estimate = await request.app.state.stats.quality_book.add_feedback(body.request_id, score)
+
+    def may_rate(record: RequestRecord) -> bool:
+        return admin or owns_request(caller, key_id=record.key_id, team=record.team)
+
+    estimate = await request.app.state.stats.quality_book.add_feedback(
+        body.request_id, score, may_rate=may_rate
+    )
     return json_response({
         "request_id": body.request_id,
         "accepted": True,

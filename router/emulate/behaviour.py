@@ -28,6 +28,9 @@ class EmulatorBehaviour:
     ttft: float = 0.0
     tps: float = 0.0
     completion_tokens: int = 16
+    # Bill this many prompt tokens whatever was sent (None: about one per four characters), to
+    # play an upstream whose tokenizer counts more than Junction's estimate.
+    prompt_tokens: int | None = None
     # Only the vLLM emulator thinks (Qwen3-style), and only unless the request turns it off.
     reasoning_tokens: int = 8
     # 0 = unlimited; beyond it requests wait in FIFO order and count as "waiting".
@@ -62,6 +65,8 @@ class EmulatorBehaviour:
         _require(
             "error_status", 400 <= self.error_status <= 599, self.error_status, "an HTTP 4xx/5xx"
         )
+        if self.prompt_tokens is not None:
+            _require("prompt_tokens", self.prompt_tokens >= 1, self.prompt_tokens, ">= 1 or null")
         if self.cut_after_chunks is not None:
             _require(
                 "cut_after_chunks",

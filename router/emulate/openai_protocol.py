@@ -60,7 +60,7 @@ def parse_chat_request(
     if behaviour.models and model not in behaviour.models:
         raise _unknown_model(model, flavour)
     messages = required_list(body, "messages")
-    prompt_tokens = estimate_tokens(messages)
+    prompt_tokens = behaviour.prompt_tokens or estimate_tokens(messages)
     if flavour.vllm and prompt_tokens > behaviour.max_model_len:
         raise EmulatedError(
             400,

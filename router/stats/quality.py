@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -159,13 +159,19 @@ class QualityBook:
         return estimate
 
     async def add_feedback(
-        self, request_id: str, score: float, *, source: FeedbackSource = "user"
+        self,
+        request_id: str,
+        score: float,
+        *,
+        source: FeedbackSource = "user",
+        may_rate: Callable[[RequestRecord], bool] | None = None,
     ) -> QualityEstimate:
         """Apply a score in [0, 1] (thumbs up = 1, down = 0) to the model that answered.
 
         Raises `InvalidRequest` (param "score") for a score outside [0, 1], `NotFound` for an
-        unknown or expired request id, and `InvalidRequest` (param "request_id") for a request
-        no model answered.
+        unknown or expired request id, or one `may_rate` refuses (the same answer, so a caller
+        cannot learn that someone else's request id exists), and `InvalidRequest` (param
+        "request_id") for a request no model answered.
         """
         if (
             isinstance(score, bool)
@@ -177,7 +183,7 @@ class QualityBook:
                 param="score",
             )
         record = await self._records.get_record(request_id)
-        if record is None:
+        if record is None or (may_rate is not None and not may_rate(record)):
             raise NotFound(
                 f"no request {request_id!r}: unknown, or older than the record retention",
                 param="request_id",
