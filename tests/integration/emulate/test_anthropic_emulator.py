@@ -38,6 +38,14 @@ WEATHER_TOOL = {
 }
 
 
+@pytest.fixture(autouse=True)
+def litellm_as_junction_sets_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Junction's provider turns litellm's aiohttp transport off (its sessions outlive the
+    # event loop they were made on); this test drives litellm the same way. With aiohttp on,
+    # a streamed call's socket was left to the garbage collector and failed a random later test.
+    monkeypatch.setattr(litellm, "disable_aiohttp_transport", True)
+
+
 @pytest.fixture
 def url(serve: Serve) -> str:
     return serve(create_anthropic_app(EmulatorBehaviour(models=("claude-emulated",), api_key=KEY)))
