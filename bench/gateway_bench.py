@@ -90,6 +90,9 @@ def worker_pid(parent: int) -> int:
 
 
 def junction_policy(upstream: str, backend: str) -> str:
+    """The bench's one-model policy; "external" is the openai path to a model of external
+    residency, so the egress guard re-scans every request before it is sent."""
+    residency = "external" if backend == "external" else "local"
     if backend == "litellm":
         model = f"""
     backend: litellm
@@ -105,7 +108,7 @@ def junction_policy(upstream: str, backend: str) -> str:
 version: 1
 models:
   upstream:{model}
-    residency: local
+    residency: {residency}
     prices: {{input_per_million: 0.15, output_per_million: 0.6}}
     capabilities: [tools, json_schema]
     context_window: 128000
@@ -198,7 +201,7 @@ def main() -> int:
         print("measuring the emulated upstream directly ...", flush=True)
         results["direct"] = measure(up_port, "fake-model", n1, n64, ns)
 
-        for backend in ("openai", "litellm"):
+        for backend in ("openai", "external", "litellm"):
             policy = tmp / f"policy-{backend}.yaml"
             policy.write_text(junction_policy(upstream, backend))
             port = free_port()
@@ -221,6 +224,8 @@ def main() -> int:
                 results[key] = measure(port, "auto", n1, n64, ns)
                 if backend == "openai":
                     results["memory"] = memory_run(port, proc.pid, args.memory_requests)
+
+        default_policy_run(tmp, upstream, results, n1, n64, ns)
 
         if not args.skip_litellm and (LITELLM_VENV / "bin" / "litellm").exists():
             cfg = tmp / "litellm.yaml"
@@ -256,6 +261,39 @@ def main() -> int:
     return 0
 
 
+def default_policy_run(
+    tmp: Path, api_upstream: str, results: dict[str, object], n1: int, n64: int, ns: int
+) -> None:
+    """The shipped `policies/default.yaml` as an operator starts it, its local model an
+    emulated vLLM and its OpenAI models the emulated API: what a first deployment adds."""
+    vllm_port = free_port()
+    vllm = f"http://127.0.0.1:{vllm_port}"
+    with process(
+        [PY, "-m", "router.emulate", "vllm", "--port", str(vllm_port), "--models", "fake-model"],
+        log=tmp / "vllm-emulator.log",
+    ):
+        wait_http(vllm + "/v1/models")
+        print("measuring the emulated vLLM directly ...", flush=True)
+        results["direct_vllm"] = measure(vllm_port, "fake-model", n1, n64, ns)
+        port = free_port()
+        env = {"JUNCTION_LOG_LEVEL": "warning", "JUNCTION_LOCAL_URL": vllm,
+               "JUNCTION_LOCAL_MODEL": "fake-model", "OPENAI_BASE_URL": api_upstream + "/v1",
+               "OPENAI_API_KEY": "anything"}
+        with process(
+            [str(ROOT / ".venv" / "bin" / "junction"), "serve", "--config",
+             str(ROOT / "policies" / "default.yaml"), "--port", str(port)],
+            env=env, log=tmp / "junction-default.log",
+        ):
+            wait_http(f"http://127.0.0.1:{port}/health/live")
+            served = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions",
+                                content=body("auto"), timeout=30,
+                                headers={"content-type": "application/json"})
+            results["default_policy_served_by"] = served.headers.get("x-junction-model")
+            print(f"measuring Junction (shipped default policy, served by "
+                  f"{results['default_policy_served_by']}) ...", flush=True)
+            results["junction_default_policy"] = measure(port, "auto", n1, n64, ns)
+
+
 def memory_run(port: int, pid: int, total: int) -> dict[str, object]:
     req = build_request(
         "127.0.0.1", port, "/v1/chat/completions", body("auto"), {"Authorization": f"Bearer {AUTH}"}
@@ -283,11 +321,15 @@ def report(results: dict[str, object]) -> None:
         f"{'stream ttfb p50':>17}{'added ttfb':>12}"
     )
     print(header)
-    base = get("direct", "c1", "p50_ms")
-    base_ttfb = get("direct", "stream_c1", "ttfb_p50_ms")
-    for name in ("direct", "junction_openai", "junction_litellm", "litellm_proxy"):
+    for name in ("direct", "junction_openai", "junction_external", "junction_litellm",
+                 "litellm_proxy", "direct_vllm", "junction_default_policy"):
         if name not in results:
             continue
+        # Each Junction run is compared with its own upstream measured directly.
+        direct = "direct_vllm" if name in ("direct_vllm", "junction_default_policy") \
+            else "direct"
+        base = get(direct, "c1", "p50_ms")
+        base_ttfb = get(direct, "stream_c1", "ttfb_p50_ms")
         p50 = get(name, "c1", "p50_ms")
         ttfb = get(name, "stream_c1", "ttfb_p50_ms")
         print(
