@@ -167,6 +167,40 @@ def _amid_numbers(lowered: str, start: int, end: int) -> bool:
     )
 
 
+# In `shape`: digit runs joined by one or two separators of any kind ("a" stands for a letter
+# or "_"); `find_separated_cards` keeps those whose separators are punctuation that
+# `find_numbers` does not take ("4111_1111_1111_1111", "4111/1111/...", "4 1 1 1 ...").
+_SEPARATED = re.compile(
+    rb"0(?<![Aa0]0)0*(?:[ .\-]{1,2}0+)*[ .\-]?[/|*a][ .\-]?0+(?:[ /|*.\-a]{1,2}0+)*(?![Aa0])"
+    rb"|0(?<![Aa0]0)(?: 0){12,18}(?![Aa0])"
+)
+_ODD_SEPARATORS: Final = frozenset("_/|*")
+_CARD_SEPARATORS: Final = frozenset(" _/|*.-")
+
+
+def find_separated_cards(text: str, lowered: str, shape: bytes) -> Iterator[Hit]:
+    """Cards written with separators people use to dodge a filter: underscores, slashes,
+    bars, asterisks, or a space after every digit. Luhn and an issuer range still apply."""
+    if not any(sep in text for sep in ("_", "/", "|", "*", " ")):
+        return
+    for match in _SEPARATED.finditer(shape):
+        start, end = match.span()
+        candidate = text[start:end]
+        separators = {c for c in candidate if not c.isdigit()}
+        if not separators <= _CARD_SEPARATORS:
+            continue  # a letter between the digits: an id, not a card
+        groups = [g for g in re.split(r"[ _/|*.\-]+", candidate) if g]
+        spaced_out = all(len(g) == 1 for g in groups)
+        # Written as a card is ("4111_1111_1111_1111", "3782/822463/10005"), not arithmetic
+        # ("409686242 * 1396151") or a path of ids.
+        grouped = len(groups) >= 3 and all(2 <= len(g) <= 6 for g in groups)
+        if not ((separators & _ODD_SEPARATORS and grouped) or spaced_out):
+            continue  # ordinary grouping: `find_numbers` judges it
+        digits = "".join(groups)
+        if _valid_card(digits, grouped=True):
+            yield "payment_card", start, end
+
+
 def _valid_ssn(digits: str) -> bool:
     area, group, serial = digits[:3], digits[3:5], digits[5:]
     return area not in ("000", "666") and area[0] != "9" and group != "00" and serial != "0000"

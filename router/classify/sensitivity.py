@@ -346,5 +346,6 @@ _DETECTORS: Final[tuple[FindHits, ...]] = (
     _pii.find_ipv4,
     _pii.find_ipv6,
     _pii.find_numbers,
+    _pii.find_separated_cards,
     find_markings,
 )

@@ -176,3 +176,33 @@ def test_new_format_near_miss_finds_nothing(text: str) -> None:
     scan = scan_text(text)
     assert scan.findings == {}, scan.findings
     assert scan.level is Sensitivity.NONE
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("card 4539_1488_0343_6467", "payment_card"),
+        ("card 4539/1488/0343/6467", "payment_card"),
+        ("pay 4539|1488|0343|6467", "payment_card"),
+        ("4 5 3 9 1 4 8 8 0 3 4 3 6 4 6 7", "payment_card"),
+        ("write to jane(at)example(dot)com", "email"),
+        ("write to jane [at] example [dot] com", "email"),
+        ("write to jane {AT} example {DOT} com", "email"),
+    ],
+)
+def test_separators_and_spelled_out_addresses_do_not_hide_values(text: str, kind: str) -> None:
+    assert scan_text(text).findings == {kind: 1}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "released 2024/03/12, patched 2024/04/02",
+        "x|1234|5678|9012|3456|y",
+        "budget 12_000_000_000_000 tokens",
+        "(at) least three, [dot] product",
+        "4 5 3 9 1 4 8 8 0 3 4 3 6 4 6 8",  # fails Luhn
+    ],
+)
+def test_look_alikes_of_those_disguises_are_not_findings(text: str) -> None:
+    assert scan_text(text).findings == {}
