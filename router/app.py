@@ -101,6 +101,7 @@ def create_app(
         reserve_output_tokens=settings.reserve_output_tokens,
         judge=SampledJudge(policy, executor, stats.quality_book),
         log_content=settings.log_content,
+        capacity=capacity,
     )
 
     @asynccontextmanager

@@ -3,11 +3,12 @@ endpoint ranking and the live price of local tokens, all read from the capacity 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from local_backend.cost import LocalCostConfig, LocalCostModel, utilisation
 from local_backend.metrics import EndpointLoad
 from local_backend.probe import CapacityProbe, predict_ttft
+from router.policy.decision import SpillCheck
 from router.policy.pricing import ModelPrice
 from router.policy.schema import Policy, Spill
 from router.redact import redact
@@ -92,12 +93,15 @@ class LocalCapacity:
         return out
 
     def saturation(self, model: str, spill: Spill) -> str | None:
-        """Why `model` is saturated under `spill`, with hysteresis; None when it is not."""
+        """Why `model` is saturated under `spill`, with hysteresis; None when it is not.
+
+        Only reads: explain and what-if call it too, and must not change later routing.
+        Serving moves the hysteresis state with `remember` once it acts on a decision.
+        """
         load = self.load(model)
         if load is None:
             return None
-        key = (model, spill)
-        was = self._saturated.get(key, False)
+        was = self._saturated.get((model, spill), False)
         # Entering takes one measure over its threshold; leaving takes all under ratio x it.
         factor = spill.resume_ratio if was else 1.0
         over: list[str] = []
@@ -110,8 +114,12 @@ class LocalCapacity:
             limit = spill.max_predicted_ttft_ms * factor
             if ttft is not None and ttft * 1000.0 > limit:
                 over.append(f"predicted TTFT {ttft * 1000.0:.0f} ms > {limit:.0f} ms")
-        self._saturated[key] = bool(over)
         return ", ".join(over) if over else None
+
+    def remember(self, checks: Iterable[SpillCheck]) -> None:
+        """Move the hysteresis state to what a served decision saw (serving only)."""
+        for check in checks:
+            self._saturated[(check.model, check.spill)] = check.saturated
 
     def price(self, model: str) -> ModelPrice | None:
         cost = self._costs.get(model)

@@ -18,6 +18,7 @@ from opentelemetry import trace
 
 from router.accounts import AccessService, Principal, Reservation
 from router.accounts.estimate import token_bound
+from router.capacity import LocalCapacity
 from router.classify.types import Classification, Classifier
 from router.errors import (
     InvalidRequest,
@@ -84,6 +85,7 @@ class ChatService:
         reserve_output_tokens: int = 4096,
         judge: SampledJudge | None = None,
         log_content: bool = False,
+        capacity: LocalCapacity | None = None,
     ) -> None:
         self.classifier = classifier
         self.engine = engine
@@ -95,6 +97,7 @@ class ChatService:
         self.reserve_output_tokens = reserve_output_tokens
         self.judge = judge
         self.log_content = log_content
+        self.capacity = capacity
         self._background: set[asyncio.Task[None]] = set()
         if access is not None:
             access.on_dropped_settlement(
@@ -191,6 +194,9 @@ class ChatService:
         with tracer.start_as_current_span("junction.chat") as span:
             span.set_attribute("junction.request_id", req.request_id)
             decision = self.decide(req)
+            if self.capacity is not None:
+                # Serving acts on the decision, so it (and only it) moves the spill state.
+                self.capacity.remember(decision.spill_checks)
             span.set_attribute("junction.route", decision.route)
             span.set_attribute("junction.task", req.classification.task.value)
             span.set_attribute("junction.sensitivity", req.classification.sensitivity.value)

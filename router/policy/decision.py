@@ -42,7 +42,10 @@ class RoutingSignals(Protocol):
         ...
 
     def saturation(self, model: str, spill: Spill) -> str | None:
-        """Why the model counts as saturated under these thresholds (with hysteresis)."""
+        """Why the model counts as saturated under these thresholds (with hysteresis).
+
+        Reads only; the caller that acts on the decision moves the state (`SpillCheck`).
+        """
         ...
 
 
@@ -108,6 +111,16 @@ class Verdict:
 
 
 @dataclass(frozen=True, slots=True)
+class SpillCheck:
+    """One saturation reading a decision was made on; serving hands it back to move the
+    hysteresis state, explain does not."""
+
+    model: str
+    spill: Spill
+    saturated: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Rejection:
     """Why nothing may serve the request; the API turns it into an OpenAI-shaped error."""
 
@@ -132,6 +145,7 @@ class Decision:
     router_score: float | None = None
     # The route's choice for content that cannot be scanned; the egress guard reads it too.
     unscannable_policy: Literal["local", "allow"] = "allow"
+    spill_checks: tuple[SpillCheck, ...] = ()
 
     @property
     def chosen(self) -> str | None:

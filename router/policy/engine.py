@@ -21,6 +21,7 @@ from router.policy.decision import (
     RequestContext,
     Role,
     RoutingSignals,
+    SpillCheck,
     Verdict,
 )
 from router.policy.schema import Match, ModelSpec, Objective, Policy, Reasoning, Route, Spill
@@ -128,8 +129,9 @@ class PolicyEngine:
             or classification.is_sensitive
             or _keeps_unscannable_local(route, classification)
         )
+        checks: list[SpillCheck] = []
         if route.spill is not None:
-            verdicts = [self._spill(v, route.spill, fail_closed) for v in verdicts]
+            verdicts = [self._spill(v, route.spill, fail_closed, checks) for v in verdicts]
         primaries = [v for v in verdicts if v.kept and v.role == "candidate"]
         fallbacks = [v for v in verdicts if v.kept and v.role == "fallback"]
         ordered = _order(primaries, route.objective)
@@ -172,12 +174,18 @@ class PolicyEngine:
             exploration=exploration,
             router_score=router_score,
             unscannable_policy=route.unscannable,
+            spill_checks=tuple(checks),
         )
 
-    def _spill(self, verdict: Verdict, spill: Spill, fail_closed: bool) -> Verdict:
+    def _spill(
+        self, verdict: Verdict, spill: Spill, fail_closed: bool, checks: list[SpillCheck]
+    ) -> Verdict:
         if not verdict.kept or self.policy.models[verdict.model].backend != "local":
             return verdict
         reason = self.signals.saturation(verdict.model, spill)
+        if verdict.load is not None:
+            # Only a model the probe has seen has a state to move (as before the split).
+            checks.append(SpillCheck(verdict.model, spill, reason is not None))
         if reason is None:
             return verdict
         if fail_closed:
