@@ -506,5 +506,5 @@ class ChatService:
 
 def _spill_reason(decision: Decision) -> str:
     """Which local model was passed over and the load that caused it, for the header."""
-    return "; ".join(f"{v.model}: {v.reason.removeprefix('spilled: ')}"
+    return "; ".join(f"{v.model}: local saturated ({v.saturation})"
                      for v in decision.verdicts if v.spilled)
