@@ -15,14 +15,14 @@ from pathlib import Path
 
 import uvicorn
 
-from router.app import create_app
-from router.emulate import (
+from junction_emulate import (
     EmulatorBehaviour,
     create_anthropic_app,
     create_openai_app,
     create_vllm_app,
     run_in_thread,
 )
+from router.app import create_app
 from router.errors import PolicyError
 from router.server import configure_logging
 from router.settings import Settings

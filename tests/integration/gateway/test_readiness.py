@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from router.emulate import EmulatorBehaviour, create_vllm_app, run_in_thread
+from junction_emulate import EmulatorBehaviour, create_vllm_app, run_in_thread
 from tests.integration.gateway.conftest import ENV, policy_text
 from tests.support.gateway import Gateway, closed_port_url, running_gateway
 from tests.unit.policy.test_default_policy import DEFAULT

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from router.emulate import EmulatorBehaviour, create_vllm_app, run_in_thread
+from junction_emulate import EmulatorBehaviour, create_vllm_app, run_in_thread
 from tests.integration.gateway.conftest import ENV, LOCAL_MODEL, policy_text
 from tests.support.gateway import Gateway, emulator_config, emulator_requests, running_gateway
 

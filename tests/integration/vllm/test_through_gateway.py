@@ -19,7 +19,7 @@ import httpx
 import openai
 import pytest
 
-from router.emulate import EmulatorBehaviour, create_openai_app, run_in_thread
+from junction_emulate import EmulatorBehaviour, create_openai_app, run_in_thread
 from tests.integration.vllm.conftest import RealVllm, require_vllm, running_vllm
 from tests.support.gateway import Gateway, running_gateway
 from tests.support.redis_server import free_port

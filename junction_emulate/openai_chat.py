@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from router.emulate.asgi import EventStream, Request
-from router.emulate.openai_protocol import (
+from junction_emulate.asgi import EventStream, Request
+from junction_emulate.openai_protocol import (
     DONE,
     ChatFlavour,
     ChatRequest,
@@ -16,10 +16,10 @@ from router.emulate.openai_protocol import (
     parse_chat_request,
     usage_body,
 )
-from router.emulate.pacing import NULL_OBSERVER, Pacer, RequestObserver
-from router.emulate.replies import Reply, compose
-from router.emulate.serving import Running, check_bearer, misbehave, read_json_object
-from router.emulate.state import EmulatorState
+from junction_emulate.pacing import NULL_OBSERVER, Pacer, RequestObserver
+from junction_emulate.replies import Reply, compose
+from junction_emulate.serving import Running, check_bearer, misbehave, read_json_object
+from junction_emulate.state import EmulatorState
 
 ObserverFactory = Callable[[int], RequestObserver]
 

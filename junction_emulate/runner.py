@@ -11,8 +11,8 @@ from typing import Any
 
 import uvicorn
 
-from router.emulate.app import EmulatorApp
-from router.emulate.asgi import hide_connection_cut_tracebacks
+from junction_emulate.app import EmulatorApp
+from junction_emulate.asgi import hide_connection_cut_tracebacks
 
 _START_TIMEOUT_S = 10.0
 

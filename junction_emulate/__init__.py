@@ -5,14 +5,14 @@ Each factory returns a plain ASGI app whose `state` holds its live behaviour and
 requests it received; `run_in_thread` serves one on loopback.
 """
 
-from router.emulate.anthropic_app import create_anthropic_app
-from router.emulate.app import EmulatorApp
-from router.emulate.behaviour import EmulatorBehaviour
-from router.emulate.errors import EmulatedError
-from router.emulate.openai_app import create_openai_app
-from router.emulate.runner import run_in_thread
-from router.emulate.state import EmulatorState, RecordedRequest
-from router.emulate.vllm_app import create_vllm_app
+from junction_emulate.anthropic_app import create_anthropic_app
+from junction_emulate.app import EmulatorApp
+from junction_emulate.behaviour import EmulatorBehaviour
+from junction_emulate.errors import EmulatedError
+from junction_emulate.openai_app import create_openai_app
+from junction_emulate.runner import run_in_thread
+from junction_emulate.state import EmulatorState, RecordedRequest
+from junction_emulate.vllm_app import create_vllm_app
 
 __all__ = [
     "EmulatedError",

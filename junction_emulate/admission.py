@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 
-from router.emulate.asgi import Request
+from junction_emulate.asgi import Request
 
 
 class AdmissionGate:

@@ -7,15 +7,15 @@ capacity probe) reads exactly as it would read vLLM 0.32's.
 
 from __future__ import annotations
 
-from router.emulate.app import EmulatorApp
-from router.emulate.asgi import Handler, Request
-from router.emulate.behaviour import DEFAULT_VLLM_MODELS, EmulatorBehaviour
-from router.emulate.control import control_routes
-from router.emulate.errors import vllm_error_body
-from router.emulate.openai_chat import ChatCompletions, ModelList
-from router.emulate.openai_protocol import VLLM
-from router.emulate.state import EmulatorState
-from router.emulate.vllm_metrics import CONTENT_TYPE, VllmMetrics
+from junction_emulate.app import EmulatorApp
+from junction_emulate.asgi import Handler, Request
+from junction_emulate.behaviour import DEFAULT_VLLM_MODELS, EmulatorBehaviour
+from junction_emulate.control import control_routes
+from junction_emulate.errors import vllm_error_body
+from junction_emulate.openai_chat import ChatCompletions, ModelList
+from junction_emulate.openai_protocol import VLLM
+from junction_emulate.state import EmulatorState
+from junction_emulate.vllm_metrics import CONTENT_TYPE, VllmMetrics
 
 VLLM_VERSION = "0.32.0"
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import orjson
 
-from router.emulate.behaviour import EmulatorBehaviour
-from router.emulate.errors import EmulatedError
-from router.emulate.fields import (
+from junction_emulate.behaviour import EmulatorBehaviour
+from junction_emulate.errors import EmulatedError
+from junction_emulate.fields import (
     message_text,
     optional_bool,
     optional_int,
@@ -21,7 +21,7 @@ from router.emulate.fields import (
     required_list,
     required_str,
 )
-from router.emulate.replies import Ask, Reply, StepKind, ToolChoice, ToolSpec, estimate_tokens
+from junction_emulate.replies import Ask, Reply, StepKind, ToolChoice, ToolSpec, estimate_tokens
 
 DONE = b"data: [DONE]\n\n"
 # Marks where a token goes in a pre-rendered chunk; no model would ever produce it.

@@ -6,7 +6,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from router.emulate.asgi import Request
+from junction_emulate.asgi import Request
 
 
 class RequestObserver(Protocol):

@@ -9,8 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from router.emulate.admission import AdmissionGate
-from router.emulate.behaviour import EmulatorBehaviour
+from junction_emulate.admission import AdmissionGate
+from junction_emulate.behaviour import EmulatorBehaviour
 
 
 @dataclass(frozen=True, slots=True)

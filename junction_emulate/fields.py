@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from router.emulate.errors import EmulatedError
+from junction_emulate.errors import EmulatedError
 
 
 def required_str(body: Mapping[str, Any], name: str) -> str:

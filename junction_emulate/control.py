@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from router.emulate.asgi import Handler, Request
-from router.emulate.errors import EmulatedError
-from router.emulate.serving import read_json_object_unrecorded
-from router.emulate.state import EmulatorState
+from junction_emulate.asgi import Handler, Request
+from junction_emulate.errors import EmulatedError
+from junction_emulate.serving import read_json_object_unrecorded
+from junction_emulate.state import EmulatorState
 
 
 def control_routes(state: EmulatorState) -> dict[tuple[str, str], Handler]:

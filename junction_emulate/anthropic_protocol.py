@@ -8,16 +8,16 @@ from typing import Any
 
 import orjson
 
-from router.emulate.behaviour import EmulatorBehaviour
-from router.emulate.errors import EmulatedError
-from router.emulate.fields import (
+from junction_emulate.behaviour import EmulatorBehaviour
+from junction_emulate.errors import EmulatedError
+from junction_emulate.fields import (
     message_text,
     optional_bool,
     optional_int,
     required_list,
     required_str,
 )
-from router.emulate.replies import Ask, Reply, ToolChoice, ToolSpec, estimate_tokens
+from junction_emulate.replies import Ask, Reply, ToolChoice, ToolSpec, estimate_tokens
 
 STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use"}
 PING = b'event: ping\ndata: {"type":"ping"}\n\n'

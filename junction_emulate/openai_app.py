@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from router.emulate.app import EmulatorApp
-from router.emulate.asgi import Handler
-from router.emulate.behaviour import DEFAULT_OPENAI_MODELS, EmulatorBehaviour
-from router.emulate.control import control_routes
-from router.emulate.errors import openai_error_body
-from router.emulate.openai_chat import ChatCompletions, ModelList
-from router.emulate.openai_protocol import OPENAI
-from router.emulate.state import EmulatorState
+from junction_emulate.app import EmulatorApp
+from junction_emulate.asgi import Handler
+from junction_emulate.behaviour import DEFAULT_OPENAI_MODELS, EmulatorBehaviour
+from junction_emulate.control import control_routes
+from junction_emulate.errors import openai_error_body
+from junction_emulate.openai_chat import ChatCompletions, ModelList
+from junction_emulate.openai_protocol import OPENAI
+from junction_emulate.state import EmulatorState
 
 
 def create_openai_app(behaviour: EmulatorBehaviour | None = None) -> EmulatorApp:

@@ -12,11 +12,11 @@ from typing import Any
 
 import orjson
 
-from router.emulate.asgi import Request
-from router.emulate.behaviour import EmulatorBehaviour
-from router.emulate.errors import EmulatedError, injected_error
-from router.emulate.pacing import RequestObserver
-from router.emulate.state import EmulatorState, RecordedRequest
+from junction_emulate.asgi import Request
+from junction_emulate.behaviour import EmulatorBehaviour
+from junction_emulate.errors import EmulatedError, injected_error
+from junction_emulate.pacing import RequestObserver
+from junction_emulate.state import EmulatorState, RecordedRequest
 
 
 def read_json_object(request: Request, state: EmulatorState) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from router.emulate.asgi import (
+from junction_emulate.asgi import (
     ClientGone,
     ConnectionCut,
     Handler,
@@ -16,8 +16,8 @@ from router.emulate.asgi import (
     ServerClosing,
     settle,
 )
-from router.emulate.errors import EmulatedError, ErrorBody
-from router.emulate.state import EmulatorState
+from junction_emulate.errors import EmulatedError, ErrorBody
+from junction_emulate.state import EmulatorState
 
 _log = logging.getLogger(__name__)
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from router.emulate import anthropic_protocol as wire
-from router.emulate.app import EmulatorApp
-from router.emulate.asgi import EventStream, Handler, Request
-from router.emulate.behaviour import DEFAULT_ANTHROPIC_MODELS, EmulatorBehaviour
-from router.emulate.control import control_routes
-from router.emulate.errors import EmulatedError, anthropic_error_body
-from router.emulate.pacing import NULL_OBSERVER, Pacer
-from router.emulate.replies import Ask, Reply, compose
-from router.emulate.serving import Running, key_matches, misbehave, read_json_object
-from router.emulate.state import EmulatorState
+from junction_emulate import anthropic_protocol as wire
+from junction_emulate.app import EmulatorApp
+from junction_emulate.asgi import EventStream, Handler, Request
+from junction_emulate.behaviour import DEFAULT_ANTHROPIC_MODELS, EmulatorBehaviour
+from junction_emulate.control import control_routes
+from junction_emulate.errors import EmulatedError, anthropic_error_body
+from junction_emulate.pacing import NULL_OBSERVER, Pacer
+from junction_emulate.replies import Ask, Reply, compose
+from junction_emulate.serving import Running, key_matches, misbehave, read_json_object
+from junction_emulate.state import EmulatorState
 
 
 def create_anthropic_app(behaviour: EmulatorBehaviour | None = None) -> EmulatorApp:

@@ -13,8 +13,8 @@ from typing import Any, Literal
 
 import orjson
 
-from router.emulate.behaviour import EmulatorBehaviour
-from router.emulate.schema_values import placeholder_object
+from junction_emulate.behaviour import EmulatorBehaviour
+from junction_emulate.schema_values import placeholder_object
 
 Finish = Literal["stop", "length", "tool_calls"]
 ToolChoice = Literal["auto", "none", "required", "named"]

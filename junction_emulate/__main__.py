@@ -1,4 +1,4 @@
-"""`python -m router.emulate {openai,anthropic,vllm} --port P [...]`: serve one emulator."""
+"""`python -m junction_emulate {openai,anthropic,vllm} --port P [...]`: serve one emulator."""
 
 from __future__ import annotations
 
@@ -8,17 +8,17 @@ from collections.abc import Callable, Sequence
 
 import uvicorn
 
-from router.emulate.anthropic_app import create_anthropic_app
-from router.emulate.app import EmulatorApp
-from router.emulate.asgi import hide_connection_cut_tracebacks
-from router.emulate.behaviour import (
+from junction_emulate.anthropic_app import create_anthropic_app
+from junction_emulate.app import EmulatorApp
+from junction_emulate.asgi import hide_connection_cut_tracebacks
+from junction_emulate.behaviour import (
     DEFAULT_ANTHROPIC_MODELS,
     DEFAULT_OPENAI_MODELS,
     DEFAULT_VLLM_MODELS,
     EmulatorBehaviour,
 )
-from router.emulate.openai_app import create_openai_app
-from router.emulate.vllm_app import create_vllm_app
+from junction_emulate.openai_app import create_openai_app
+from junction_emulate.vllm_app import create_vllm_app
 
 _FLAVOURS: dict[str, tuple[Callable[[EmulatorBehaviour], EmulatorApp], tuple[str, ...]]] = {
     "openai": (create_openai_app, DEFAULT_OPENAI_MODELS),
@@ -29,7 +29,7 @@ _FLAVOURS: dict[str, tuple[Callable[[EmulatorBehaviour], EmulatorApp], tuple[str
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line; every behaviour knob can also be changed later via /_emulator/config."""
-    parser = argparse.ArgumentParser(prog="python -m router.emulate", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m junction_emulate", description=__doc__)
     parser.add_argument("flavour", choices=sorted(_FLAVOURS), help="which provider to emulate")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
