@@ -19,14 +19,18 @@ from local_backend.probe import CapacityProbe
 from router.accounts import AccessService
 from router.api import admin, feedback, health, internal, openai
 from router.api.responses import error_response, json_response
-from router.availability import Availability
-from router.capacity import LocalCapacity
 from router.classify import Classifier, RuleClassifier
 from router.classify.sensitivity import warm_up
-from router.egress import EgressGuard
 from router.errors import JunctionError
-from router.execute import Executor
-from router.judging import SampledJudge
+from router.gateway.availability import Availability
+from router.gateway.capacity import LocalCapacity
+from router.gateway.egress import EgressGuard
+from router.gateway.execute import Executor
+from router.gateway.judge import SampledJudge
+from router.gateway.live_signals import LiveSignals
+from router.gateway.recording import stats_recorder
+from router.gateway.scorers import load_scorers
+from router.gateway.service import ChatService
 from router.policy.detectors import build_detectors
 from router.policy.engine import PolicyEngine
 from router.policy.loader import load_policy
@@ -36,11 +40,7 @@ from router.protocol import dotted
 from router.providers.base import Provider
 from router.providers.breaker import CircuitBreakers
 from router.providers.openai_http import OpenAIHttpProvider
-from router.recording import stats_recorder
-from router.scorers import load_scorers
-from router.serving import ChatService
 from router.settings import Settings
-from router.signals import LiveSignals
 from router.stats.store import create_stats_store
 from router.telemetry import Metrics, configure_tracing
 

@@ -7,15 +7,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from router.availability import missing_api_key
 from router.classify import RuleClassifier
-from router.exchange import parse_json
+from router.gateway.availability import missing_api_key
+from router.gateway.plan import parse_json
+from router.gateway.scorers import load_scorers
+from router.gateway.service import ChatService
 from router.policy.detectors import build_detectors
 from router.policy.engine import PolicyEngine
 from router.policy.loader import load_policy
 from router.policy.signals import PolicySignals
-from router.scorers import load_scorers
-from router.serving import ChatService
 from router.telemetry import Metrics
 
 

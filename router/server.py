@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import uvicorn
 
 from router.app import create_app
-from router.execute import Executor
+from router.gateway.execute import Executor
 from router.policy.loader import load_policy
 from router.redact import RedactingFilter
 from router.settings import Settings

@@ -13,7 +13,7 @@ from router.accounts.ownership import is_admin_token, owns_request
 from router.api.deps import read_body
 from router.api.responses import json_response
 from router.errors import InvalidRequest
-from router.exchange import parse_json
+from router.gateway.plan import parse_json
 from router.protocol import FeedbackRequest, validation_error
 from router.stats.records import RequestRecord
 

@@ -72,7 +72,7 @@ def test_a_local_endpoint_behind_a_key_is_checked_with_it() -> None:
 
     from pydantic import SecretStr
 
-    from router.availability import served_model_problem
+    from router.gateway.availability import served_model_problem
 
     async def check(key: SecretStr | None) -> str | None:
         async with httpx.AsyncClient(timeout=5) as client:

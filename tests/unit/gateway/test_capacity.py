@@ -8,7 +8,7 @@ import httpx
 
 from local_backend.metrics import EndpointLoad
 from local_backend.probe import CapacityProbe
-from router.capacity import LocalCapacity
+from router.gateway.capacity import LocalCapacity
 from router.policy.decision import SpillCheck
 from router.policy.loader import parse_policy
 from router.policy.schema import Spill
@@ -93,10 +93,10 @@ routes:
 
 def test_explain_does_not_change_later_routing_but_serving_does() -> None:
     from router.classify import RuleClassifier
+    from router.gateway.live_signals import LiveSignals
     from router.policy.engine import PolicyEngine, RequestContext
     from router.policy.signals import PolicySignals
     from router.settings import Settings
-    from router.signals import LiveSignals
     from router.stats.store import create_stats_store
 
     probe = FakeProbe()
@@ -151,9 +151,9 @@ def test_unmeasured_model_uses_the_tasks_measured_output_length() -> None:
     import asyncio
 
     from router.classify.types import Task
+    from router.gateway.live_signals import LiveSignals
     from router.policy.signals import PolicySignals
     from router.settings import Settings
-    from router.signals import LiveSignals
     from router.stats.store import create_stats_store
     from tests.unit.stats.builders import make_record
 

@@ -14,14 +14,14 @@ import pytest
 
 from local_backend.metrics import EndpointLoad
 from local_backend.probe import CapacityProbe
-from router.capacity import LocalCapacity
 from router.classify.classifier import RuleClassifier
+from router.gateway.capacity import LocalCapacity
+from router.gateway.live_signals import LiveSignals
 from router.policy.decision import VerdictKind
 from router.policy.engine import PolicyEngine, RequestContext
 from router.policy.loader import load_policy
 from router.policy.signals import PolicySignals
 from router.settings import Settings
-from router.signals import LiveSignals
 from router.stats.store import create_stats_store
 
 DEFAULT = Path(__file__).resolve().parents[3] / "policies" / "default.yaml"

@@ -6,7 +6,7 @@ and is returned as it came. Each attempt runs against a deadline, cut to what is
 request's; a stream's breaker verdict waits for its end, so a stream that breaks counts.
 Residency is checked again here, just before anything is sent, so a sensitive request cannot
 reach an external model even if a bug upstream of this module let one through; and the egress
-guard (`router.egress`) re-scans the very body an external model would get, whatever the
+guard (`router.gateway.egress`) re-scans the very body an external model would get, whatever the
 classifier said. A refused body goes to no external model; a local candidate may still serve
 it, and if none does, `EgressRefused` says why.
 """
@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 from pydantic import SecretStr
 
-from router.egress import EgressGuard, EgressRefusal
+from router.gateway.egress import EgressGuard, EgressRefusal
 from router.policy.engine import Decision
 from router.policy.schema import ModelSpec, Policy
 from router.providers.balancer import EndpointBalancer

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from router.classify import ExtraDetector, Sensitivity
 from router.classify.sensitivity import Hit
-from router.egress import EgressGuard
+from router.gateway.egress import EgressGuard
 
 IMAGE = {"type": "image_url", "image_url": {"url": "https://img.example.com/cat.png"}}
 

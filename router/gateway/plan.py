@@ -13,7 +13,7 @@ import orjson
 
 from router.classify.types import Sensitivity
 from router.errors import InvalidRequest
-from router.execute import Outcome
+from router.gateway.execute import Outcome
 from router.policy.decision import Decision
 from router.policy.pricing import ModelPrice
 from router.providers.base import Usage

@@ -10,7 +10,7 @@ from typing import Any
 
 import orjson
 
-from router.execute import AllAttemptsFailed, Executor, UpstreamRejected
+from router.gateway.execute import AllAttemptsFailed, Executor, UpstreamRejected
 from router.policy.engine import Decision
 from router.policy.schema import Policy
 from router.stats.judging import build_judge_messages, parse_judge_score, should_judge

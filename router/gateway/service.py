@@ -18,7 +18,6 @@ from opentelemetry import trace
 
 from router.accounts import AccessService, Principal, Reservation
 from router.accounts.estimate import token_bound
-from router.capacity import LocalCapacity
 from router.classify.types import Classification, Classifier
 from router.errors import (
     InvalidRequest,
@@ -28,7 +27,16 @@ from router.errors import (
     ServiceUnavailable,
     UpstreamError,
 )
-from router.exchange import (
+from router.gateway.capacity import LocalCapacity
+from router.gateway.execute import (
+    AllAttemptsFailed,
+    EgressRefused,
+    Executor,
+    Outcome,
+    UpstreamRejected,
+)
+from router.gateway.judge import SampledJudge, answer_text
+from router.gateway.plan import (
     Finished,
     PriceSource,
     Recorder,
@@ -37,14 +45,6 @@ from router.exchange import (
     is_openai_error,
     parse_json,
 )
-from router.execute import (
-    AllAttemptsFailed,
-    EgressRefused,
-    Executor,
-    Outcome,
-    UpstreamRejected,
-)
-from router.judging import SampledJudge, answer_text
 from router.policy.engine import Decision, PolicyEngine, RequestContext, UnknownModel
 from router.protocol import ChatCompletionRequest, parse_chat_request
 from router.providers.base import OpenStream, Usage

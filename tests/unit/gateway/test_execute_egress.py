@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from router.classify.types import Classification, Sensitivity, Task
-from router.egress import EgressGuard
-from router.execute import EgressRefused, Executor
+from router.gateway.egress import EgressGuard
+from router.gateway.execute import EgressRefused, Executor
 from router.policy.decision import Decision
 from router.policy.loader import parse_policy
 from router.providers.base import Provider

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from router.capacity import LocalCapacity
 from router.classify.types import Task
+from router.gateway.capacity import LocalCapacity
 from router.policy.engine import QualityView
 from router.policy.pricing import ModelPrice
 from router.policy.schema import Spill
