@@ -22,12 +22,16 @@ from router.api.responses import error_response, json_response
 from router.classify import Classifier, RuleClassifier
 from router.classify.sensitivity import warm_up
 from router.errors import JunctionError
+from router.gateway.admit import Admission
 from router.gateway.availability import Availability
+from router.gateway.background import Background
 from router.gateway.capacity import LocalCapacity
 from router.gateway.egress import EgressGuard
 from router.gateway.execute import Executor
+from router.gateway.finish import Finisher
 from router.gateway.judge import SampledJudge
 from router.gateway.live_signals import LiveSignals
+from router.gateway.plan import Planner
 from router.gateway.recording import stats_recorder
 from router.gateway.scorers import load_scorers
 from router.gateway.service import ChatService
@@ -93,15 +97,14 @@ def create_app(
                         attempt_total_s=settings.timeouts.attempt_total_s,
                         request_total_s=settings.timeouts.request_total_s)
     metrics = Metrics()
+    planner = Planner(classifier or RuleClassifier(extra_detectors=extra_detectors), engine)
+    admission = Admission(access, signals, Background(),
+                          reserve_output_tokens=settings.reserve_output_tokens)
+    finisher = Finisher(policy, metrics, recorders=[stats_recorder(stats)],
+                        log_content=settings.log_content)
     chat = ChatService(
-        classifier=classifier or RuleClassifier(extra_detectors=extra_detectors),
-        engine=engine, executor=executor,
-        prices=signals, metrics=metrics, access=access,
-        recorders=[stats_recorder(stats)],
-        reserve_output_tokens=settings.reserve_output_tokens,
-        judge=SampledJudge(policy, executor, stats.quality_book),
-        log_content=settings.log_content,
-        capacity=capacity,
+        planner=planner, admission=admission, executor=executor, finisher=finisher,
+        judge=SampledJudge(policy, executor, stats.quality_book), capacity=capacity,
     )
 
     @asynccontextmanager

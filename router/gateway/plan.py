@@ -1,22 +1,24 @@
-"""The request path's inputs and outputs: body and header parsing, replies, finished requests.
+"""Planning: parse -> classify -> decide, shared by serving, explain and the offline CLI.
 
-Shared by the serving layer, the API handlers, the recorders and the offline explain.
+Also the body and header parsing other handlers reuse (feedback reads JSON the same way).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+import time
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
-from router.classify.types import Sensitivity
-from router.errors import InvalidRequest
-from router.gateway.execute import Outcome
-from router.policy.decision import Decision
-from router.policy.pricing import ModelPrice
-from router.providers.base import Usage
+from router.accounts import Principal, Reservation
+from router.classify.types import Classification, Classifier, Sensitivity
+from router.errors import InvalidRequest, NotFound
+from router.policy.decision import Decision, RequestContext
+from router.policy.engine import PolicyEngine, UnknownModel
+from router.protocol import ChatCompletionRequest, parse_chat_request
 
 SENSITIVITY_HEADER = "x-junction-sensitivity"
 # Real requests (tool schemas included) nest a few dozen levels; far deeper bodies only exhaust
@@ -25,40 +27,91 @@ MAX_JSON_DEPTH = 128
 
 
 @dataclass(slots=True)
-class Reply:
-    """A response for the API layer: a whole body, or an async iterator of SSE bytes."""
-
-    status: int
-    headers: dict[str, str]
-    body: bytes | None = None
-    stream: AsyncIterator[bytes] | None = None
-
-
-@dataclass(slots=True)
-class Finished:
-    """Everything known about a request once it is over; handed to the recorders."""
+class PlannedRequest:
+    """One request once parsed, classified and given its context; the rooms after planning
+    (admit, execute, finish) add to it what they learn."""
 
     request_id: str
+    t0: float  # perf_counter at arrival
     started: float  # unix time
-    decision: Decision | None
-    outcome: Outcome | None
-    usage: Usage
-    cost_usd: float
-    status: int
-    total_ms: float
-    ttft_ms: float | None
-    streamed: bool
-    key_id: str | None = None
-    team: str | None = None
-    error: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any]
+    chat: ChatCompletionRequest
+    classification: Classification
+    ctx: RequestContext
+    principal: Principal | None = None
+    reservation: Reservation | None = None
 
 
-Recorder = Callable[[Finished], None]
+class Planner:
+    """Parse -> classify -> decide. Pure but for the clock: serving, explain and the offline
+    CLI share it, so they decide alike, and nothing here moves routing state."""
 
+    def __init__(self, classifier: Classifier, engine: PolicyEngine) -> None:
+        self.classifier = classifier
+        self.engine = engine
 
-class PriceSource(Protocol):
-    def price(self, model: str) -> ModelPrice: ...
+    def prepare(
+        self,
+        raw: bytes,
+        headers: Mapping[str, str],
+        principal: Principal | None = None,
+        budget_pressure: str | None = None,
+        t0: float | None = None,
+    ) -> PlannedRequest:
+        t0 = time.perf_counter() if t0 is None else t0
+        data = parse_json(raw)
+        chat = parse_chat_request(data)
+        floor = header_sensitivity(headers)
+        if principal is not None:
+            floor = floor.at_least(principal.default_sensitivity)
+        classification = self.classifier.classify(data, min_sensitivity=floor)
+        ctx = RequestContext(
+            requested_model=chat.model,
+            headers=headers,
+            max_output_tokens=chat.output_limit,
+            key_id=principal.key_id if principal else None,
+            team=principal.team if principal else None,
+            allowed_models=principal.allowed_models if principal else None,
+            allowed_routes=principal.allowed_routes if principal else None,
+            budget_pressure=budget_pressure,
+            messages=data.get("messages") or (),
+        )
+        return PlannedRequest(
+            request_id="jr-" + uuid.uuid4().hex,
+            t0=t0,
+            started=time.time(),
+            data=data,
+            chat=chat,
+            classification=classification,
+            ctx=ctx,
+            principal=principal,
+        )
+
+    def decide(self, req: PlannedRequest) -> Decision:
+        try:
+            return self.engine.decide(req.classification, req.ctx)
+        except UnknownModel:
+            policy = self.engine.policy
+            names = sorted(["auto", *policy.models, *(r.name for r in policy.routes)])
+            raise NotFound(
+                f"model {req.chat.model!r} is not 'auto', a route or a model of this gateway's "
+                f"policy; choose one of: {', '.join(names)}",
+                param="model",
+                code="model_not_found",
+            ) from None
+
+    def explain(
+        self,
+        raw: bytes,
+        headers: Mapping[str, str],
+        principal: Principal | None = None,
+        budget_pressure: str | None = None,
+    ) -> dict[str, Any]:
+        """What `POST /v1/route/explain` and `junction route explain` print; changes nothing."""
+        req = self.prepare(raw, headers, principal, budget_pressure)
+        out = self.decide(req).to_dict()
+        out["requested_model"] = req.chat.model
+        return out
 
 
 def parse_json(raw: bytes) -> Any:
@@ -114,11 +167,3 @@ def header_sensitivity(headers: Mapping[str, str]) -> Sensitivity:
             param=SENSITIVITY_HEADER,
             code="invalid_sensitivity",
         ) from None
-
-
-def is_openai_error(body: bytes) -> bool:
-    try:
-        obj = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return False
-    return isinstance(obj, dict) and isinstance(obj.get("error"), dict)

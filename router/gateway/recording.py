@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from router.gateway.plan import Finished
+from router.gateway.finish import Finished
 from router.stats.records import Attempt, ClassificationSummary, RequestRecord
 from router.stats.store import StatsStore
 
