@@ -18,7 +18,7 @@ from starlette.responses import Response
 from local_backend.probe import CapacityProbe
 from router.accounts import AccessService
 from router.api import admin, feedback, health, internal, openai
-from router.api.responses import error_response, json_response
+from router.api.responses import error_response
 from router.classify import Classifier, RuleClassifier
 from router.classify.sensitivity import warm_up
 from router.errors import JunctionError
@@ -40,7 +40,6 @@ from router.policy.engine import PolicyEngine
 from router.policy.loader import load_policy
 from router.policy.schema import Policy
 from router.policy.signals import PolicySignals
-from router.protocol import dotted
 from router.providers.base import Provider
 from router.providers.breaker import CircuitBreakers
 from router.providers.openai_http import OpenAIHttpProvider
@@ -205,50 +204,16 @@ def read_api_keys(policy: Policy, environ: Mapping[str, str]) -> dict[str, Secre
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Every error leaves as `{"error": {"message", "type", "param", "code"}}`."""
+    """Every error leaves through `error_response`: `{"error": {"message", "type", "param",
+    "code", "request_id"}}` with the status and headers it maps to."""
 
-    @app.exception_handler(JunctionError)
-    async def junction_error(request: Request, exc: JunctionError) -> Response:
-        return error_response(exc)
+    async def any_error(request: Request, exc: Exception) -> Response:
+        return error_response(exc, request.method, request.url.path)
 
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        errors = exc.errors()
-        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
-        loc = tuple(p for p in first.get("loc", ()) if p != "body")
-        param = dotted(loc) or None
-        message = f"{param}: {first.get('msg')}" if param else str(first.get("msg"))
-        return json_response(
-            {"error": {"message": message, "type": "invalid_request_error", "param": param,
-                       "code": "validation_error"}},
-            status_code=422,
-        )
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        message = (
-            f"no such endpoint: {request.method} {request.url.path}"
-            if exc.status_code == 404 else str(exc.detail)
-        )
-        return json_response(
-            {"error": {"message": message, "type": "invalid_request_error", "param": None,
-                       "code": code}},
-            status_code=exc.status_code,
-            headers=dict(exc.headers) if exc.headers else None,
-        )
+    for kind in (JunctionError, RequestValidationError, StarletteHTTPException, Exception):
+        app.add_exception_handler(kind, any_error)
 
     @app.exception_handler(openai.ClientDisconnected)
     async def disconnected(request: Request, exc: openai.ClientDisconnected) -> Response:
         # Nobody is listening; 499 (nginx's "client closed request") for the logs.
         return Response(status_code=499)
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return json_response(
-            {"error": {"message": f"internal error: {type(exc).__name__}; the gateway logged "
-                       "the details", "type": "server_error", "param": None,
-                       "code": "internal_error"}},
-            status_code=500,
-        )

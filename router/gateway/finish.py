@@ -65,12 +65,17 @@ class Finished:
 Recorder = Callable[[Finished], None]
 
 
-def is_openai_error(body: bytes) -> bool:
+def with_request_id(body: bytes, request_id: str) -> bytes | None:
+    """An upstream's OpenAI-shaped error body with Junction's request id added; None when the
+    body is not one (the caller then writes its own)."""
     try:
         obj = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return False
-    return isinstance(obj, dict) and isinstance(obj.get("error"), dict)
+        return None
+    if not (isinstance(obj, dict) and isinstance(obj.get("error"), dict)):
+        return None
+    obj["error"]["request_id"] = request_id
+    return orjson.dumps(obj)
 
 
 class Finisher:
@@ -145,12 +150,12 @@ class Finisher:
         headers = self.headers(req, decision, outcome, total_ms)
         if isinstance(exc, UpstreamRejected):
             status = exc.failure.status or 502
-            body = exc.failure.body or b""
-            if not is_openai_error(body):
+            body = with_request_id(exc.failure.body or b"", req.request_id)
+            if body is None:
                 body = orjson.dumps(UpstreamError(
                     f"{outcome.attempts[-1].model} rejected the request: {exc.failure.message}",
                     code="upstream_rejected",
-                ).body())
+                ).body(req.request_id))
             await self.finish(self.failure_record(req, decision, outcome, status, total_ms,
                                                   exc.failure.message))
             return Reply(status, headers, body=body)
@@ -159,7 +164,7 @@ class Finisher:
                                               total_ms, error.message))
         if error.status_code == 503:
             headers["retry-after"] = RETRY_AFTER_S
-        return Reply(error.status_code, headers, body=orjson.dumps(error.body()))
+        return Reply(error.status_code, headers, body=orjson.dumps(error.body(req.request_id)))
 
     def failure_record(
         self, req: PlannedRequest, decision: Decision, outcome: Outcome, status: int,

@@ -42,6 +42,11 @@ class PlannedRequest:
     reservation: Reservation | None = None
 
 
+def new_request_id() -> str:
+    """Junction's id for one request: in headers, error bodies, logs and records."""
+    return "jr-" + uuid.uuid4().hex
+
+
 class Planner:
     """Parse -> classify -> decide. Pure but for the clock: serving, explain and the offline
     CLI share it, so they decide alike, and nothing here moves routing state."""
@@ -77,7 +82,7 @@ class Planner:
             messages=data.get("messages") or (),
         )
         return PlannedRequest(
-            request_id="jr-" + uuid.uuid4().hex,
+            request_id=new_request_id(),
             t0=t0,
             started=time.time(),
             data=data,

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from router.errors import openai_error
 from router.providers.base import (
     AttemptFailed,
     CallTarget,
@@ -212,8 +213,7 @@ def _attempt_failed(exc: Exception) -> AttemptFailed:
         return AttemptFailed(str(status or "connect_error"), message, retryable=True,
                              status=status)
     if isinstance(status, int):
-        body = orjson.dumps({"error": {"message": message, "type": "upstream_error",
-                                       "param": None, "code": name}})
+        body = orjson.dumps(openai_error(message, "upstream_error", name))
         return AttemptFailed(str(status), message, retryable=retryable_status(status),
                              status=status, body=body)
     return AttemptFailed("error", message, retryable=True)
