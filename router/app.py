@@ -136,15 +136,12 @@ def create_app(
         redoc_url=None if hidden else "/redoc",
     )
     app.state.settings = settings
-    app.state.policy = policy
-    app.state.engine = engine
     app.state.breakers = breakers
     app.state.metrics = metrics
     app.state.chat = chat
     app.state.redis = redis
     app.state.stats = stats
     app.state.access = access
-    app.state.capacity = capacity
     app.state.availability = availability
     app.include_router(openai.router)
     app.include_router(feedback.router)

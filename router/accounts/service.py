@@ -75,9 +75,8 @@ _UNLIMITED = BudgetStatus(soft_exceeded=False, hard_exceeded=False, which=None, 
 
 
 def accounts_settings(settings: Settings) -> AccountsSettings:
-    """`settings.accounts`, or the defaults while `Settings` does not declare that field."""
-    found = getattr(settings, "accounts", None)
-    return found if isinstance(found, AccountsSettings) else AccountsSettings()
+    """The accounts sub-model of `Settings` (JUNCTION_ACCOUNTS__*)."""
+    return settings.accounts
 
 
 class AccessService:
