@@ -160,12 +160,12 @@ def app_factory() -> FastAPI:
 
 def make_redis(settings: Settings) -> Redis | None:
     """One client for the whole app; request-path calls bound their own waits."""
-    if not settings.redis_url:
+    if not settings.redis.url:
         return None
     # Bounded and blocking: a burst waits for a pooled connection instead of opening one per
     # request (a 200-request burst once opened 208), which made a healthy Redis look down.
     pool = BlockingConnectionPool.from_url(
-        settings.redis_url,
+        settings.redis.url,
         max_connections=settings.redis.max_connections,
         timeout=max(settings.redis.timeout_ms / 1000.0, 0.5),
         socket_connect_timeout=max(settings.redis.timeout_ms / 1000.0, 0.5),

@@ -55,7 +55,6 @@ def say(message: str) -> None:
 
 
 def run_demo(host: str, port: int, policy_file: Path | None) -> int:
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     settings = Settings(host=host, port=port)
     if policy_file is not None:
         settings = settings.model_copy(update={"policy_file": policy_file})

@@ -52,7 +52,6 @@ class LiteLLMProvider:
     starts listening meanwhile and only a litellm model's first request can wait for it."""
 
     def __init__(self, timeouts: TimeoutSettings) -> None:
-        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         self.timeouts = timeouts
         self._module: Any = None
         self._import_error: BaseException | None = None
@@ -60,6 +59,9 @@ class LiteLLMProvider:
         self._loader.start()
 
     def _load(self) -> None:
+        # The one place Junction configures litellm. Its price map ships in the package: read
+        # that copy rather than fetch one from the internet at import (set before importing).
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         try:
             import litellm
         except BaseException as exc:  # surfaced to the first caller, not lost in a thread

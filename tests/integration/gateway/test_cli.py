@@ -62,6 +62,23 @@ def test_route_explain_offline(tmp_path: Path) -> None:
     assert all("reason" in c for c in data["candidates"])
 
 
+def test_route_explain_reads_junction_policy_file(tmp_path: Path) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text("""
+models:
+  only-here: {backend: local, model: x, endpoints: ["http://127.0.0.1:1"]}
+routes:
+  - {name: mine, candidates: [only-here]}
+""")
+    request = tmp_path / "req.json"
+    request.write_text(json.dumps({"model": "auto", "messages": [
+        {"role": "user", "content": "hello"}]}))
+    result = junction("route", "explain", str(request), env={"JUNCTION_POLICY_FILE": str(policy)})
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert (data["route"], data["choice"]) == ("mine", "only-here")
+
+
 def test_serve_refuses_invalid_policy(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("models: {}\nroutes: []\n")

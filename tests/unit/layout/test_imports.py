@@ -46,3 +46,12 @@ def test_building_the_app_and_the_cli_loads_no_emulator() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=ROOT)
     assert out.stdout.strip() == "False"
+
+
+def test_only_the_litellm_provider_configures_litellm() -> None:
+    setters = sorted(
+        str(path.relative_to(ROOT)) for path in RUNTIME.rglob("*.py")
+        if "LITELLM_LOCAL_MODEL_COST_MAP" in path.read_text(encoding="utf-8")
+        and "learned" not in path.parts
+    )
+    assert setters == ["router/providers/litellm_provider.py"]
