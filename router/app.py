@@ -65,6 +65,8 @@ def create_app(
     settings = settings or Settings()
     env = os.environ if environ is None else environ
     policy = policy or load_policy(settings.policy_file, env)
+    for note in policy.deprecations:
+        log.warning("policy %s: %s", settings.policy_file, note)
     configure_tracing(settings.otel_exporter)
     api_keys = read_api_keys(policy, env)
     breakers = CircuitBreakers(settings.breaker.failure_threshold, settings.breaker.cooldown_s,

@@ -158,8 +158,8 @@ class PolicyEngine:
         # Saturated local models go behind the others; they stay as a last resort.
         ordered = [v for v in ordered if not v.spilled] + [v for v in ordered if v.spilled]
         exploration = False
-        if route.explore and not fail_closed and len(ordered) > 1 and not ordered[0].spilled \
-                and self.rng.random() < route.explore:
+        if route.explore_share and not fail_closed and len(ordered) > 1 \
+                and not ordered[0].spilled and self.rng.random() < route.explore_share:
             # Try another eligible candidate first; the usual choice stays next in line.
             pick = self.rng.choice([v for v in ordered[1:] if not v.spilled] or ordered[1:])
             ordered.remove(pick)
@@ -201,10 +201,11 @@ class PolicyEngine:
             return verdict
         if fail_closed:
             waiting = (verdict.load or {}).get("waiting", 0.0)
-            if spill.max_queue is not None and waiting > spill.max_queue:
+            bound = spill.fail_closed_max_waiting
+            if bound is not None and waiting > bound:
                 return replace(verdict, kept=False, kind=VerdictKind.QUEUE_FULL,
                                saturation=reason, reason=(
-                    f"local queue full: {waiting:.0f} waiting > max_queue {spill.max_queue} "
+                    f"local queue full: {waiting:.0f} waiting > fail_closed_max_waiting {bound} "
                     "(fail-closed route: never spills)"))
             return replace(verdict, kind=VerdictKind.SATURATED_QUEUES, saturation=reason,
                            reason=f"saturated ({reason}) but fail-closed: queues here")
@@ -359,11 +360,12 @@ class PolicyEngine:
                     f"min_quality {limits.min_quality:.2f}",
                     **numbers,
                 )
-            if limits.max_cost_per_request is not None and cost > limits.max_cost_per_request:
+            cap = limits.max_cost_per_request_usd
+            if cap is not None and cost > cap:
                 return reject(
                     VerdictKind.OVER_MAX_COST,
-                    f"expected cost ${cost:.6f} is over the route's max_cost_per_request "
-                    f"${limits.max_cost_per_request:.6f}",
+                    f"expected cost ${cost:.6f} is over the route's max_cost_per_request_usd "
+                    f"${cap:.6f}",
                     **numbers,
                 )
             if limits.max_latency_ms is not None and latency > limits.max_latency_ms:

@@ -20,7 +20,7 @@ ROUTES = """
     match: {headers: {x-private: "yes"}}
     candidates: [local]
     on_unavailable: reject
-    spill: {max_waiting: 1, max_queue: 1}
+    spill: {max_waiting: 1, fail_closed_max_waiting: 1}
   - name: spilly
     match: {headers: {x-spill: "yes"}}
     candidates: [local, api]

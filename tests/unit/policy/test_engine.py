@@ -52,7 +52,7 @@ routes:
     match: {teams: [finance]}
     candidates: [best, cheap]
     objective: max_quality
-    constraints: {max_cost_per_request: 0.001}
+    constraints: {max_cost_per_request_usd: 0.001}
   - name: default
     candidates: [best, cheap, local]
     objective: min_cost
@@ -234,7 +234,7 @@ def test_explain_carries_numbers() -> None:
 EXPLORE = POLICY.replace("""  - name: default
     candidates: [best, cheap, local]""", """  - name: default
     candidates: [best, cheap, local]
-    explore: 0.25""")
+    explore_share: 0.25""")
 
 
 def test_exploration_share_is_bounded_and_never_fail_closed() -> None:
