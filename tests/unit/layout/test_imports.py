@@ -55,3 +55,30 @@ def test_only_the_litellm_provider_configures_litellm() -> None:
         and "learned" not in path.parts
     )
     assert setters == ["router/providers/litellm_provider.py"]
+
+
+def modules_importing(root: Path, top: str) -> set[str]:
+    return {
+        str(path.relative_to(ROOT)) for path in root.rglob("*.py")
+        if any(m.split(".")[0] == top for m in imported_modules(path))
+    }
+
+
+def test_only_the_http_layer_imports_fastapi_or_uvicorn() -> None:
+    allowed = {"router/app.py", "router/demo.py", "router/server.py"}
+    for top in ("fastapi", "uvicorn", "starlette"):
+        found = modules_importing(RUNTIME, top)
+        assert {m for m in found if m not in allowed and not m.startswith("router/api/")} == set()
+
+
+def test_local_backend_never_imports_router_and_bench_never_imports_tests() -> None:
+    assert modules_importing(ROOT / "local_backend", "router") == set()
+    assert modules_importing(ROOT / "bench", "tests") == set()
+
+
+def test_the_domain_never_imports_the_api_layer() -> None:
+    found = {
+        str(path.relative_to(ROOT)) for path in (RUNTIME / "gateway").rglob("*.py")
+        if any(m.startswith("router.api") for m in imported_modules(path))
+    }
+    assert found == set()
