@@ -31,7 +31,7 @@ from pathlib import Path
 from redis.asyncio import Redis
 
 from router.accounts import AccessService, AccountsSettings, Limits
-from router.accounts.protocol import KeyCreate, TeamCreate
+from router.accounts.admin_wire import KeyCreate, TeamCreate
 from router.settings import RedisSettings, Settings
 
 LIMITS = Limits(daily_usd=1e6, monthly_usd=1e7, requests_per_minute=10**9, tokens_per_minute=10**12)

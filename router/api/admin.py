@@ -11,8 +11,15 @@ from typing import Annotated, cast
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from router.accounts.admin_wire import (
+    KeyCreate,
+    KeyCreated,
+    KeyOut,
+    SpendOut,
+    TeamCreate,
+    TeamUpdate,
+)
 from router.accounts.models import KEY_ID_PATTERN, TEAM_NAME_PATTERN, TeamRecord
-from router.accounts.protocol import KeyCreate, KeyCreated, KeyOut, SpendOut, TeamCreate, TeamUpdate
 from router.accounts.service import AccessService
 from router.errors import AuthenticationFailed, InvalidRequest, PermissionDenied
 from router.settings import Settings
