@@ -4,8 +4,10 @@
 reservation in one round trip) + settle.
 
     python -m bench.accounts_overhead [--requests 3000] [--loop uvloop] [--json out.json]
+                                      [--redis-url redis://127.0.0.1:6379/15]
 
-Starts a throwaway redis-server on loopback (tests/support/redis_server.py), creates a team
+Uses `--redis-url` (a Redis it may write to) or starts a throwaway
+redis-server on loopback (a benchmark does not reach into tests/), creates a team
 and a key with day and month budgets and both rate limits (so every check runs), then times
 the four calls per request, one request at a time, against Redis and against the in-memory
 store, next to an empty loop ("none"). Target: p50 added <= 1 ms with Redis.
@@ -16,17 +18,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import shutil
+import socket
 import statistics
+import subprocess
+import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from redis.asyncio import Redis
 
 from router.accounts import AccessService, AccountsSettings, Limits
-from router.accounts.protocol import KeyCreate, TeamCreate
+from router.accounts.admin_wire import KeyCreate, TeamCreate
 from router.settings import RedisSettings, Settings
-from tests.support.redis_server import redis_server
 
 LIMITS = Limits(daily_usd=1e6, monthly_usd=1e7, requests_per_minute=10**9, tokens_per_minute=10**12)
 
@@ -105,14 +111,55 @@ async def _bench(url: str, requests: int, warmup: int) -> dict[str, dict[str, fl
     return results
 
 
+@contextmanager
+def throwaway_redis() -> Iterator[str]:
+    """A redis-server on a free loopback port, without persistence; stopped afterwards."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise SystemExit("redis-server is not installed; install it or pass --redis-url")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    with tempfile.TemporaryDirectory() as workdir:
+        proc = subprocess.Popen(
+            [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
+             "--appendonly", "no", "--dir", workdir],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 10
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        raise SystemExit(f"redis-server did not start on port {port}") from None
+                    time.sleep(0.05)
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=10)
+
+
+@contextmanager
+def redis_url(given: str | None) -> Iterator[str]:
+    if given:
+        yield given
+    else:
+        with throwaway_redis() as url:
+            yield url
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--warmup", type=int, default=200)
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], default="asyncio")
     parser.add_argument("--json", type=Path, help="Also write the figures here.")
+    parser.add_argument("--redis-url", help="A running Redis to use instead of a throwaway one.")
     args = parser.parse_args()
-    with redis_server() as url:
+    with redis_url(args.redis_url) as url:
         coro = _bench(url, args.requests, args.warmup)
         if args.loop == "uvloop":
             import uvloop  # an optional speed-up, only imported when asked for

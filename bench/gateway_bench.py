@@ -194,7 +194,7 @@ def main() -> int:
     up_port = free_port()
     upstream = f"http://127.0.0.1:{up_port}"
     with process(
-        [PY, "-m", "router.emulate", "openai", "--port", str(up_port), "--models", "fake-model"],
+        [PY, "-m", "junction_emulate", "openai", "--port", str(up_port), "--models", "fake-model"],
         log=tmp / "emulator.log",
     ):
         wait_http(upstream + "/v1/models")

@@ -123,11 +123,11 @@ def main() -> int:
     lp, ap = free_port(), free_port()
     local, api = f"http://127.0.0.1:{lp}", f"http://127.0.0.1:{ap}"
     results: dict[str, list[dict[str, float]]] = {}
-    with process([PY, "-m", "router.emulate", "vllm", "--port", str(lp), "--models",
+    with process([PY, "-m", "junction_emulate", "vllm", "--port", str(lp), "--models",
                   SERVED, "--ttft", str(LOCAL_TTFT), "--tps", str(LOCAL_TPS),
                   "--max-concurrency", str(args.capacity), "--completion-tokens", str(TOKENS),
                   "--reasoning-tokens", "0"], log=tmp / "vllm.log"), \
-         process([PY, "-m", "router.emulate", "openai", "--port", str(ap), "--models",
+         process([PY, "-m", "junction_emulate", "openai", "--port", str(ap), "--models",
                   "gpt-4o-mini,gpt-4o", "--api-key", API_KEY, "--ttft", str(API_TTFT),
                   "--tps", str(API_TPS),
                   "--completion-tokens", str(TOKENS)], log=tmp / "api.log"):

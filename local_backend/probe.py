@@ -2,7 +2,7 @@
 
 `CapacityProbe` polls each endpoint's `/health` and `/metrics` every `interval_s` seconds in one
 background task and keeps the latest `EndpointLoad` per endpoint, so the request path reads it
-with a dictionary lookup (`snapshot`, `least_loaded`, `predicted_ttft`) and never waits on I/O.
+with a dictionary lookup (`snapshot`, `least_loaded`) and never waits on I/O.
 
 Health: an endpoint is marked down at once when its port refuses connections (the server is
 gone), and after `failure_threshold` consecutive failed polls otherwise (timeouts, 5xx, bad
@@ -177,12 +177,3 @@ class CapacityProbe:
             if best is None or key < best[0]:
                 best = (key, given)
         return None if best is None else best[1]
-
-    def predicted_ttft(self, endpoint: str) -> float | None:
-        """Predicted seconds to first token at `endpoint` now (see `predict_ttft`); None when
-        the endpoint is down, unknown or has served nothing yet.
-        """
-        load = self.snapshot(endpoint)
-        if load is None or not load.healthy:
-            return None
-        return predict_ttft(load)

@@ -18,29 +18,32 @@ from starlette.responses import Response
 from local_backend.probe import CapacityProbe
 from router.accounts import AccessService
 from router.api import admin, feedback, health, internal, openai
-from router.api.responses import error_response, json_response
-from router.availability import Availability
-from router.capacity import LocalCapacity
+from router.api.responses import error_response
 from router.classify import Classifier, RuleClassifier
 from router.classify.sensitivity import warm_up
-from router.egress import EgressGuard
 from router.errors import JunctionError
-from router.execute import Executor
-from router.judging import SampledJudge
+from router.gateway.admit import Admission
+from router.gateway.availability import Availability
+from router.gateway.background import Background
+from router.gateway.capacity import LocalCapacity
+from router.gateway.egress import EgressGuard
+from router.gateway.execute import Executor
+from router.gateway.finish import Finisher
+from router.gateway.judge import SampledJudge
+from router.gateway.live_signals import LiveSignals
+from router.gateway.plan import Planner
+from router.gateway.recording import stats_recorder
+from router.gateway.scorers import load_scorers
+from router.gateway.service import ChatService
 from router.policy.detectors import build_detectors
 from router.policy.engine import PolicyEngine
 from router.policy.loader import load_policy
 from router.policy.schema import Policy
 from router.policy.signals import PolicySignals
-from router.protocol import dotted
 from router.providers.base import Provider
 from router.providers.breaker import CircuitBreakers
 from router.providers.openai_http import OpenAIHttpProvider
-from router.recording import stats_recorder
-from router.scorers import load_scorers
-from router.serving import ChatService
 from router.settings import Settings
-from router.signals import LiveSignals
 from router.stats.store import create_stats_store
 from router.telemetry import Metrics, configure_tracing
 
@@ -62,6 +65,8 @@ def create_app(
     settings = settings or Settings()
     env = os.environ if environ is None else environ
     policy = policy or load_policy(settings.policy_file, env)
+    for note in policy.deprecations:
+        log.warning("policy %s: %s", settings.policy_file, note)
     configure_tracing(settings.otel_exporter)
     api_keys = read_api_keys(policy, env)
     breakers = CircuitBreakers(settings.breaker.failure_threshold, settings.breaker.cooldown_s,
@@ -93,14 +98,14 @@ def create_app(
                         attempt_total_s=settings.timeouts.attempt_total_s,
                         request_total_s=settings.timeouts.request_total_s)
     metrics = Metrics()
+    planner = Planner(classifier or RuleClassifier(extra_detectors=extra_detectors), engine)
+    admission = Admission(access, signals, Background(),
+                          reserve_output_tokens=settings.reserve_output_tokens)
+    finisher = Finisher(policy, metrics, recorders=[stats_recorder(stats)],
+                        log_content=settings.log_content)
     chat = ChatService(
-        classifier=classifier or RuleClassifier(extra_detectors=extra_detectors),
-        engine=engine, executor=executor,
-        prices=signals, metrics=metrics, access=access,
-        recorders=[stats_recorder(stats)],
-        reserve_output_tokens=settings.reserve_output_tokens,
-        judge=SampledJudge(policy, executor, stats.quality_book),
-        log_content=settings.log_content,
+        planner=planner, admission=admission, executor=executor, finisher=finisher,
+        judge=SampledJudge(policy, executor, stats.quality_book), capacity=capacity,
     )
 
     @asynccontextmanager
@@ -133,15 +138,12 @@ def create_app(
         redoc_url=None if hidden else "/redoc",
     )
     app.state.settings = settings
-    app.state.policy = policy
-    app.state.engine = engine
     app.state.breakers = breakers
     app.state.metrics = metrics
     app.state.chat = chat
     app.state.redis = redis
     app.state.stats = stats
     app.state.access = access
-    app.state.capacity = capacity
     app.state.availability = availability
     app.include_router(openai.router)
     app.include_router(feedback.router)
@@ -160,12 +162,12 @@ def app_factory() -> FastAPI:
 
 def make_redis(settings: Settings) -> Redis | None:
     """One client for the whole app; request-path calls bound their own waits."""
-    if not settings.redis_url:
+    if not settings.redis.url:
         return None
     # Bounded and blocking: a burst waits for a pooled connection instead of opening one per
     # request (a 200-request burst once opened 208), which made a healthy Redis look down.
     pool = BlockingConnectionPool.from_url(
-        settings.redis_url,
+        settings.redis.url,
         max_connections=settings.redis.max_connections,
         timeout=max(settings.redis.timeout_ms / 1000.0, 0.5),
         socket_connect_timeout=max(settings.redis.timeout_ms / 1000.0, 0.5),
@@ -201,50 +203,16 @@ def read_api_keys(policy: Policy, environ: Mapping[str, str]) -> dict[str, Secre
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Every error leaves as `{"error": {"message", "type", "param", "code"}}`."""
+    """Every error leaves through `error_response`: `{"error": {"message", "type", "param",
+    "code", "request_id"}}` with the status and headers it maps to."""
 
-    @app.exception_handler(JunctionError)
-    async def junction_error(request: Request, exc: JunctionError) -> Response:
-        return error_response(exc)
+    async def any_error(request: Request, exc: Exception) -> Response:
+        return error_response(exc, request.method, request.url.path)
 
-    @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-        errors = exc.errors()
-        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
-        loc = tuple(p for p in first.get("loc", ()) if p != "body")
-        param = dotted(loc) or None
-        message = f"{param}: {first.get('msg')}" if param else str(first.get("msg"))
-        return json_response(
-            {"error": {"message": message, "type": "invalid_request_error", "param": param,
-                       "code": "validation_error"}},
-            status_code=422,
-        )
-
-    @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-        message = (
-            f"no such endpoint: {request.method} {request.url.path}"
-            if exc.status_code == 404 else str(exc.detail)
-        )
-        return json_response(
-            {"error": {"message": message, "type": "invalid_request_error", "param": None,
-                       "code": code}},
-            status_code=exc.status_code,
-            headers=dict(exc.headers) if exc.headers else None,
-        )
+    for kind in (JunctionError, RequestValidationError, StarletteHTTPException, Exception):
+        app.add_exception_handler(kind, any_error)
 
     @app.exception_handler(openai.ClientDisconnected)
     async def disconnected(request: Request, exc: openai.ClientDisconnected) -> Response:
         # Nobody is listening; 499 (nginx's "client closed request") for the logs.
         return Response(status_code=499)
-
-    @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unexpected error on %s %s", request.method, request.url.path)
-        return json_response(
-            {"error": {"message": f"internal error: {type(exc).__name__}; the gateway logged "
-                       "the details", "type": "server_error", "param": None,
-                       "code": "internal_error"}},
-            status_code=500,
-        )

@@ -12,7 +12,6 @@ from typing import Any
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     parser = build_parser()
     args = parser.parse_args(argv)
     handler = getattr(args, "handler", None)
@@ -54,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     route_sub = route.add_subparsers(dest="route_command", metavar="COMMAND")
     explain = route_sub.add_parser("explain", help="print the decision for a request, offline")
     explain.add_argument("--config", type=Path, default=None,
-                         help="policy file (default: the shipped default policy)")
+                         help="policy file (JUNCTION_POLICY_FILE; default: the shipped policy)")
     explain.add_argument("request", type=Path, help="a chat-completions request body (JSON)")
     explain.add_argument("--header", action="append", default=[], metavar="NAME:VALUE")
     explain.set_defaults(handler=_explain)
@@ -117,7 +116,7 @@ def _explain(args: argparse.Namespace) -> int:
         name, _, value = item.partition(":")
         headers[name.strip().lower()] = value.strip()
     try:
-        result = explain_offline(args.config or _shipped_policy(), raw, headers)
+        result = explain_offline(args.config or _configured_policy(), raw, headers)
     except PolicyError as exc:
         print(f"junction: {exc}", file=sys.stderr)
         return 2
@@ -129,10 +128,11 @@ def _explain(args: argparse.Namespace) -> int:
     return 0
 
 
-def _shipped_policy() -> Path:
-    from router.settings import SHIPPED_POLICY
+def _configured_policy() -> Path:
+    """The policy `junction serve` would load: JUNCTION_POLICY_FILE, else the shipped one."""
+    from router.settings import Settings
 
-    return SHIPPED_POLICY
+    return Settings().policy_file
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -15,14 +15,14 @@ from pathlib import Path
 
 import uvicorn
 
-from router.app import create_app
-from router.emulate import (
+from junction_emulate import (
     EmulatorBehaviour,
     create_anthropic_app,
     create_openai_app,
     create_vllm_app,
     run_in_thread,
 )
+from router.app import create_app
 from router.errors import PolicyError
 from router.server import configure_logging
 from router.settings import Settings
@@ -55,7 +55,6 @@ def say(message: str) -> None:
 
 
 def run_demo(host: str, port: int, policy_file: Path | None) -> int:
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     settings = Settings(host=host, port=port)
     if policy_file is not None:
         settings = settings.model_copy(update={"policy_file": policy_file})

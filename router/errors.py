@@ -6,13 +6,18 @@
     │   ├── AuthenticationFailed (401)
     │   ├── PermissionDenied (403)
     │   ├── NotFound (404)
+    │   ├── MethodNotAllowed (405)
     │   ├── PayloadTooLarge (413)
     │   └── RateLimited (429, with Retry-After)
     └── ServerError (5xx)
         ├── UpstreamError (502): every candidate failed
-        └── ServiceUnavailable (503): nothing may serve it (fail-closed, store down)
+        ├── ServiceUnavailable (503): nothing may serve it (fail-closed, store down)
+        └── InternalError (500): a bug, logged with the request id
 
 `PolicyError` is separate: it is raised at start-up, never while serving.
+
+`router.api.responses.error_response` is the one place any exception becomes a response: it
+turns framework exceptions into these, and gives every body the request id.
 """
 
 from __future__ import annotations
@@ -41,16 +46,25 @@ class JunctionError(Exception):
         self.headers = headers or {}
         self.details = details
 
-    def body(self) -> dict[str, Any]:
-        error: dict[str, Any] = {
-            "message": self.message,
-            "type": self.error_type,
-            "param": self.param,
-            "code": self.code,
-        }
+    def body(self, request_id: str | None = None) -> dict[str, Any]:
+        out = openai_error(self.message, self.error_type, self.code, self.param, request_id)
         if self.details:
-            error["junction"] = self.details
-        return {"error": error}
+            out["error"]["junction"] = self.details
+        return out
+
+
+def openai_error(
+    message: str,
+    type_: str,
+    code: str | None,
+    param: str | None = None,
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    """OpenAI's error body: its four keys, plus Junction's request id when there is one."""
+    error: dict[str, Any] = {"message": message, "type": type_, "param": param, "code": code}
+    if request_id is not None:
+        error["request_id"] = request_id
+    return {"error": error}
 
 
 class ClientError(JunctionError):
@@ -80,6 +94,11 @@ class NotFound(ClientError):
     default_code = "not_found"
 
 
+class MethodNotAllowed(ClientError):
+    status_code = 405
+    default_code = "method_not_allowed"
+
+
 class PayloadTooLarge(ClientError):
     status_code = 413
     default_code = "request_too_large"
@@ -106,6 +125,12 @@ class ServiceUnavailable(ServerError):
     status_code = 503
     error_type = "service_unavailable"
     default_code = "service_unavailable"
+
+
+class InternalError(ServerError):
+    """A bug: the message names only the exception's type; the log has the traceback."""
+
+    default_code = "internal_error"
 
 
 class PolicyError(Exception):

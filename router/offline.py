@@ -7,16 +7,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from router.availability import missing_api_key
 from router.classify import RuleClassifier
-from router.exchange import parse_json
+from router.gateway.availability import missing_api_key
+from router.gateway.plan import Planner
+from router.gateway.scorers import load_scorers
 from router.policy.detectors import build_detectors
 from router.policy.engine import PolicyEngine
 from router.policy.loader import load_policy
 from router.policy.signals import PolicySignals
-from router.scorers import load_scorers
-from router.serving import ChatService
-from router.telemetry import Metrics
 
 
 def explain_offline(
@@ -34,10 +32,5 @@ def explain_offline(
     policy = load_policy(policy_file, env)
     signals = PolicySignals(policy, lambda name: missing_api_key(policy.models[name], env))
     engine = PolicyEngine(policy, signals, scorers=load_scorers(policy, policy_file))
-    service = ChatService(
-        classifier=RuleClassifier(extra_detectors=build_detectors(policy)),
-        engine=engine, executor=None,  # type: ignore[arg-type]
-        prices=signals, metrics=Metrics(),
-    )
-    parse_json(raw)
-    return service.explain(raw, headers)
+    planner = Planner(RuleClassifier(extra_detectors=build_detectors(policy)), engine)
+    return planner.explain(raw, headers)

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 import uvicorn
 
 from router.app import create_app
-from router.execute import Executor
+from router.gateway.execute import Executor
 from router.policy.loader import load_policy
 from router.redact import RedactingFilter
 from router.settings import Settings
@@ -87,7 +87,7 @@ class GatewayServer(uvicorn.Server):
 
 def run_gateway(settings: Settings) -> None:
     """Validate the policy first (so a bad file exits non-zero with its message), then serve."""
-    load_policy(settings.policy_file)
+    policy = load_policy(settings.policy_file)  # once: create_app is handed it
     configure_logging(settings.log_level)
     common: dict[str, object] = {
         "host": settings.host,
@@ -107,6 +107,6 @@ def run_gateway(settings: Settings) -> None:
         uvicorn.run("router.app:app_factory", factory=True, workers=settings.workers,
                     **common)  # type: ignore[arg-type]
         return
-    app = create_app(settings)
+    app = create_app(settings, policy=policy)
     config = uvicorn.Config(app, **common)  # type: ignore[arg-type]
     GatewayServer(config, app.state.chat.executor, settings.shutdown_grace_s).run()

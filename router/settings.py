@@ -1,15 +1,18 @@
-"""Junction's one configuration object: built at start-up, passed in, never read from globals."""
+"""Junction's one configuration object: built at start-up, passed in, never read from globals.
+
+A leaf: every sub-model lives here (stats, accounts, Redis, timeouts...), and this module imports
+nothing of Junction's but the `Sensitivity` enum (itself a leaf).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from router.classify.types import Sensitivity
-from router.stats.settings import StatsSettings
 
 
 class TimeoutSettings(BaseModel):
@@ -50,6 +53,11 @@ class BreakerSettings(BaseModel):
 
 
 class RedisSettings(BaseModel):
+    url: str | None = Field(
+        None,
+        description="Redis for shared stats, keys and budgets (JUNCTION_REDIS__URL; the older "
+        "JUNCTION_REDIS_URL still works). Without it everything lives in memory, per process.",
+    )
     timeout_ms: float = Field(
         1000.0, gt=0,
         description="Longest a request-path Redis call (key check, budget, rate limit) may wait; "
@@ -63,6 +71,53 @@ class RedisSettings(BaseModel):
         description="Most connections the gateway opens to Redis; beyond them a call waits for "
         "a free one (within timeout_ms) rather than opening another.",
     )
+
+
+class StatsSettings(BaseModel):
+    """How much history the stats store keeps and how often replicas sync through Redis."""
+
+    window_s: int = Field(900, ge=60, description="Sliding window the model stats cover.")
+    bucket_s: int = Field(60, ge=1, description="Width of one window bucket (Redis hash).")
+    record_retention_s: int = Field(
+        86_400, ge=60, description="How long a request record stays fetchable for feedback."
+    )
+    memory_max_records: int = Field(
+        20_000, ge=1, description="Records the embedded store keeps (least recent dropped)."
+    )
+    refresh_interval_s: float = Field(
+        2.0, gt=0, description="How often a Redis-backed replica pulls shared stats."
+    )
+    flush_interval_s: float = Field(
+        0.25, gt=0, description="How often queued records are written to Redis in one batch."
+    )
+    flush_batch: int = Field(500, ge=1, description="Most records written in one pipeline.")
+    queue_max: int = Field(
+        10_000, ge=1, description="Records waiting for Redis; beyond it the oldest are dropped."
+    )
+    background_timeout_s: float = Field(
+        2.0, gt=0, description="Longest a background flush or refresh may wait on Redis."
+    )
+    key_prefix: str = Field("junction", min_length=1, description="Prefix of every Redis key.")
+    prior_strength: float = Field(
+        10.0, gt=0, description="Pseudo-observations behind each quality prior."
+    )
+    default_prior_mean: float = Field(
+        0.5, ge=0, le=1, description="Quality prior for a task x model missing from the table."
+    )
+    feedback_weight: float = Field(1.0, gt=0, description="Observations one user vote counts.")
+    judge_weight: float = Field(0.5, gt=0, description="Observations one judge score counts.")
+    credible_mass: float = Field(
+        0.9, gt=0, lt=1, description="Mass of the quality credible interval (0.9: 5%..95%)."
+    )
+
+    @model_validator(mode="after")
+    def _window_holds_whole_buckets(self) -> StatsSettings:
+        if self.window_s % self.bucket_s:
+            raise ValueError(
+                f"stats.window_s ({self.window_s}) must be a multiple of "
+                f"stats.bucket_s ({self.bucket_s})"
+            )
+        return self
 
 
 class AccountsSettings(BaseModel):
@@ -150,7 +205,9 @@ class Settings(BaseSettings):
     workers: int = Field(1, ge=1)
     policy_file: Path = SHIPPED_POLICY
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
-    redis_url: str | None = None
+    redis_url: str | None = Field(
+        None, description="The former name of redis.url; still accepted, redis.url wins."
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_content: bool = Field(
         False, description="Log prompt and completion text. Off unless an operator turns it on."
@@ -184,3 +241,11 @@ class Settings(BaseSettings):
         description="Where spans go: otlp (OTLP/HTTP; OTEL_EXPORTER_OTLP_ENDPOINT and the other "
         "standard OTEL_* variables apply), console (debugging) or none.",
     )
+
+    @model_validator(mode="after")
+    def _one_redis_url(self) -> Settings:
+        # Both names read the same value afterwards, whichever the operator set.
+        if self.redis.url is None and self.redis_url is not None:
+            self.redis = self.redis.model_copy(update={"url": self.redis_url})
+        self.redis_url = self.redis.url
+        return self

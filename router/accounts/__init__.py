@@ -12,7 +12,7 @@ from router.accounts.models import (
     SpendReport,
 )
 from router.accounts.service import AccessService
-from router.accounts.settings import AccountsSettings
+from router.settings import AccountsSettings
 
 __all__ = [
     "AccessService",

@@ -6,13 +6,13 @@ from collections.abc import Awaitable
 from datetime import timedelta
 from typing import TypeVar
 
+from router.accounts.admin_wire import KeyCreate, TeamCreate, TeamUpdate
 from router.accounts.keys import KeyHasher, new_key_id, new_secret
 from router.accounts.models import KeyRecord, Limits, TeamRecord
 from router.accounts.periods import Clock, utc
-from router.accounts.protocol import KeyCreate, TeamCreate, TeamUpdate
-from router.accounts.settings import AccountsSettings
 from router.accounts.store import AccountStore, StoreUnavailable
 from router.errors import InvalidRequest, NotFound, ServiceUnavailable
+from router.settings import AccountsSettings
 
 T = TypeVar("T")
 

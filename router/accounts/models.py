@@ -143,9 +143,6 @@ class Principal:
     def allows_model(self, model: str) -> bool:
         return self.allowed_models is None or model in self.allowed_models
 
-    def allows_route(self, route: str) -> bool:
-        return self.allowed_routes is None or route in self.allowed_routes
-
 
 @dataclass(frozen=True, slots=True)
 class Counter:
@@ -182,10 +179,6 @@ class Reservation:
     amount_micro: int
     counters: tuple[Counter, ...]
     enforced: bool = True
-
-    @property
-    def amount_usd(self) -> float:
-        return micro_to_usd(self.amount_micro)
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,7 +52,6 @@ from router.accounts.principals import anonymous_principal, principal_for
 from router.accounts.ratelimits import rate_limited, rules_for, too_large
 from router.accounts.redis_store import RedisAccountStore
 from router.accounts.retry import FinishRetrier, RetryPolicy
-from router.accounts.settings import AccountsSettings
 from router.accounts.store import (
     AccountStore,
     ReserveOutcome,
@@ -60,7 +59,7 @@ from router.accounts.store import (
     StoreUnavailable,
 )
 from router.errors import AuthenticationFailed, PermissionDenied, ServiceUnavailable
-from router.settings import Settings
+from router.settings import AccountsSettings, Settings
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -75,9 +74,8 @@ _UNLIMITED = BudgetStatus(soft_exceeded=False, hard_exceeded=False, which=None, 
 
 
 def accounts_settings(settings: Settings) -> AccountsSettings:
-    """`settings.accounts`, or the defaults while `Settings` does not declare that field."""
-    found = getattr(settings, "accounts", None)
-    return found if isinstance(found, AccountsSettings) else AccountsSettings()
+    """The accounts sub-model of `Settings` (JUNCTION_ACCOUNTS__*)."""
+    return settings.accounts
 
 
 class AccessService:

@@ -9,13 +9,19 @@ import hmac
 from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
-from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from router.accounts.admin_wire import (
+    KeyCreate,
+    KeyCreated,
+    KeyOut,
+    SpendOut,
+    TeamCreate,
+    TeamUpdate,
+)
 from router.accounts.models import KEY_ID_PATTERN, TEAM_NAME_PATTERN, TeamRecord
-from router.accounts.protocol import KeyCreate, KeyCreated, KeyOut, SpendOut, TeamCreate, TeamUpdate
 from router.accounts.service import AccessService
-from router.errors import AuthenticationFailed, PermissionDenied
+from router.errors import AuthenticationFailed, InvalidRequest, PermissionDenied
 from router.settings import Settings
 
 _bearer = HTTPBearer(
@@ -116,14 +122,7 @@ async def read_spend(
     """Spend, live reservations and limits for the current UTC day and month. Give exactly
     one of `team` or `key_id`."""
     if (team is None) == (key_id is None):
-        raise RequestValidationError(
-            [
-                {
-                    "type": "value_error",
-                    "loc": ("query", "team" if team is None else "key_id"),
-                    "msg": "give exactly one of the query parameters team or key_id",
-                    "input": None,
-                }
-            ]
-        )
+        # The same rule, status and shape as feedback's "exactly one of score and thumbs".
+        raise InvalidRequest("give exactly one of the query parameters team or key_id",
+                             param="team" if team is None else "key_id")
     return SpendOut.of(await access.spend(key_id=key_id, team=team))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.requests import Request
 
 from router.errors import PayloadTooLarge
-from router.serving import ChatService
+from router.gateway.service import ChatService
 from router.settings import Settings
 
 

@@ -6,6 +6,8 @@ same 404 as for an unknown id, so request ids seen in logs or headers reveal not
 
 from __future__ import annotations
 
+import logging
+
 from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 
@@ -13,11 +15,12 @@ from router.accounts.ownership import is_admin_token, owns_request
 from router.api.deps import read_body
 from router.api.responses import json_response
 from router.errors import InvalidRequest
-from router.exchange import parse_json
+from router.gateway.plan import parse_json
 from router.protocol import FeedbackRequest, validation_error
 from router.stats.records import RequestRecord
 
 router = APIRouter(tags=["feedback"])
+log = logging.getLogger("junction.feedback")
 FEEDBACK_MAX_BYTES = 64 * 1024  # a score and an id; a fixed cap, not JUNCTION_MAX_BODY_BYTES
 
 
@@ -46,6 +49,10 @@ async def feedback(request: Request) -> Response:
     estimate = await request.app.state.stats.quality_book.add_feedback(
         body.request_id, score, may_rate=may_rate
     )
+    if body.comment and request.app.state.settings.log_content:
+        # A comment is the caller's own text: logged only where prompts are (content logging).
+        log.info("feedback request=%s score=%.2f comment=%r", body.request_id, score,
+                 body.comment)
     return json_response({
         "request_id": body.request_id,
         "accepted": True,

@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 
 from router.api.internal import check_internal_token
 from router.api.responses import json_response
-from router.availability import Availability
+from router.gateway.availability import Availability
 
 router = APIRouter(tags=["health"])
 

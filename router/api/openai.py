@@ -17,7 +17,7 @@ from fastapi.responses import StreamingResponse
 from router.api.deps import chat_service, read_body, settings
 from router.api.responses import json_response
 from router.errors import NotFound
-from router.exchange import Reply
+from router.gateway.finish import Reply
 from router.policy.schema import Policy
 
 router = APIRouter(tags=["openai"])

@@ -8,7 +8,7 @@ from router.policy.schema import Match, Policy, Route
 
 
 def policy_warnings(policy: Policy) -> list[str]:
-    warnings: list[str] = []
+    warnings: list[str] = list(policy.deprecations)
     for index, route in enumerate(policy.routes):
         for earlier in policy.routes[:index]:
             if _covers(earlier.match, route.match):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Literal, Protocol
 
 from router.classify.types import Classification, Task
@@ -15,6 +16,56 @@ from router.policy.pricing import ModelPrice
 from router.policy.schema import Objective, Spill
 
 Role = Literal["candidate", "fallback"]
+
+
+class VerdictKind(StrEnum):
+    """Why a model was kept or rejected, for code; `Verdict.reason` says it for people."""
+
+    ELIGIBLE = "eligible"
+    NOT_ALLOWED = "not_allowed"
+    SENSITIVE_EXTERNAL = "sensitive_external"
+    UNSCANNABLE_LOCAL = "unscannable_local"
+    BUDGET_LOCAL_ONLY = "budget_local_only"
+    LACKS_CAPABILITY = "lacks_capability"
+    CONTEXT_TOO_SMALL = "context_too_small"
+    UNAVAILABLE = "unavailable"
+    BELOW_MIN_QUALITY = "below_min_quality"
+    OVER_MAX_COST = "over_max_cost"
+    OVER_MAX_LATENCY = "over_max_latency"
+    # Local and saturated: moved behind the others (spilled), kept in place on a fail-closed
+    # route (queues), or dropped there once its queue passes the route's bound.
+    SPILLED = "spilled"
+    SATURATED_QUEUES = "saturated_queues"
+    QUEUE_FULL = "queue_full"
+
+
+class RejectionKind(StrEnum):
+    """Why nothing may serve a request; the value is the error body's `code`."""
+
+    ROUTE_NOT_ALLOWED = "route_not_allowed"
+    MODEL_NOT_ALLOWED = "model_not_allowed"
+    SENSITIVE_EXTERNAL = "sensitive_data_external_model"
+    NO_MATCHING_ROUTE = "no_matching_route"
+    CONTEXT_LENGTH_EXCEEDED = "context_length_exceeded"
+    CANNOT_SERVE = "model_cannot_serve_request"
+    MODEL_UNAVAILABLE = "model_unavailable"
+    NO_LOCAL_MODEL_AVAILABLE = "no_local_model_available"
+    NO_MODEL_AVAILABLE = "no_model_available"
+
+    @property
+    def status(self) -> int:
+        """403: the caller may not; 503: nothing can now (retry later); 400: the request."""
+        if self in _FORBIDDEN:
+            return 403
+        if self in _UNAVAILABLE:
+            return 503
+        return 400
+
+
+_FORBIDDEN = frozenset({RejectionKind.ROUTE_NOT_ALLOWED, RejectionKind.MODEL_NOT_ALLOWED,
+                        RejectionKind.SENSITIVE_EXTERNAL})
+_UNAVAILABLE = frozenset({RejectionKind.MODEL_UNAVAILABLE, RejectionKind.NO_LOCAL_MODEL_AVAILABLE,
+                          RejectionKind.NO_MODEL_AVAILABLE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +93,10 @@ class RoutingSignals(Protocol):
         ...
 
     def saturation(self, model: str, spill: Spill) -> str | None:
-        """Why the model counts as saturated under these thresholds (with hysteresis)."""
+        """Why the model counts as saturated under these thresholds (with hysteresis).
+
+        Reads only; the caller that acts on the decision moves the state (`SpillCheck`).
+        """
         ...
 
 
@@ -86,11 +140,15 @@ class Verdict:
     expected_latency_ms: float | None = None
     load: Mapping[str, float] | None = None
     spilled: bool = False
+    kind: VerdictKind = VerdictKind.ELIGIBLE
+    # The measures over their thresholds when the model is saturated (for the spill header).
+    saturation: str | None = None
 
     def to_dict(self) -> dict[str, object]:
         return {
             "load": None if self.load is None else dict(self.load),
             "spilled": self.spilled,
+            "kind": self.kind.value,
             "model": self.model,
             "role": self.role,
             "kept": self.kept,
@@ -108,12 +166,29 @@ class Verdict:
 
 
 @dataclass(frozen=True, slots=True)
+class SpillCheck:
+    """One saturation reading a decision was made on; serving hands it back to move the
+    hysteresis state, explain does not."""
+
+    model: str
+    spill: Spill
+    saturated: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Rejection:
     """Why nothing may serve the request; the API turns it into an OpenAI-shaped error."""
 
-    status: int
-    code: str
+    kind: RejectionKind
     message: str
+
+    @property
+    def status(self) -> int:
+        return self.kind.status
+
+    @property
+    def code(self) -> str:
+        return self.kind.value
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +207,7 @@ class Decision:
     router_score: float | None = None
     # The route's choice for content that cannot be scanned; the egress guard reads it too.
     unscannable_policy: Literal["local", "allow"] = "allow"
+    spill_checks: tuple[SpillCheck, ...] = ()
 
     @property
     def chosen(self) -> str | None:
@@ -154,6 +230,7 @@ class Decision:
             "rejection": None
             if self.rejection is None
             else {
+                "kind": self.rejection.kind.value,
                 "status": self.rejection.status,
                 "code": self.rejection.code,
                 "message": self.rejection.message,

@@ -18,10 +18,13 @@ from router.policy.decision import (
     PromptScorer,
     QualityView,
     Rejection,
+    RejectionKind,
     RequestContext,
     Role,
     RoutingSignals,
+    SpillCheck,
     Verdict,
+    VerdictKind,
 )
 from router.policy.schema import Match, ModelSpec, Objective, Policy, Reasoning, Route, Spill
 
@@ -31,11 +34,20 @@ __all__ = [
     "PromptScorer",
     "QualityView",
     "Rejection",
+    "RejectionKind",
     "RequestContext",
     "RoutingSignals",
     "UnknownModel",
     "Verdict",
+    "VerdictKind",
 ]
+
+
+# A model named directly and rejected: the verdict's kind picks the status and code.
+_DIRECT_REJECTION = {
+    VerdictKind.NOT_ALLOWED: RejectionKind.MODEL_NOT_ALLOWED,
+    VerdictKind.UNAVAILABLE: RejectionKind.MODEL_UNAVAILABLE,
+}
 
 
 class UnknownModel(LookupError):
@@ -69,7 +81,7 @@ class PolicyEngine:
             route = self._routes[requested]
             if ctx.allowed_routes is not None and requested not in ctx.allowed_routes:
                 return self._refuse(
-                    requested, classification, 403, "route_not_allowed",
+                    requested, classification, RejectionKind.ROUTE_NOT_ALLOWED,
                     f"route {requested!r} is not allowed for this key or team; allowed: "
                     f"{', '.join(sorted(ctx.allowed_routes)) or 'none'}",
                 )
@@ -128,8 +140,9 @@ class PolicyEngine:
             or classification.is_sensitive
             or _keeps_unscannable_local(route, classification)
         )
+        checks: list[SpillCheck] = []
         if route.spill is not None:
-            verdicts = [self._spill(v, route.spill, fail_closed) for v in verdicts]
+            verdicts = [self._spill(v, route.spill, fail_closed, checks) for v in verdicts]
         primaries = [v for v in verdicts if v.kept and v.role == "candidate"]
         fallbacks = [v for v in verdicts if v.kept and v.role == "fallback"]
         ordered = _order(primaries, route.objective)
@@ -145,8 +158,8 @@ class PolicyEngine:
         # Saturated local models go behind the others; they stay as a last resort.
         ordered = [v for v in ordered if not v.spilled] + [v for v in ordered if v.spilled]
         exploration = False
-        if route.explore and not fail_closed and len(ordered) > 1 and not ordered[0].spilled \
-                and self.rng.random() < route.explore:
+        if route.explore_share and not fail_closed and len(ordered) > 1 \
+                and not ordered[0].spilled and self.rng.random() < route.explore_share:
             # Try another eligible candidate first; the usual choice stays next in line.
             pick = self.rng.choice([v for v in ordered[1:] if not v.spilled] or ordered[1:])
             ordered.remove(pick)
@@ -172,22 +185,32 @@ class PolicyEngine:
             exploration=exploration,
             router_score=router_score,
             unscannable_policy=route.unscannable,
+            spill_checks=tuple(checks),
         )
 
-    def _spill(self, verdict: Verdict, spill: Spill, fail_closed: bool) -> Verdict:
+    def _spill(
+        self, verdict: Verdict, spill: Spill, fail_closed: bool, checks: list[SpillCheck]
+    ) -> Verdict:
         if not verdict.kept or self.policy.models[verdict.model].backend != "local":
             return verdict
         reason = self.signals.saturation(verdict.model, spill)
+        if verdict.load is not None:
+            # Only a model the probe has seen has a state to move (as before the split).
+            checks.append(SpillCheck(verdict.model, spill, reason is not None))
         if reason is None:
             return verdict
         if fail_closed:
             waiting = (verdict.load or {}).get("waiting", 0.0)
-            if spill.max_queue is not None and waiting > spill.max_queue:
-                return replace(verdict, kept=False, reason=(
-                    f"local queue full: {waiting:.0f} waiting > max_queue {spill.max_queue} "
+            bound = spill.fail_closed_max_waiting
+            if bound is not None and waiting > bound:
+                return replace(verdict, kept=False, kind=VerdictKind.QUEUE_FULL,
+                               saturation=reason, reason=(
+                    f"local queue full: {waiting:.0f} waiting > fail_closed_max_waiting {bound} "
                     "(fail-closed route: never spills)"))
-            return replace(verdict, reason=f"saturated ({reason}) but fail-closed: queues here")
-        return replace(verdict, spilled=True, reason=f"spilled: local saturated ({reason})")
+            return replace(verdict, kind=VerdictKind.SATURATED_QUEUES, saturation=reason,
+                           reason=f"saturated ({reason}) but fail-closed: queues here")
+        return replace(verdict, spilled=True, kind=VerdictKind.SPILLED, saturation=reason,
+                       reason=f"spilled: local saturated ({reason})")
 
     def _decide_direct(
         self, model: str, classification: Classification, ctx: RequestContext
@@ -197,12 +220,8 @@ class PolicyEngine:
         if not verdict.kept:
             sensitive_external = classification.is_sensitive and verdict.residency == "external"
             rejection = Rejection(
-                status=403 if sensitive_external or verdict.reason.startswith("not allowed")
-                else 503 if verdict.reason.startswith("unavailable") else 400,
-                code="sensitive_data_external_model" if sensitive_external
-                else "model_not_allowed" if verdict.reason.startswith("not allowed")
-                else "model_unavailable" if verdict.reason.startswith("unavailable")
-                else "model_cannot_serve_request",
+                kind=RejectionKind.SENSITIVE_EXTERNAL if sensitive_external
+                else _DIRECT_REJECTION.get(verdict.kind, RejectionKind.CANNOT_SERVE),
                 message=f"model {model!r} cannot serve this request: {verdict.reason}",
             )
         return Decision(
@@ -222,7 +241,7 @@ class PolicyEngine:
             # with the request, not with the policy.
             return self._cannot_serve(matching, classification, ctx)
         return self._refuse(
-            "none", classification, 400, "no_matching_route",
+            "none", classification, RejectionKind.NO_MATCHING_ROUTE,
             "no route of the policy matches this request and the policy has no catch-all route; "
             "name a model or route, or add a route without 'match'",
         )
@@ -237,7 +256,7 @@ class PolicyEngine:
         window = self.policy.models[largest].context_window
         if needed > window:
             return self._refuse(
-                "none", c, 400, "context_length_exceeded",
+                "none", c, RejectionKind.CONTEXT_LENGTH_EXCEEDED,
                 f"this request needs about {needed} tokens of context ({c.prompt_tokens} of "
                 f"prompt + {output} for the answer, max_tokens); the largest context window of "
                 f"the models it may use is {window} ({largest}); shorten the messages or "
@@ -253,17 +272,17 @@ class PolicyEngine:
                 reasons.append(f"{name}'s window {spec.context_window} < {needed} tokens")
         detail = "; ".join(reasons)
         return self._refuse(
-            "none", c, 400, "model_cannot_serve_request",
+            "none", c, RejectionKind.CANNOT_SERVE,
             f"no model this request may use can serve it: {detail}",
         )
 
     def _refuse(
-        self, route: str, classification: Classification, status: int, code: str, message: str
+        self, route: str, classification: Classification, kind: RejectionKind, message: str
     ) -> Decision:
         return Decision(
             route=route, objective="direct", attempts=(), verdicts=(),
             classification=classification, fail_closed=True,
-            rejection=Rejection(status, code, message),
+            rejection=Rejection(kind, message),
         )
 
     # -- judging one model -------------------------------------------------------------------
@@ -280,13 +299,15 @@ class PolicyEngine:
         spec = self.policy.models[name]
         residency = spec.effective_residency
 
-        def reject(reason: str, **numbers: float | str | None) -> Verdict:
-            return Verdict(name, role, False, reason, residency, **numbers)  # type: ignore[arg-type]
+        def reject(kind: VerdictKind, reason: str, **numbers: float | str | None) -> Verdict:
+            return Verdict(name, role, False, reason, residency, kind=kind,
+                           **numbers)  # type: ignore[arg-type]
 
         if ctx.allowed_models is not None and name not in ctx.allowed_models:
-            return reject("not allowed for this key or team")
+            return reject(VerdictKind.NOT_ALLOWED, "not allowed for this key or team")
         if classification.is_sensitive and residency == "external":
             return reject(
+                VerdictKind.SENSITIVE_EXTERNAL,
                 f"sensitive request ({_findings_text(classification)}) never goes to an "
                 "external model"
             )
@@ -296,22 +317,25 @@ class PolicyEngine:
             and _keeps_unscannable_local(route, classification)
         ):
             return reject(
+                VerdictKind.UNSCANNABLE_LOCAL,
                 f"holds content that cannot be scanned ({_unscannable_text(classification)}); "
                 f"route {route.name!r} keeps such requests on local models (unscannable: local)"
             )
         if local_only and residency == "external":
-            return reject(f"{local_only}: this route keeps to local models")
+            return reject(VerdictKind.BUDGET_LOCAL_ONLY,
+                          f"{local_only}: this route keeps to local models")
         missing = _missing_capabilities(spec, classification)
         if missing:
-            return reject(f"lacks capability: {', '.join(missing)}")
+            return reject(VerdictKind.LACKS_CAPABILITY, f"lacks capability: {', '.join(missing)}")
         needed = classification.prompt_tokens + (ctx.max_output_tokens or 256)
         if needed > spec.context_window:
             return reject(
+                VerdictKind.CONTEXT_TOO_SMALL,
                 f"needs about {needed} tokens of context; its window is {spec.context_window}"
             )
         unavailable = self.signals.unavailable_reason(name)
         if unavailable is not None:
-            return reject(f"unavailable: {unavailable}")
+            return reject(VerdictKind.UNAVAILABLE, f"unavailable: {unavailable}")
 
         task = classification.task
         quality = self.signals.quality(task, name)
@@ -331,18 +355,22 @@ class PolicyEngine:
             limits = route.constraints
             if limits.min_quality is not None and quality.mean < limits.min_quality:
                 return reject(
+                    VerdictKind.BELOW_MIN_QUALITY,
                     f"quality {quality.mean:.2f} for {task.value} is below the route's "
                     f"min_quality {limits.min_quality:.2f}",
                     **numbers,
                 )
-            if limits.max_cost_per_request is not None and cost > limits.max_cost_per_request:
+            cap = limits.max_cost_per_request_usd
+            if cap is not None and cost > cap:
                 return reject(
-                    f"expected cost ${cost:.6f} is over the route's max_cost_per_request "
-                    f"${limits.max_cost_per_request:.6f}",
+                    VerdictKind.OVER_MAX_COST,
+                    f"expected cost ${cost:.6f} is over the route's max_cost_per_request_usd "
+                    f"${cap:.6f}",
                     **numbers,
                 )
             if limits.max_latency_ms is not None and latency > limits.max_latency_ms:
                 return reject(
+                    VerdictKind.OVER_MAX_LATENCY,
                     f"expected latency {latency:.0f} ms is over the route's max_latency_ms "
                     f"{limits.max_latency_ms:.0f}",
                     **numbers,
@@ -431,20 +459,18 @@ def _nothing_left(route: Route, c: Classification, verdicts: list[Verdict]) -> R
     reasons = "; ".join(f"{v.model}: {v.reason}" for v in verdicts) or "no models"
     if c.is_sensitive:
         return Rejection(
-            503,
-            "no_local_model_available",
+            RejectionKind.NO_LOCAL_MODEL_AVAILABLE,
             f"route {route.name!r}: this request is {_findings_text(c)} and must stay on local "
             f"models, but none can serve it now (fail-closed; nothing was sent). {reasons}",
         )
     if _keeps_unscannable_local(route, c):
         return Rejection(
-            503,
-            "no_local_model_available",
+            RejectionKind.NO_LOCAL_MODEL_AVAILABLE,
             f"route {route.name!r}: this request holds content that cannot be scanned "
             f"({_unscannable_text(c)}) and the route keeps such requests on local models, but "
             f"none can serve it now (fail-closed; nothing was sent). {reasons}",
         )
     return Rejection(
-        503, "no_model_available",
+        RejectionKind.NO_MODEL_AVAILABLE,
         f"route {route.name!r}: no model can serve this request. {reasons}",
     )

@@ -18,6 +18,14 @@ from pydantic import ValidationError
 from router.errors import PolicyError
 from router.policy.schema import Policy, PolicyReferenceError
 
+# Keys renamed in a route, old path -> new name. The old names are accepted, and warned about
+# by `junction policy check`, for one release.
+RENAMED_ROUTE_KEYS: dict[tuple[str, ...], str] = {
+    ("explore",): "explore_share",
+    ("constraints", "max_cost_per_request"): "max_cost_per_request_usd",
+    ("spill", "max_queue"): "fail_closed_max_waiting",
+}
+
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -48,10 +56,37 @@ def parse_policy(text: str, *, source: str, environ: Mapping[str, str]) -> Polic
             "${NAME:-default} in the policy", *missing]))
     if not isinstance(data, dict):
         raise PolicyError(f"{source}:{root.start_mark.line + 1}: the top level must be a mapping")
+    deprecations = _rename_old_keys(data, root)
     try:
-        return Policy.model_validate(data)
+        policy = Policy.model_validate(data)
     except ValidationError as exc:
         raise PolicyError(_describe(exc, root, source)) from None
+    policy._deprecations = tuple(deprecations)
+    return policy
+
+
+def _rename_old_keys(data: dict[str, Any], root: yaml.Node) -> list[str]:
+    """Rename old route keys in place; one note per rename, naming its line and the new key.
+
+    A route that gives both names keeps the old one, so validation refuses it as unknown.
+    """
+    notes: list[str] = []
+    routes = data.get("routes")
+    for index, route in enumerate(routes if isinstance(routes, list) else []):
+        for path, new in RENAMED_ROUTE_KEYS.items():
+            *parents, old = path
+            holder: Any = route
+            for part in parents:
+                holder = holder.get(part) if isinstance(holder, dict) else None
+            if not isinstance(holder, dict) or old not in holder or new in holder:
+                continue
+            holder[new] = holder.pop(old)
+            loc = ("routes", index, *path)
+            node = _find_node(root, loc)
+            line = f"line {node.start_mark.line + 1}: " if node is not None else ""
+            notes.append(f"{line}{_dotted(loc)} is the old name of '{new}'; it still works in "
+                         "this release but will not in the next: rename it")
+    return notes
 
 
 def _yaml_error(exc: yaml.YAMLError, source: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from router.classify.types import Capability, Sensitivity, Task
 
@@ -128,7 +128,7 @@ class Match(_Strict):
 
 class Constraints(_Strict):
     min_quality: float | None = Field(None, ge=0, le=1)
-    max_cost_per_request: float | None = Field(None, ge=0)
+    max_cost_per_request_usd: float | None = Field(None, ge=0)
     max_latency_ms: float | None = Field(None, gt=0, description="Bound on expected p95 latency.")
 
 
@@ -144,7 +144,7 @@ class Spill(_Strict):
     max_kv_cache: float | None = Field(None, gt=0, le=1, description="KV-cache usage, 0-1.")
     max_predicted_ttft_ms: float | None = Field(None, gt=0)
     resume_ratio: float = Field(0.7, gt=0, lt=1)
-    max_queue: int | None = Field(
+    fail_closed_max_waiting: int | None = Field(
         None, ge=0,
         description="Fail-closed routes never spill; above this many queued requests they 503.",
     )
@@ -209,7 +209,7 @@ class Route(_Strict):
     )
     spill: Spill | None = None
     reasoning: Reasoning | None = None
-    explore: float = Field(
+    explore_share: float = Field(
         0.0, ge=0, le=0.25,
         description="Share of requests sent to another eligible candidate to keep its numbers "
                     "fresh. Never on fail-closed routes or sensitive requests.",
@@ -325,6 +325,12 @@ class Policy(_Strict):
     quality: dict[Task, dict[str, float]] = Field(default_factory=dict)
     defaults: Defaults = Defaults()
     sensitivity: SensitivitySettings = SensitivitySettings()
+    # Old key names the loader accepted and renamed, for `junction policy check` to warn about.
+    _deprecations: tuple[str, ...] = PrivateAttr(default=())
+
+    @property
+    def deprecations(self) -> tuple[str, ...]:
+        return self._deprecations
 
     @model_validator(mode="after")
     def _check_references(self) -> Policy:

@@ -96,7 +96,6 @@ class Completion:
     body: bytes
     usage: Usage
     upstream_ms: float
-    reasoning_chars: int = 0
 
 
 @dataclass(slots=True)

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from router.errors import openai_error
 from router.providers.base import (
     AttemptFailed,
     CallTarget,
@@ -51,7 +52,6 @@ class LiteLLMProvider:
     starts listening meanwhile and only a litellm model's first request can wait for it."""
 
     def __init__(self, timeouts: TimeoutSettings) -> None:
-        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         self.timeouts = timeouts
         self._module: Any = None
         self._import_error: BaseException | None = None
@@ -59,6 +59,9 @@ class LiteLLMProvider:
         self._loader.start()
 
     def _load(self) -> None:
+        # The one place Junction configures litellm. Its price map ships in the package: read
+        # that copy rather than fetch one from the internet at import (set before importing).
+        os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         try:
             import litellm
         except BaseException as exc:  # surfaced to the first caller, not lost in a thread
@@ -212,8 +215,7 @@ def _attempt_failed(exc: Exception) -> AttemptFailed:
         return AttemptFailed(str(status or "connect_error"), message, retryable=True,
                              status=status)
     if isinstance(status, int):
-        body = orjson.dumps({"error": {"message": message, "type": "upstream_error",
-                                       "param": None, "code": name}})
+        body = orjson.dumps(openai_error(message, "upstream_error", name))
         return AttemptFailed(str(status), message, retryable=retryable_status(status),
                              status=status, body=body)
     return AttemptFailed("error", message, retryable=True)

@@ -6,6 +6,8 @@ from typing import Any
 
 import orjson
 
+from router.errors import openai_error
+
 DONE = b"data: [DONE]\n\n"
 
 
@@ -80,6 +82,4 @@ def encode_event(obj: Any) -> bytes:
 
 
 def error_event(message: str, code: str = "upstream_stream_error") -> bytes:
-    return encode_event(
-        {"error": {"message": message, "type": "upstream_error", "param": None, "code": code}}
-    )
+    return encode_event(openai_error(message, "upstream_error", code))

@@ -4,6 +4,5 @@ The gateway builds one `StatsStore` with `store.create_stats_store` and calls `r
 each response, `snapshot()` and `quality_book.quality()` while routing, and
 `quality_book.add_feedback()` from the feedback endpoint.
 
-Nothing is re-exported here on purpose: `router.settings` imports `router.stats.settings`, and a
-package `__init__` that pulled in the stores (which import `router.settings`) would make a cycle.
+Nothing is re-exported here: importing one store should not pull in the others.
 """

@@ -6,9 +6,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
+from router.settings import StatsSettings
 from router.stats.quality import MemoryLedger, QualityBook, QualityPriors
 from router.stats.records import RequestRecord
-from router.stats.settings import StatsSettings
 from router.stats.window import ModelStats, SlidingWindow, contributions
 
 

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from router.errors import InvalidRequest, NotFound
+from router.settings import StatsSettings
 from router.stats.beta import beta_quantile
 from router.stats.records import RequestRecord
-from router.stats.settings import StatsSettings
 from router.stats.window import Pair
 
 QualityPriors = Mapping[str, Mapping[str, float]]

@@ -24,11 +24,11 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 
 from router.errors import ServiceUnavailable
+from router.settings import StatsSettings
 from router.stats.quality import QualityBook, QualityPriors
 from router.stats.quality_redis import RedisFeedbackLedger
 from router.stats.records import RequestRecord
 from router.stats.redis_codec import REDIS_FAILURES, RedisKeys, decode, encode
-from router.stats.settings import StatsSettings
 from router.stats.window import ModelStats, SlidingWindow, contributions
 
 logger = logging.getLogger(__name__)

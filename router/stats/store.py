@@ -13,12 +13,11 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
-from router.settings import RedisSettings
+from router.settings import RedisSettings, StatsSettings
 from router.stats.memory import MemoryStatsStore
 from router.stats.quality import QualityBook, QualityPriors
 from router.stats.records import RequestRecord
 from router.stats.redis_store import RedisStatsStore
-from router.stats.settings import StatsSettings
 from router.stats.window import ModelStats
 
 

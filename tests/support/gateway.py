@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
+from junction_emulate import run_in_thread
 from router.app import create_app
 from router.classify import Classifier
-from router.emulate import run_in_thread
 from router.settings import Settings
 
 

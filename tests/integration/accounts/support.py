@@ -8,8 +8,8 @@ from typing import Any
 from redis.asyncio import Redis
 
 from router.accounts import AccessService, AccountsSettings, Limits
+from router.accounts.admin_wire import KeyCreate, TeamCreate
 from router.accounts.periods import Clock
-from router.accounts.protocol import KeyCreate, TeamCreate
 from router.settings import RedisSettings, Settings
 
 

@@ -10,14 +10,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import uvicorn
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from pydantic import SecretStr
 
 from router.accounts import AccessService
 from router.api import admin
-from router.errors import AuthenticationFailed, JunctionError
+from router.app import install_error_handlers
+from router.errors import AuthenticationFailed
 from router.settings import Settings
 from tests.support.redis_server import free_port
 
@@ -32,16 +31,7 @@ def _app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.access = AccessService.create(settings, None)
 
-    @app.exception_handler(JunctionError)
-    async def junction_error(_: Request, exc: JunctionError) -> JSONResponse:
-        return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers)
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0]
-        param = ".".join(str(part) for part in first["loc"][1:])
-        body = {"message": first["msg"], "type": "invalid_request_error", "param": param}
-        return JSONResponse({"error": {**body, "code": "invalid_value"}}, status_code=422)
+    install_error_handlers(app)  # the gateway's one mapping of exceptions to responses
 
     return app
 
@@ -129,7 +119,8 @@ def test_malformed_requests_are_422_naming_the_field(
 def test_spend_needs_exactly_one_of_team_or_key(client: httpx.Client) -> None:
     for query in ({}, {"team": "acme", "key_id": "abcdefgh"}):
         response = client.get("/admin/spend", headers=ADMIN, params=query)
-        assert response.status_code == 422
+        # A rule across fields: 400, as feedback's "exactly one of score and thumbs".
+        assert response.status_code == 400
         assert response.json()["error"]["param"] in ("team", "key_id")
 
 

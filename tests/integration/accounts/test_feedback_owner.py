@@ -9,7 +9,7 @@ import httpx
 import openai
 import pytest
 
-from router.emulate import EmulatorBehaviour, create_openai_app, run_in_thread
+from junction_emulate import EmulatorBehaviour, create_openai_app, run_in_thread
 from tests.integration.accounts.gateways import ADMIN, api_policy
 from tests.support.gateway import Gateway, running_gateway
 

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from router.emulate import EmulatorBehaviour, create_openai_app, run_in_thread
+from junction_emulate import EmulatorBehaviour, create_openai_app, run_in_thread
 from tests.integration.accounts.gateways import api_policy, day_spend, gateway_processes, new_key
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]

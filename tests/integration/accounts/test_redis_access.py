@@ -12,7 +12,7 @@ import pytest
 from redis.asyncio import Redis
 
 from router.accounts import Limits, Principal
-from router.accounts.protocol import TeamUpdate
+from router.accounts.admin_wire import TeamUpdate
 from router.classify.types import Sensitivity
 from router.errors import AuthenticationFailed, RateLimited, ServiceUnavailable
 from tests.integration.accounts.replicas import run_replicas

@@ -8,7 +8,7 @@ from contextlib import ExitStack
 import httpx
 import pytest
 
-from router.emulate import EmulatorApp, run_in_thread
+from junction_emulate import EmulatorApp, run_in_thread
 
 Serve = Callable[[EmulatorApp], str]
 

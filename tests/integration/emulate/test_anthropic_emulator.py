@@ -12,7 +12,7 @@ import litellm
 import pytest
 from litellm.llms.custom_httpx.async_client_cleanup import close_litellm_async_clients
 
-from router.emulate import EmulatorBehaviour, create_anthropic_app
+from junction_emulate import EmulatorBehaviour, create_anthropic_app
 from tests.integration.emulate.conftest import Serve
 
 # litellm lazily imports its GitHub Copilot module on first call, and pydantic warns about a

@@ -10,7 +10,7 @@ import openai
 import pytest
 from openai.types.chat import ChatCompletionMessageParam
 
-from router.emulate import EmulatorBehaviour, create_openai_app, run_in_thread
+from junction_emulate import EmulatorBehaviour, create_openai_app, run_in_thread
 from tests.integration.emulate.conftest import Serve
 
 MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hello"}]

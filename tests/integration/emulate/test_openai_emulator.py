@@ -15,7 +15,7 @@ from openai.types.chat import (
     ChatCompletionToolParam,
 )
 
-from router.emulate import EmulatorBehaviour, create_openai_app
+from junction_emulate import EmulatorBehaviour, create_openai_app
 from tests.integration.emulate.conftest import Serve
 
 MESSAGES: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say something, please."}]

@@ -12,7 +12,7 @@ import pytest
 from openai.types.chat import ChatCompletionMessageParam
 from prometheus_client.parser import text_string_to_metric_families
 
-from router.emulate import EmulatorBehaviour, create_vllm_app
+from junction_emulate import EmulatorBehaviour, create_vllm_app
 from tests.integration.emulate.conftest import Serve
 
 MODEL = "Qwen/Qwen3-8B"

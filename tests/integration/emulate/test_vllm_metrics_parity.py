@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from junction_emulate import EmulatorBehaviour, create_vllm_app, run_in_thread
 from local_backend.metrics import endpoint_load, parse_metrics
-from router.emulate import EmulatorBehaviour, create_vllm_app, run_in_thread
 
 REAL = (Path(__file__).resolve().parents[2] / "data" / "vllm_metrics_sample.txt").read_text()
 USED = ("vllm:num_requests_running", "vllm:num_requests_waiting", "vllm:kv_cache_usage_perc",

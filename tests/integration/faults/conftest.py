@@ -13,7 +13,7 @@ import httpx
 import openai
 import pytest
 
-from router.emulate import EmulatorBehaviour, create_openai_app, run_in_thread
+from junction_emulate import EmulatorBehaviour, create_openai_app, run_in_thread
 from tests.integration.faults.hostile import Hostile, hostile_upstream
 from tests.support.gateway import Gateway, emulator_reset, running_gateway
 

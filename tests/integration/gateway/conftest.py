@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from router.emulate import (
+from junction_emulate import (
     EmulatorBehaviour,
     create_anthropic_app,
     create_openai_app,

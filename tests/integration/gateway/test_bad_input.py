@@ -15,6 +15,9 @@ def assert_openai_error(r: httpx.Response, status: int, param: str | None = None
     error = r.json()["error"]
     assert set(error) >= {"message", "type", "param", "code"}
     assert error["message"]
+    # Every error names the request, in the body and the header, for support and the logs.
+    assert error["request_id"].startswith("jr-")
+    assert r.headers["x-junction-request-id"] == error["request_id"]
     if param is not None:
         assert error["param"] == param
     return error

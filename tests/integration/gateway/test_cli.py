@@ -50,6 +50,20 @@ routes:
     assert "route 'never' can never match" in result.stderr
 
 
+def test_policy_check_warns_about_old_key_names(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("""
+models:
+  m: {backend: local, model: x, endpoints: ["http://127.0.0.1:1"]}
+routes:
+  - {name: all, candidates: [m], explore: 0.1}
+""")
+    result = junction("policy", "check", str(path))
+    assert result.returncode == 0, result.stderr
+    assert f"warning: {path}: line 5: routes[0].explore is the old name of 'explore_share'" \
+        in result.stderr
+
+
 def test_route_explain_offline(tmp_path: Path) -> None:
     request = tmp_path / "req.json"
     request.write_text(json.dumps({"model": "auto", "messages": [
@@ -60,6 +74,23 @@ def test_route_explain_offline(tmp_path: Path) -> None:
     assert data["classification"]["task"] == "code"
     assert data["choice"] in {"qwen-local", "claude-sonnet", "gpt-4o"}
     assert all("reason" in c for c in data["candidates"])
+
+
+def test_route_explain_reads_junction_policy_file(tmp_path: Path) -> None:
+    policy = tmp_path / "p.yaml"
+    policy.write_text("""
+models:
+  only-here: {backend: local, model: x, endpoints: ["http://127.0.0.1:1"]}
+routes:
+  - {name: mine, candidates: [only-here]}
+""")
+    request = tmp_path / "req.json"
+    request.write_text(json.dumps({"model": "auto", "messages": [
+        {"role": "user", "content": "hello"}]}))
+    result = junction("route", "explain", str(request), env={"JUNCTION_POLICY_FILE": str(policy)})
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert (data["route"], data["choice"]) == ("mine", "only-here")
 
 
 def test_serve_refuses_invalid_policy(tmp_path: Path) -> None:

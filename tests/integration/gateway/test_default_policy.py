@@ -11,7 +11,7 @@ import httpx
 import openai
 import pytest
 
-from router.emulate import (
+from junction_emulate import (
     EmulatorBehaviour,
     create_anthropic_app,
     create_openai_app,

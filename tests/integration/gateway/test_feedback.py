@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from pathlib import Path
 
 import httpx
 import openai
+import pytest
 
-from tests.support.gateway import Gateway
+from tests.integration.gateway.conftest import ENV, policy_text
+from tests.support.gateway import Gateway, running_gateway
 
 
 def test_feedback_round_trip_updates_quality(gateway: Gateway) -> None:
@@ -29,6 +33,26 @@ def test_feedback_round_trip_updates_quality(gateway: Gateway) -> None:
         "model": "auto", "messages": [{"role": "user", "content": "Hello, nice weather"}]}).json()
     local = next(c for c in explained["candidates"] if c["model"] == "local")
     assert local["quality_source"] == "feedback"
+
+
+def test_a_comment_is_logged_only_with_content_logging(
+    vllm_url: str, api_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    for log_content in (False, True):
+        caplog.clear()
+        (tmp_path / str(log_content)).mkdir()
+        with running_gateway(policy_text(vllm_url, api_url), tmp_path / str(log_content), ENV,
+                             log_content=log_content) as gw, \
+                caplog.at_level(logging.INFO, logger="junction.feedback"):
+            client = openai.OpenAI(base_url=gw.v1, api_key="x", max_retries=0)
+            completion = client.chat.completions.create(
+                model="auto", messages=[{"role": "user", "content": "Hello there"}])
+            r = httpx.post(gw.v1 + "/feedback", json={
+                "request_id": completion._request_id, "thumbs": "up",
+                "comment": "the greeting was warm"})
+            assert r.status_code == 200, r.text
+        logged = "the greeting was warm" in caplog.text
+        assert logged is log_content
 
 
 def test_feedback_errors(gateway: Gateway) -> None:

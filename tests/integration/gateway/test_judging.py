@@ -45,5 +45,14 @@ def test_sensitive_answers_are_never_judged(judged: Gateway, api_url: str) -> No
         "model": "auto",
         "messages": [{"role": "user", "content": "Mail alice@example.com the contract"}]})
     assert r.status_code == 200
-    time.sleep(0.5)
-    assert emulator_requests(api_url) == []
+    # No sleep-then-look: a plain request after it is judged, and once that judgement has
+    # arrived the sensitive one (whose judging would have been queued first) has had its turn.
+    plain = httpx.post(judged.v1 + "/chat/completions", headers={"x-judged": "yes"}, json={
+        "model": "auto", "messages": [{"role": "user", "content": "Hello, sentinel here"}]})
+    assert plain.status_code == 200
+    deadline = time.monotonic() + 5
+    while not emulator_requests(api_url) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    judged_texts = [r["body"]["messages"][-1]["content"] for r in emulator_requests(api_url)]
+    assert len(judged_texts) == 1 and "sentinel" in judged_texts[0]
+    assert not any("alice@example.com" in text for text in judged_texts)

@@ -27,7 +27,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from router.emulate import EmulatorBehaviour, create_openai_app, create_vllm_app, run_in_thread
+from junction_emulate import EmulatorBehaviour, create_openai_app, create_vllm_app, run_in_thread
 from tests.integration.gateway.conftest import ENV, LOCAL_MODEL
 from tests.support.gateway import Gateway, closed_port_url, running_gateway
 from tests.support.sensitive_values import DISGUISES, PLANTED, Planted, encodings

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from router.emulate import EmulatorBehaviour, create_vllm_app, run_in_thread
+from junction_emulate import EmulatorBehaviour, create_vllm_app, run_in_thread
 from tests.integration.gateway.conftest import ENV, policy_text
 from tests.support.gateway import Gateway, closed_port_url, running_gateway
 from tests.unit.policy.test_default_policy import DEFAULT
@@ -72,7 +72,7 @@ def test_a_local_endpoint_behind_a_key_is_checked_with_it() -> None:
 
     from pydantic import SecretStr
 
-    from router.availability import served_model_problem
+    from router.gateway.availability import served_model_problem
 
     async def check(key: SecretStr | None) -> str | None:
         async with httpx.AsyncClient(timeout=5) as client:

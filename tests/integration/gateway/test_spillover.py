@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from router.emulate import EmulatorBehaviour, create_vllm_app, run_in_thread
+from junction_emulate import EmulatorBehaviour, create_vllm_app, run_in_thread
 from tests.integration.gateway.conftest import ENV, LOCAL_MODEL, policy_text
 from tests.support.gateway import Gateway, emulator_config, emulator_requests, running_gateway
 
@@ -20,7 +20,7 @@ ROUTES = """
     match: {headers: {x-private: "yes"}}
     candidates: [local]
     on_unavailable: reject
-    spill: {max_waiting: 1, max_queue: 1}
+    spill: {max_waiting: 1, fail_closed_max_waiting: 1}
   - name: spilly
     match: {headers: {x-spill: "yes"}}
     candidates: [local, api]

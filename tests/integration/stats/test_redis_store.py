@@ -12,11 +12,10 @@ import pytest
 from redis.asyncio import Redis
 
 from router.errors import ServiceUnavailable
-from router.settings import RedisSettings
+from router.settings import RedisSettings, StatsSettings
 from router.stats.memory import MemoryStatsStore
 from router.stats.records import Attempt, RequestRecord
 from router.stats.redis_store import RedisStatsStore
-from router.stats.settings import StatsSettings
 from router.stats.store import create_stats_store
 from tests.support.redis_server import free_port, redis_server
 from tests.unit.stats.builders import FakeClock, make_record

@@ -52,7 +52,7 @@ def require_vllm() -> None:
     pytest.skip(reason)
 
 
-def tiny_profile(port: int) -> LaunchProfile:
+def tiny_profile(port: int, max_num_seqs: int = 2) -> LaunchProfile:
     """The cpu-tiny profile on `port`, with absolute paths and the notes' test settings."""
     profile = with_overrides(
         load_profiles()["cpu-tiny"],
@@ -62,7 +62,7 @@ def tiny_profile(port: int) -> LaunchProfile:
             "host": "127.0.0.1",
             "port": port,
             # Two sequences at a time make queueing visible with a handful of requests.
-            "max_num_seqs": 2,
+            "max_num_seqs": max_num_seqs,
         },
     )
     check_profile(profile)
@@ -70,9 +70,11 @@ def tiny_profile(port: int) -> LaunchProfile:
 
 
 @contextmanager
-def running_vllm(log_path: Path, port: int | None = None) -> Iterator[RealVllm]:
+def running_vllm(
+    log_path: Path, port: int | None = None, max_num_seqs: int = 2
+) -> Iterator[RealVllm]:
     """Start vLLM for the tiny model, wait for /health, yield it, and stop it afterwards."""
-    profile = tiny_profile(port or free_port())
+    profile = tiny_profile(port or free_port(), max_num_seqs)
     base_url = f"http://127.0.0.1:{profile.port}"
     with log_path.open("ab") as log:
         process = start_server(profile, log=log, cwd=str(REPO_ROOT))

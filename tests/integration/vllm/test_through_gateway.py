@@ -1,9 +1,8 @@
 """Junction in front of a real vLLM (tiny random Qwen3.5 MoE on CPU) and an emulated API:
 chat, streaming, tool calls, thinking control and endpoint death.
 
-Spill-over driven by the real server's /metrics is not here: in full runs on this 2-core
-machine the queue it built did not show reliably (see the README). The probe reading the real
-queue is tested in test_real_vllm_backend.py, and spill-over on the emulator in
+Spill-over driven by the real server's /metrics is in test_spillover_real.py (a vLLM of its own
+with one seat, so the queue is certain); on the emulator in
 tests/integration/gateway/test_spillover.py."""
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ import httpx
 import openai
 import pytest
 
-from router.emulate import EmulatorBehaviour, create_openai_app, run_in_thread
+from junction_emulate import EmulatorBehaviour, create_openai_app, run_in_thread
 from tests.integration.vllm.conftest import RealVllm, require_vllm, running_vllm
 from tests.support.gateway import Gateway, running_gateway
 from tests.support.redis_server import free_port

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from router.accounts import AccessService, AccountsSettings, Limits, Principal
-from router.accounts.protocol import KeyCreate, TeamCreate
+from router.accounts.admin_wire import KeyCreate, TeamCreate
 from router.settings import Settings
 
 

@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from router.accounts import Limits
-from router.accounts.protocol import KeyCreate
+from router.accounts.admin_wire import KeyCreate
 from router.classify.types import Sensitivity
 from router.errors import AuthenticationFailed
 from tests.unit.accounts.support import FakeClock, add_key, add_team, memory_service

@@ -5,7 +5,7 @@ import asyncio
 import pytest
 
 from router.accounts import Limits
-from router.accounts.protocol import TeamUpdate
+from router.accounts.admin_wire import TeamUpdate
 from router.errors import RateLimited
 from tests.unit.accounts.support import FakeClock, add_key, add_team, memory_service
 

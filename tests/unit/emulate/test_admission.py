@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from router.emulate.admission import AdmissionGate
-from router.emulate.asgi import Request
+from junction_emulate.admission import AdmissionGate
+from junction_emulate.asgi import Request
 
 
 async def _never_disconnects() -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from router.emulate.behaviour import EmulatorBehaviour
+from junction_emulate.behaviour import EmulatorBehaviour
 
 
 def test_changed_validates_and_coerces() -> None:

@@ -1,10 +1,10 @@
-"""The `python -m router.emulate` command line."""
+"""The `python -m junction_emulate` command line."""
 
 from __future__ import annotations
 
 import pytest
 
-from router.emulate.__main__ import behaviour_from_args, build_parser
+from junction_emulate.__main__ import behaviour_from_args, build_parser
 
 
 def test_flags_become_behaviour() -> None:

@@ -6,8 +6,15 @@ import json
 
 import pytest
 
-from router.emulate.behaviour import EmulatorBehaviour
-from router.emulate.replies import Ask, ToolChoice, ToolSpec, chosen_tool, compose, estimate_tokens
+from junction_emulate.behaviour import EmulatorBehaviour
+from junction_emulate.replies import (
+    Ask,
+    ToolChoice,
+    ToolSpec,
+    chosen_tool,
+    compose,
+    estimate_tokens,
+)
 
 BEHAVIOUR = EmulatorBehaviour(completion_tokens=10, reasoning_tokens=4)
 TOOLS = (

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from router.emulate.schema_values import placeholder_object
+from junction_emulate.schema_values import placeholder_object
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,8 @@ import httpx
 
 from local_backend.metrics import EndpointLoad
 from local_backend.probe import CapacityProbe
-from router.capacity import LocalCapacity
+from router.gateway.capacity import LocalCapacity
+from router.policy.decision import SpillCheck
 from router.policy.loader import parse_policy
 from router.policy.schema import Spill
 
@@ -48,18 +49,77 @@ def make() -> tuple[LocalCapacity, FakeProbe]:
     return LocalCapacity(parse_policy(POLICY, source="t", environ={}), probe), probe
 
 
+def served(capacity: LocalCapacity, spill: Spill) -> str | None:
+    """Read the saturation and move the state, as serving does with a decision's checks."""
+    reason = capacity.saturation("local", spill)
+    capacity.remember([SpillCheck("local", spill, reason is not None)])
+    return reason
+
+
 def test_hysteresis_enters_over_threshold_and_leaves_below_ratio() -> None:
     capacity, probe = make()
     spill = Spill(max_waiting=4, resume_ratio=0.5)
     probe.loads = {"http://a:1": load("http://a:1", waiting=5),
                    "http://b:1": load("http://b:1", waiting=6)}
-    assert capacity.saturation("local", spill) == "waiting 5 > 4"
+    assert served(capacity, spill) == "waiting 5 > 4"
     probe.loads["http://a:1"] = load("http://a:1", waiting=3)  # below 4, above 0.5 x 4
-    assert capacity.saturation("local", spill) == "waiting 3 > 2"
+    assert served(capacity, spill) == "waiting 3 > 2"
     probe.loads["http://a:1"] = load("http://a:1", waiting=2)
-    assert capacity.saturation("local", spill) is None
+    assert served(capacity, spill) is None
     probe.loads["http://a:1"] = load("http://a:1", waiting=3)  # not saturated: 3 <= 4
+    assert served(capacity, spill) is None
+
+
+def test_reading_saturation_never_moves_the_hysteresis_state() -> None:
+    capacity, probe = make()
+    spill = Spill(max_waiting=4, resume_ratio=0.5)
+    probe.loads = {"http://a:1": load("http://a:1", waiting=5)}
+    assert capacity.saturation("local", spill) == "waiting 5 > 4"  # read only, as explain
+    probe.loads = {"http://a:1": load("http://a:1", waiting=3)}
+    # Never entered (nothing was served), so 3 <= 4 is not saturated.
     assert capacity.saturation("local", spill) is None
+
+
+SPILL_POLICY = POLICY.replace("routes:\n  - {name: r, candidates: [local]}", """  api:
+    backend: openai
+    model: a
+    endpoints: ["http://c:1"]
+routes:
+  - name: r
+    candidates: [local, api]
+    objective: min_cost
+    spill: {max_waiting: 4, resume_ratio: 0.5}""")
+
+
+def test_explain_does_not_change_later_routing_but_serving_does() -> None:
+    from router.classify import RuleClassifier
+    from router.gateway.live_signals import LiveSignals
+    from router.policy.engine import PolicyEngine, RequestContext
+    from router.policy.signals import PolicySignals
+    from router.settings import Settings
+    from router.stats.store import create_stats_store
+
+    probe = FakeProbe()
+    policy = parse_policy(SPILL_POLICY, source="t", environ={})
+    capacity = LocalCapacity(policy, probe)
+    store = create_stats_store(Settings(), None, {})
+    engine = PolicyEngine(policy, LiveSignals(PolicySignals(policy), store, capacity))
+    classification = RuleClassifier().classify(
+        {"model": "auto", "messages": [{"role": "user", "content": "hello"}]})
+
+    def decide() -> bool:
+        return engine.decide(classification, RequestContext()).spilled
+
+    probe.loads = {"http://a:1": load("http://a:1", waiting=5)}
+    assert decide()  # over 4: spills; explain-only, so nothing moves
+    probe.loads = {"http://a:1": load("http://a:1", waiting=3)}
+    assert not decide() and not decide()  # the explain above left no saturated state
+    probe.loads = {"http://a:1": load("http://a:1", waiting=5)}
+    served_decision = engine.decide(classification, RequestContext())
+    assert served_decision.spilled and served_decision.spill_checks
+    capacity.remember(served_decision.spill_checks)  # what serving does
+    probe.loads = {"http://a:1": load("http://a:1", waiting=3)}
+    assert decide()  # inside the hysteresis band: still spilling after a served request
 
 
 def test_kv_and_least_loaded_healthy_endpoint() -> None:
@@ -91,9 +151,9 @@ def test_unmeasured_model_uses_the_tasks_measured_output_length() -> None:
     import asyncio
 
     from router.classify.types import Task
+    from router.gateway.live_signals import LiveSignals
     from router.policy.signals import PolicySignals
     from router.settings import Settings
-    from router.signals import LiveSignals
     from router.stats.store import create_stats_store
     from tests.unit.stats.builders import make_record
 

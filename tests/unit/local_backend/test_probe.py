@@ -184,6 +184,12 @@ def test_predicted_ttft_formula() -> None:
     assert predict_ttft(EndpointLoad("e", True)) is None
 
 
+def predicted_ttft(probe: CapacityProbe, endpoint: str) -> float | None:
+    """What routing reads: the snapshot's prediction, none for a down endpoint."""
+    load = probe.snapshot(endpoint)
+    return None if load is None or not load.healthy else predict_ttft(load)
+
+
 def test_probe_predicted_ttft_uses_the_snapshot_and_is_none_when_down() -> None:
     server = FakeServer(metrics_text(running=1, waiting=0, ttft=0.5))
     fleet = FakeFleet(a=server)
@@ -191,10 +197,10 @@ def test_probe_predicted_ttft_uses_the_snapshot_and_is_none_when_down() -> None:
 
     async def scenario() -> tuple[float | None, float | None]:
         await probe.poll_once()
-        up = probe.predicted_ttft("http://a/v1")
+        up = predicted_ttft(probe, "http://a/v1")
         server.fail = httpx.ConnectError
         await probe.poll_once()
-        return up, probe.predicted_ttft("http://a")
+        return up, predicted_ttft(probe, "http://a")
 
     up, down = asyncio.run(scenario())
     assert up is not None and 0 < up <= 1.0

@@ -14,13 +14,14 @@ import pytest
 
 from local_backend.metrics import EndpointLoad
 from local_backend.probe import CapacityProbe
-from router.capacity import LocalCapacity
 from router.classify.classifier import RuleClassifier
+from router.gateway.capacity import LocalCapacity
+from router.gateway.live_signals import LiveSignals
+from router.policy.decision import VerdictKind
 from router.policy.engine import PolicyEngine, RequestContext
 from router.policy.loader import load_policy
 from router.policy.signals import PolicySignals
 from router.settings import Settings
-from router.signals import LiveSignals
 from router.stats.store import create_stats_store
 
 DEFAULT = Path(__file__).resolve().parents[3] / "policies" / "default.yaml"
@@ -128,6 +129,8 @@ def test_a_queue_on_the_local_model_spills_to_the_api() -> None:
     assert decision.attempts.index("qwen-local") > decision.attempts.index("gpt-4o-mini")
     local = next(v for v in decision.verdicts if v.model == "qwen-local")
     assert "waiting 3 > 1" in local.reason
+    assert local.kind is VerdictKind.SPILLED and local.saturation == "waiting 3 > 1"
+    assert local.to_dict()["kind"] == "spilled"
 
 
 def test_the_default_local_model_is_what_the_35b_launch_profiles_serve() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from router.classify.types import Capability, Classification, Sensitivity, Task
+from router.policy.decision import RejectionKind, VerdictKind
 from router.policy.engine import PolicyEngine, RequestContext, UnknownModel
 from router.policy.loader import parse_policy
 from router.policy.signals import PolicySignals
@@ -51,7 +52,7 @@ routes:
     match: {teams: [finance]}
     candidates: [best, cheap]
     objective: max_quality
-    constraints: {max_cost_per_request: 0.001}
+    constraints: {max_cost_per_request_usd: 0.001}
   - name: default
     candidates: [best, cheap, local]
     objective: min_cost
@@ -116,6 +117,9 @@ def test_min_quality_rejects_weak_candidates_with_reason() -> None:
     reasons = {v.model: v.reason for v in decision.verdicts if v.role == "candidate"}
     assert "below the route's min_quality 0.60" in reasons["local"]
     assert "below the route's min_quality 0.60" in reasons["cheap"]
+    kinds = {v.model: v.kind for v in decision.verdicts if v.role == "candidate"}
+    assert kinds == {"local": VerdictKind.BELOW_MIN_QUALITY,
+                     "cheap": VerdictKind.BELOW_MIN_QUALITY, "best": VerdictKind.ELIGIBLE}
 
 
 def test_sensitive_never_external_even_when_named_or_listed() -> None:
@@ -132,6 +136,8 @@ def test_sensitive_never_external_even_when_named_or_listed() -> None:
     assert direct.rejection is not None
     assert direct.rejection.status == 403
     assert direct.rejection.code == "sensitive_data_external_model"
+    assert direct.rejection.kind is RejectionKind.SENSITIVE_EXTERNAL
+    assert best.kind is VerdictKind.SENSITIVE_EXTERNAL
 
     via_route = engine.decide(c, RequestContext(requested_model="default"))
     assert set(via_route.attempts) == {"local"}
@@ -169,6 +175,35 @@ def test_unavailable_model_is_skipped_with_reason() -> None:
     assert decision.attempts == ("cheap", "best")
     local = next(v for v in decision.verdicts if v.model == "local")
     assert local.reason.startswith("unavailable: circuit open")
+    assert local.kind is VerdictKind.UNAVAILABLE
+
+
+@pytest.mark.parametrize(
+    ("unavailable", "allowed", "kind", "status"),
+    [
+        ({"cheap": "circuit open"}, None, RejectionKind.MODEL_UNAVAILABLE, 503),
+        ({}, frozenset({"best"}), RejectionKind.MODEL_NOT_ALLOWED, 403),
+    ],
+)
+def test_a_direct_rejection_takes_its_status_from_the_verdicts_kind(
+    unavailable: dict[str, str], allowed: frozenset[str] | None, kind: RejectionKind, status: int
+) -> None:
+    decision = make_engine(unavailable).decide(
+        classification(), RequestContext(requested_model="cheap", allowed_models=allowed))
+    assert decision.rejection is not None
+    assert decision.rejection.kind is kind
+    assert decision.rejection.status == status and decision.rejection.code == kind.value
+    out = decision.to_dict()["rejection"]
+    assert isinstance(out, dict) and out["kind"] == kind.value and out["status"] == status
+
+
+def test_a_reason_is_text_only_wording_changes_no_status() -> None:
+    """Every rejection kind has one status; none is read back from a message."""
+    statuses = {kind: kind.status for kind in RejectionKind}
+    assert statuses[RejectionKind.ROUTE_NOT_ALLOWED] == 403
+    assert statuses[RejectionKind.NO_MODEL_AVAILABLE] == 503
+    assert statuses[RejectionKind.CONTEXT_LENGTH_EXCEEDED] == 400
+    assert set(statuses.values()) == {400, 403, 503}
 
 
 def test_allowed_models_and_routes() -> None:
@@ -199,7 +234,7 @@ def test_explain_carries_numbers() -> None:
 EXPLORE = POLICY.replace("""  - name: default
     candidates: [best, cheap, local]""", """  - name: default
     candidates: [best, cheap, local]
-    explore: 0.25""")
+    explore_share: 0.25""")
 
 
 def test_exploration_share_is_bounded_and_never_fail_closed() -> None:

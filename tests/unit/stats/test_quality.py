@@ -3,10 +3,10 @@ import math
 import pytest
 
 from router.errors import InvalidRequest, NotFound
+from router.settings import StatsSettings
 from router.stats.beta import beta_cdf, beta_quantile
 from router.stats.memory import MemoryStatsStore
 from router.stats.quality import QualityBook
-from router.stats.settings import StatsSettings
 from tests.unit.stats.builders import FakeClock, make_record
 
 PRIORS = {"code": {"local/qwen": 0.7, "api/gpt": 0.9}}

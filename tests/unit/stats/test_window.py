@@ -1,9 +1,9 @@
 import pytest
 
 from router.classify.types import Task
+from router.settings import StatsSettings
 from router.stats.memory import MemoryStatsStore
 from router.stats.records import Attempt
-from router.stats.settings import StatsSettings
 from router.stats.window import ModelStats, contributions
 from tests.unit.stats.builders import FakeClock, make_record
 

@@ -1,0 +1,188 @@
+"""Chat completions end to end: plan -> admit -> execute -> finish, one room each.
+
+No HTTP framework here: the API layer hands in bytes and headers and gets back a `Reply`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from opentelemetry import trace
+
+from router.accounts import Principal, Reservation
+from router.errors import JunctionError
+from router.gateway.admit import Admission
+from router.gateway.capacity import LocalCapacity
+from router.gateway.execute import AllAttemptsFailed, Executor, Outcome, UpstreamRejected
+from router.gateway.finish import Finisher, Reply
+from router.gateway.judge import SampledJudge, answer_text
+from router.gateway.plan import PlannedRequest, Planner
+from router.policy.engine import Decision, PolicyEngine
+from router.providers.base import OpenStream
+
+log = logging.getLogger("junction.access")
+tracer = trace.get_tracer(__name__)
+
+
+class ChatService:
+    """Runs the request path's rooms in order; built once in `create_app`."""
+
+    def __init__(
+        self,
+        *,
+        planner: Planner,
+        admission: Admission,
+        executor: Executor,
+        finisher: Finisher,
+        judge: SampledJudge | None = None,
+        capacity: LocalCapacity | None = None,
+    ) -> None:
+        self.planner = planner
+        self.admission = admission
+        self.executor = executor
+        self.finisher = finisher
+        self.judge = judge
+        self.capacity = capacity
+        self.background = admission.background
+        access = admission.access
+        if access is not None:
+            metrics = finisher.metrics
+            access.on_dropped_settlement(
+                lambda reason: metrics.settlements_dropped.labels(reason).inc()
+            )
+
+    @property
+    def engine(self) -> PolicyEngine:
+        return self.planner.engine
+
+    # -- entry points ----------------------------------------------------------------------
+
+    async def authenticate(self, headers: Mapping[str, str]) -> Principal | None:
+        return await self.admission.authenticate(headers)
+
+    async def explain_request(self, raw: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
+        """The decision serving would make now; reads live state and moves none of it."""
+        principal, pressure = await self.admission.caller(headers)
+        return self.planner.explain(raw, headers, principal, pressure)
+
+    async def complete(self, raw: bytes, headers: Mapping[str, str]) -> Reply:
+        t0 = time.perf_counter()
+        principal, pressure = await self.admission.caller(headers)
+        req = self.planner.prepare(raw, headers, principal, pressure, t0)
+        with tracer.start_as_current_span("junction.chat") as span:
+            span.set_attribute("junction.request_id", req.request_id)
+            decision = self.planner.decide(req)
+            if self.capacity is not None:
+                # Serving acts on the decision, so it (and only it) moves the spill state.
+                self.capacity.remember(decision.spill_checks)
+            span.set_attribute("junction.route", decision.route)
+            span.set_attribute("junction.task", req.classification.task.value)
+            span.set_attribute("junction.sensitivity", req.classification.sensitivity.value)
+            refusal = self.finisher.refusal(req, decision)
+            if refusal is not None:
+                raise refusal
+            await self.admission.admit(req, decision)
+            try:
+                if req.chat.stream:
+                    reply = await self._stream(req, decision)
+                else:
+                    reply = await self._complete(req, decision)
+            finally:
+                # Whatever did not settle (failure, disconnect, cancellation) is released.
+                self.admission.release(req)
+            span.set_attribute("junction.model", reply.headers.get("x-junction-model", ""))
+            return reply
+
+    async def drain(self) -> None:
+        """Wait for settlements and judging still in flight (at shutdown)."""
+        await self.background.drain()
+
+    # -- non-streaming ---------------------------------------------------------------------
+
+    async def _complete(self, req: PlannedRequest, decision: Decision) -> Reply:
+        try:
+            completion, outcome = await self.executor.complete(req.data, decision)
+        except (AllAttemptsFailed, UpstreamRejected) as exc:
+            return await self.finisher.failed(req, decision, exc)
+        model = outcome.model or ""
+        usage = completion.usage
+        if not usage.reported:
+            usage.prompt_tokens = req.classification.prompt_tokens
+        cost = self.admission.prices.price(model).cost(usage.prompt_tokens,
+                                                       usage.completion_tokens)
+        self.admission.settle(req, cost)
+        total_ms = (time.perf_counter() - req.t0) * 1000.0
+        headers = self.finisher.headers(req, decision, outcome, total_ms)
+        done = self.finisher.finished(
+            req, decision, outcome, usage, cost, 200, total_ms, total_ms, streamed=False,
+        )
+        if self.finisher.log_content:
+            done.extra["completion"] = answer_text(completion.body)
+        await self.finisher.finish(done)
+        if self.judge is not None and self.judge.wants(decision, req.request_id):
+            self.background.spawn(self._judge(req, decision, completion.body))
+        return Reply(200, headers, body=completion.body)
+
+    async def _judge(self, req: PlannedRequest, decision: Decision, answer: bytes) -> None:
+        assert self.judge is not None
+        await asyncio.sleep(0)  # after the response and its record
+        try:
+            await self.judge.judge(req.request_id, decision, req.data, answer)
+        except JunctionError as exc:
+            log.warning("judging %s failed: %s", req.request_id, exc.message)
+
+    # -- streaming -------------------------------------------------------------------------
+
+    async def _stream(self, req: PlannedRequest, decision: Decision) -> Reply:
+        try:
+            stream, outcome = await self.executor.open_stream(
+                req.data, decision, req.chat.wants_usage
+            )
+        except (AllAttemptsFailed, UpstreamRejected) as exc:
+            return await self.finisher.failed(req, decision, exc)
+        ttft_ms = (time.perf_counter() - req.t0) * 1000.0
+        headers = self.finisher.headers(req, decision, outcome, ttft_ms)
+        headers["cache-control"] = "no-cache"
+        # The stream owns the reservation from here: it settles when the stream ends.
+        reservation, req.reservation = req.reservation, None
+        return Reply(200, headers, stream=self._forward(
+            req, decision, stream, outcome, ttft_ms, reservation))
+
+    async def _forward(
+        self,
+        req: PlannedRequest,
+        decision: Decision,
+        stream: OpenStream,
+        outcome: Outcome,
+        ttft_ms: float,
+        reservation: Reservation | None,
+    ) -> AsyncIterator[bytes]:
+        status = 200
+        try:
+            async for chunk in stream.events():
+                yield chunk
+        except BaseException:
+            status = 499  # the client went away; closing the stream cancels the upstream call
+            raise
+        finally:
+            await stream.aclose()
+            usage = stream.end.usage
+            if not usage.reported:
+                usage.prompt_tokens = req.classification.prompt_tokens
+                usage.completion_tokens = stream.end.chunks
+            model = outcome.model or ""
+            if stream.end.error and status == 200:
+                status = 502
+            cost = self.admission.prices.price(model).cost(usage.prompt_tokens,
+                                                           usage.completion_tokens)
+            req.reservation = reservation
+            self.admission.settle(req, cost)
+            await self.finisher.finish(self.finisher.finished(
+                req, decision, outcome, usage, cost, status,
+                (time.perf_counter() - req.t0) * 1000.0, ttft_ms, streamed=True,
+                error=stream.end.error,
+            ))
