@@ -269,7 +269,7 @@ def default_policy_run(
     vllm_port = free_port()
     vllm = f"http://127.0.0.1:{vllm_port}"
     with process(
-        [PY, "-m", "router.emulate", "vllm", "--port", str(vllm_port), "--models", "fake-model"],
+        [PY, "-m", "junction_emulate", "vllm", "--port", str(vllm_port), "--models", "fake-model"],
         log=tmp / "vllm-emulator.log",
     ):
         wait_http(vllm + "/v1/models")
