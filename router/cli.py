@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("files", type=Path, nargs="+")
     check.set_defaults(handler=_check)
 
-    for module in ("router.learned.cli", "local_backend.cli"):
+    for module in ("router_training.cli", "local_backend.cli"):
         try:
             registrar = __import__(module, fromlist=["register_cli"])
         except ImportError:

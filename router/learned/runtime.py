@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from router.learned.dataset import text_from_messages
 from router.learned.model import RouterError, RouterModel
+from router.learned.text import text_from_messages
 
 __all__ = ["LearnedRouter", "strong_need"]
 

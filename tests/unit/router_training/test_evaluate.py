@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from router.learned.evaluate import (
+from router_training.evaluate import (
     aiq,
     call_performance_threshold,
     evaluate_multi,

@@ -11,15 +11,15 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from router.classify.types import Task
+from router.learned.text import ChatMessage, text_from_messages
 
 __all__ = [
     "ChatMessage",
@@ -32,30 +32,8 @@ __all__ = [
     "text_from_messages",
 ]
 
-# How much of the earlier conversation joins the last user message: enough to say what the
-# conversation is about, little enough that the last ask dominates the features.
-_CONTEXT_CHARS = 300
-
-
 class DatasetError(ValueError):
     """A dataset file that cannot be used; the message names the file, line and field."""
-
-
-class ChatMessage(BaseModel):
-    """One OpenAI-style chat message; `content` may be a string or a list of content parts."""
-
-    model_config = ConfigDict(extra="allow")
-
-    role: str
-    content: str | list[dict[str, Any]] | None = None
-
-    def text(self) -> str:
-        """The message's text, with the text parts of a multi-part content joined."""
-        if self.content is None:
-            return ""
-        if isinstance(self.content, str):
-            return self.content
-        return "\n".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
 
 
 class RoutingExample(BaseModel):
@@ -108,22 +86,6 @@ class RoutingExample(BaseModel):
         if self.prompt is not None:
             return self.prompt
         return text_from_messages([m.model_dump() for m in self.messages or []])
-
-
-def text_from_messages(messages: Sequence[Mapping[str, Any]]) -> str:
-    """The last user message, preceded by the tail of the conversation before it.
-
-    Shared by training and serving so that both featurise a chat the same way.
-    """
-    parsed = [ChatMessage.model_validate(m) for m in messages]
-    last_user = max((i for i, m in enumerate(parsed) if m.role == "user"), default=None)
-    if last_user is None:
-        return ""
-    context = "\n".join(m.text() for m in parsed[:last_user] if m.text())
-    ask = parsed[last_user].text()
-    if not context:
-        return ask
-    return context[-_CONTEXT_CHARS:] + "\n\n" + ask
 
 
 def load_dataset(path: Path) -> list[RoutingExample]:

@@ -1,4 +1,4 @@
-"""`junction router ...`: train, evaluate and calibrate a learned router from a JSONL dataset.
+"""What `junction router train|eval|calibrate` do; `cli.py` parses their arguments.
 
 junction router train --data d.jsonl --out routers/r [--models a,b] [--pair STRONG,WEAK]
 junction router eval --data d.jsonl --router routers/r --strong A --weak B [--json] [--plot p.png]
@@ -13,14 +13,15 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from router.learned.calibrate import threshold_for_pgr, threshold_for_share
-from router.learned.dataset import (
+from router.learned.model import RouterError, RouterModel, TrainOptions
+from router.learned.runtime import LearnedRouter
+from router_training.calibrate import threshold_for_pgr, threshold_for_share
+from router_training.dataset import (
     DatasetError,
     RoutingExample,
     cost_matrix,
@@ -28,82 +29,31 @@ from router.learned.dataset import (
     load_dataset,
     quality_matrix,
 )
-from router.learned.evaluate import (
+from router_training.evaluate import (
     MultiModelResult,
     evaluate_multi,
     evaluate_pair,
     random_baseline,
 )
-from router.learned.model import (
-    HeadTarget,
-    RouterError,
-    RouterModel,
-    TrainOptions,
-    featurise,
-    train_router,
-)
-from router.learned.peers import gain_target, peer_groups
-from router.learned.runtime import LearnedRouter
+from router_training.fit import HeadTarget, featurise, train_router
+from router_training.peers import gain_target, peer_groups
 
-__all__ = ["register_cli"]
+__all__ = ["calibrate_command", "eval_command", "train_command"]
 
 Floats = NDArray[np.float64]
 
 
-def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the `router` command group (train, eval, calibrate) to a `junction` parser."""
-    group = subparsers.add_parser("router", help="train, evaluate and calibrate a learned router")
-    commands = group.add_subparsers(dest="router_command", metavar="COMMAND")
-
-    train = commands.add_parser("train", help="fit per-model win-probability predictors")
-    train.add_argument("--data", type=Path, required=True, help="JSONL dataset")
-    train.add_argument("--out", type=Path, required=True, help="router directory to write")
-    train.add_argument("--models", type=_names, help="comma-separated (default: all scored)")
-    train.add_argument(
-        "--pair",
-        type=_names,
-        help="STRONG,WEAK: also fit a pair head on the peer-group gain (default: the two "
-        "trained models when the data also grades other models)",
-    )
-    train.add_argument("--l2", type=float, default=TrainOptions().l2)
-    train.add_argument("--min-df", type=int, default=TrainOptions().min_df)
-    train.set_defaults(handler=run_train)
-
-    evaluate = commands.add_parser("eval", help="APGR/CPT for a pair, or AIQ for many models")
-    evaluate.add_argument("--data", type=Path, required=True, help="JSONL dataset to score")
-    evaluate.add_argument("--router", type=Path, required=True, help="router directory")
-    evaluate.add_argument("--strong", help="strong model (pair mode)")
-    evaluate.add_argument("--weak", help="weak model (pair mode)")
-    evaluate.add_argument("--models", type=_names, help="models to route among (multi mode)")
-    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
-    evaluate.add_argument("--plot", type=Path, help="write a PNG of the curve")
-    evaluate.set_defaults(handler=run_eval)
-
-    calibrate = commands.add_parser("calibrate", help="store a threshold in the router directory")
-    calibrate.add_argument("--data", type=Path, required=True, help="calibration JSONL")
-    calibrate.add_argument("--router", type=Path, required=True, help="router directory")
-    calibrate.add_argument("--strong", help="strong model (default: the router's pair)")
-    calibrate.add_argument("--weak", help="weak model (default: the router's pair)")
-    target = calibrate.add_mutually_exclusive_group(required=True)
-    target.add_argument("--strong-share", type=float, help="share of prompts for the strong model")
-    target.add_argument("--target-pgr", type=float, help="PGR to reach with the fewest calls")
-    calibrate.add_argument("--json", action="store_true")
-    calibrate.set_defaults(handler=run_calibrate)
-
-    group.set_defaults(handler=lambda _args: _usage(group))
-
-
-def run_train(args: argparse.Namespace) -> int:
+def train_command(args: argparse.Namespace) -> int:
     """`junction router train`."""
     return _guarded(_train, args)
 
 
-def run_eval(args: argparse.Namespace) -> int:
+def eval_command(args: argparse.Namespace) -> int:
     """`junction router eval`."""
     return _guarded(_eval, args)
 
 
-def run_calibrate(args: argparse.Namespace) -> int:
+def calibrate_command(args: argparse.Namespace) -> int:
     """`junction router calibrate`."""
     return _guarded(_calibrate, args)
 
@@ -201,7 +151,7 @@ def _eval(args: argparse.Namespace) -> int:
             "pgr": (quality - float(q_weak.mean())) / gap if gap else None,
         }
     if args.plot:
-        from router.learned.plots import plot_pair
+        from router_training.plots import plot_pair
 
         curves = {"learned router": metrics.curve, "random": random.curve, "oracle": oracle.curve}
         plot_pair(curves, strong=router.strong, weak=router.weak, path=args.plot)
@@ -227,7 +177,7 @@ def _eval_multi(
     predicted = _probabilities(model, kept)[:, columns]
     result = evaluate_multi(predicted, quality[complete], cost[complete], models)
     if args.plot:
-        from router.learned.plots import plot_cost_quality
+        from router_training.plots import plot_cost_quality
 
         plot_cost_quality(result, path=args.plot)
     report = _multi_report(result, len(kept))
@@ -363,18 +313,6 @@ def _print_multi(report: dict[str, Any], *, skipped: int) -> None:
         print(f"  {name:32} quality {point['quality']:.3f}  cost ${point['cost']:.6f}")
     oracle = report["baselines"]["oracle"]
     print(f"  {'oracle':32} quality {oracle['quality']:.3f}  cost ${oracle['cost']:.6f}")
-
-
-def _names(value: str) -> list[str]:
-    names = [name.strip() for name in value.split(",") if name.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("expected comma-separated model names")
-    return names
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
 
 
 def _guarded(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from router.learned.cli import register_cli
+from router_training.cli import register_cli
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "router_small.jsonl"
 STRONG, WEAK = "gpt-4o-2024-05-13", "Meta-Llama-3_1-8B-Instruct"

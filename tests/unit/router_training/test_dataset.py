@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from router.learned.dataset import (
+from router_training.dataset import (
     DatasetError,
     RoutingExample,
     cost_matrix,
