@@ -39,6 +39,10 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     train.add_argument("--l2", type=float, default=DEFAULT_L2)
     train.add_argument("--min-df", type=int, default=DEFAULT_MIN_DF)
+    train.add_argument(
+        "--score-scale", type=float, default=1.0, metavar="MAX",
+        help="the scores' scale is [0, MAX] (e.g. 10 for a 0-10 judge); default 1",
+    )
     train.set_defaults(handler=run_train)
 
     evaluate = commands.add_parser("eval", help="APGR/CPT for a pair, or AIQ for many models")
@@ -49,6 +53,10 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     evaluate.add_argument("--models", type=_names, help="models to route among (multi mode)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.add_argument("--plot", type=Path, help="write a PNG of the curve")
+    evaluate.add_argument(
+        "--score-scale", type=float, default=1.0, metavar="MAX",
+        help="the scores' scale is [0, MAX] (e.g. 10 for a 0-10 judge); default 1",
+    )
     evaluate.set_defaults(handler=run_eval)
 
     calibrate = commands.add_parser("calibrate", help="store a threshold in the router directory")
@@ -60,6 +68,10 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     target.add_argument("--strong-share", type=float, help="share of prompts for the strong model")
     target.add_argument("--target-pgr", type=float, help="PGR to reach with the fewest calls")
     calibrate.add_argument("--json", action="store_true")
+    calibrate.add_argument(
+        "--score-scale", type=float, default=1.0, metavar="MAX",
+        help="the scores' scale is [0, MAX] (e.g. 10 for a 0-10 judge); default 1",
+    )
     calibrate.set_defaults(handler=run_calibrate)
 
     group.set_defaults(handler=lambda _args: _usage(group))

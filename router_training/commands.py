@@ -59,7 +59,7 @@ def calibrate_command(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    examples = load_dataset(args.data)
+    examples = load_dataset(args.data, score_scale=args.score_scale)
     models = args.models or dataset_models(examples)
     _require_scored(examples, models)
     started = time.perf_counter()
@@ -113,7 +113,7 @@ def _pair_heads(
 
 
 def _eval(args: argparse.Namespace) -> int:
-    examples = load_dataset(args.data)
+    examples = load_dataset(args.data, score_scale=args.score_scale)
     model = RouterModel.load(args.router)
     if args.models and (args.strong or args.weak):
         raise ValueError("give either --strong/--weak (pair mode) or --models (multi mode)")
@@ -131,6 +131,7 @@ def _eval(args: argparse.Namespace) -> int:
     oracle = evaluate_pair(q_strong - q_weak, q_strong, q_weak)
     report: dict[str, Any] = {
         "router": metrics.summary(),
+        "latency_ms": _scoring_latency(router, kept),
         "baselines": {
             "random": random.summary(),
             "oracle": oracle.summary(),
@@ -189,7 +190,7 @@ def _eval_multi(
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    examples = load_dataset(args.data)
+    examples = load_dataset(args.data, score_scale=args.score_scale)
     model = RouterModel.load(args.router)
     strong, weak, previous = args.strong, args.weak, model.manifest.calibration
     if strong is None and weak is None and previous is not None:
@@ -236,6 +237,25 @@ def _pair_scores(
 ) -> Floats:
     x, dense = featurise([e.text() for e in examples], model.manifest.features)
     return model.gains_batch(x, dense, router.strong, router.weak)
+
+
+def _scoring_latency(
+    router: LearnedRouter, examples: Sequence[RoutingExample], calls: int = 200
+) -> dict[str, float]:
+    """p50/p95 of `LearnedRouter.score`, one prompt per call as the gateway calls it."""
+    texts = [e.text() for e in examples[:calls]]
+    for text in texts[:10]:
+        router.score(text)  # warm-up: the first calls pay for regex compilation
+    timings = []
+    for text in texts:
+        started = time.perf_counter()
+        router.score(text)
+        timings.append((time.perf_counter() - started) * 1000.0)
+    return {
+        "p50": float(np.percentile(timings, 50)),
+        "p95": float(np.percentile(timings, 95)),
+        "calls": float(len(timings)),
+    }
 
 
 def _pair_rows(
@@ -291,6 +311,11 @@ def _print_pair(report: dict[str, Any], *, skipped: int) -> None:
     for name in ("always_strong", "always_weak"):
         row = report["baselines"][name]
         print(f"{name:16}quality {row['quality']:.3f}")
+    latency = report["latency_ms"]
+    print(
+        f"scoring latency per prompt: p50 {latency['p50']:.2f} ms, p95 {latency['p95']:.2f} ms "
+        f"({latency['calls']:.0f} calls)"
+    )
     if "calibrated" in report:
         cal = report["calibrated"]
         pgr = "n/a" if cal["pgr"] is None else f"{cal['pgr']:.3f}"

@@ -53,7 +53,7 @@ def test_convert_writes_a_valid_dataset_with_costs(matrix: Path, tmp_path: Path)
     assert [e.id for e in examples] == ["mmlu-pro-1", "mmlu-pro-2", "mmlu-pro-3", "mmlu-pro-4"]
     first = examples[0]
     assert first.prompt == "What is 2+2?\n\nOptions:\nA. 4\nB. 5"
-    assert first.task is not None and first.task.value == "math"
+    assert first.task == "math"
     assert first.scores == {"big": 1.0, "small": 0.0}
     assert first.meta == {"category": "math", "src": "tqa-x", "question_id": "1"}
     # Unpriced models cost the stated default, $0.20 per million tokens in and out.
