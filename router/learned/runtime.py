@@ -59,6 +59,7 @@ class LearnedRouter:
                 )
             threshold = calibration.threshold
         self.threshold = threshold
+        self.target_share: float | None = None  # a fixed threshold aims at no share
 
     @classmethod
     def load(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, model_validator
 
+from router.stats.score_share import ShareSettings
+
 
 class StatsSettings(BaseModel):
     """How much history the stats store keeps and how often replicas sync through Redis."""
@@ -40,6 +42,11 @@ class StatsSettings(BaseModel):
     judge_weight: float = Field(0.5, gt=0, description="Observations one judge score counts.")
     credible_mass: float = Field(
         0.9, gt=0, lt=1, description="Mass of the quality credible interval (0.9: 5%..95%)."
+    )
+
+    shares: ShareSettings = Field(
+        default_factory=ShareSettings,
+        description="The running score distribution behind a route's `strong_share`.",
     )
 
     @model_validator(mode="after")
