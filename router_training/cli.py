@@ -28,7 +28,20 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     commands = group.add_subparsers(dest="router_command", metavar="COMMAND")
 
     train = commands.add_parser("train", help="fit per-model win-probability predictors")
-    train.add_argument("--data", type=Path, required=True, help="JSONL dataset")
+    source = train.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", type=Path, help="JSONL dataset")
+    source.add_argument(
+        "--from-records", type=Path, metavar="FILE",
+        help="learn from request records with content and feedback (`junction records export`)",
+    )
+    train.add_argument(
+        "--policy", type=Path,
+        help="with --from-records: leave out routes whose router block says training: exclude",
+    )
+    train.add_argument(
+        "--exclude-route", action="append", metavar="ROUTE",
+        help="with --from-records: leave out this route's records (repeatable)",
+    )
     train.add_argument("--out", type=Path, required=True, help="router directory to write")
     train.add_argument("--models", type=_names, help="comma-separated (default: all scored)")
     train.add_argument(
@@ -75,6 +88,30 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     calibrate.set_defaults(handler=run_calibrate)
 
     group.set_defaults(handler=lambda _args: _usage(group))
+    _register_records(subparsers)
+
+
+def _register_records(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    group = subparsers.add_parser("records", help="request records for training a router")
+    commands = group.add_subparsers(dest="records_command", metavar="COMMAND")
+    export = commands.add_parser(
+        "export", help="write records with content and feedback from a gateway's Redis to JSONL"
+    )
+    export.add_argument("--redis-url", required=True, help="the gateway's JUNCTION_REDIS__URL")
+    export.add_argument("--prefix", default="junction", help="the stats key prefix")
+    export.add_argument("--out", type=Path, required=True, help="JSONL file to write")
+    export.add_argument(
+        "--policy", type=Path, help="leave out routes whose router block says training: exclude"
+    )
+    export.set_defaults(handler=run_export)
+    group.set_defaults(handler=lambda _args: _usage(group))
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """`junction records export`."""
+    from router_training.commands import export_command
+
+    return export_command(args)
 
 
 def run_train(args: argparse.Namespace) -> int:

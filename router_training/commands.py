@@ -13,11 +13,13 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from router.errors import PolicyError
 from router.learned.model import RouterError, RouterModel, TrainOptions
 from router.learned.runtime import LearnedRouter
 from router_training.calibrate import threshold_for_pgr, threshold_for_share
@@ -38,7 +40,7 @@ from router_training.evaluate import (
 from router_training.fit import HeadTarget, featurise, train_router
 from router_training.peers import gain_target, peer_groups
 
-__all__ = ["calibrate_command", "eval_command", "train_command"]
+__all__ = ["calibrate_command", "eval_command", "export_command", "train_command"]
 
 Floats = NDArray[np.float64]
 
@@ -58,8 +60,39 @@ def calibrate_command(args: argparse.Namespace) -> int:
     return _guarded(_calibrate, args)
 
 
+def export_command(args: argparse.Namespace) -> int:
+    """`junction records export`."""
+    return _guarded(_export, args)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from router.stats.redis_codec import REDIS_FAILURES
+    from router_training.export import export_from_redis
+
+    try:
+        written = export_from_redis(
+            args.redis_url, args.prefix, args.out, exclude_routes=_policy_exclusions(args.policy)
+        )
+    except REDIS_FAILURES as exc:
+        raise ValueError(f"cannot read records from Redis at {args.redis_url}: {exc}") from exc
+    print(f"wrote {written} records (sensitive ones and excluded routes left out) to {args.out}")
+    return 0
+
+
+def _policy_exclusions(path: Path | None) -> frozenset[str]:
+    if path is None:
+        return frozenset()
+    from router.policy.loader import load_policy
+    from router_training.records import excluded_routes
+
+    policy = load_policy(path)
+    return excluded_routes(
+        (route.name, route.router.training) for route in policy.routes if route.router
+    )
+
+
 def _train(args: argparse.Namespace) -> int:
-    examples = load_dataset(args.data, score_scale=args.score_scale)
+    examples = _training_examples(args)
     models = args.models or dataset_models(examples)
     _require_scored(examples, models)
     started = time.perf_counter()
@@ -89,6 +122,25 @@ def _train(args: argparse.Namespace) -> int:
             f"mean gain {head.mean_gain:.3f}, {head.iterations} iterations"
         )
     return 0
+
+
+def _training_examples(args: argparse.Namespace) -> list[RoutingExample]:
+    if args.from_records is None:
+        return load_dataset(args.data, score_scale=args.score_scale)
+    from router_training.records import JsonlRecords, examples_from_records
+
+    excluded = frozenset(args.exclude_route or ()) | _policy_exclusions(args.policy)
+    examples, summary = examples_from_records(
+        JsonlRecords(args.from_records).read(), exclude_routes=excluded
+    )
+    print(
+        f"records: {summary.used} used; left out {summary.sensitive} sensitive, "
+        f"{summary.excluded_route} on excluded routes, {summary.no_prompt} without content, "
+        f"{summary.no_feedback} without feedback"
+    )
+    if not examples:
+        raise DatasetError(f"{args.from_records}: no record has content and feedback to learn from")
+    return examples
 
 
 def _pair_heads(
@@ -343,7 +395,7 @@ def _print_multi(report: dict[str, Any], *, skipped: int) -> None:
 def _guarded(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     try:
         result: int = command(args)
-    except (DatasetError, RouterError, ValueError) as exc:
+    except (DatasetError, RouterError, PolicyError, ValueError) as exc:
         print(f"junction router: error: {exc}", file=sys.stderr)
         return 2
     return result
