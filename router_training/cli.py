@@ -87,6 +87,18 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     )
     calibrate.set_defaults(handler=run_calibrate)
 
+    compare = commands.add_parser(
+        "compare", help="a candidate router next to the active one, on recorded traffic"
+    )
+    compare.add_argument("--candidate", type=Path, required=True, help="new router directory")
+    compare.add_argument("--active", type=Path, required=True, help="router directory in use")
+    compare.add_argument("--records", type=Path, required=True, help="records export (JSONL)")
+    compare.add_argument("--strong", help="strong model (default: the routers' pair)")
+    compare.add_argument("--weak", help="weak model (default: the routers' pair)")
+    compare.add_argument("--policy", type=Path, help="honour its routes' training: exclude")
+    compare.add_argument("--json", action="store_true", help="print one JSON object")
+    compare.set_defaults(handler=run_compare)
+
     group.set_defaults(handler=lambda _args: _usage(group))
     _register_records(subparsers)
 
@@ -105,6 +117,13 @@ def _register_records(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
     )
     export.set_defaults(handler=run_export)
     group.set_defaults(handler=lambda _args: _usage(group))
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """`junction router compare`."""
+    from router_training.commands import compare_command
+
+    return compare_command(args)
 
 
 def run_export(args: argparse.Namespace) -> int:

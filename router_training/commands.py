@@ -40,7 +40,13 @@ from router_training.evaluate import (
 from router_training.fit import HeadTarget, featurise, train_router
 from router_training.peers import gain_target, peer_groups
 
-__all__ = ["calibrate_command", "eval_command", "export_command", "train_command"]
+__all__ = [
+    "calibrate_command",
+    "compare_command",
+    "eval_command",
+    "export_command",
+    "train_command",
+]
 
 Floats = NDArray[np.float64]
 
@@ -58,6 +64,50 @@ def eval_command(args: argparse.Namespace) -> int:
 def calibrate_command(args: argparse.Namespace) -> int:
     """`junction router calibrate`."""
     return _guarded(_calibrate, args)
+
+
+def compare_command(args: argparse.Namespace) -> int:
+    """`junction router compare`."""
+    return _guarded(_compare, args)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from router_training.compare import replay, strong_mask
+    from router_training.records import JsonlRecords, examples_from_records
+
+    examples, summary = examples_from_records(
+        JsonlRecords(args.records).read(), exclude_routes=_policy_exclusions(args.policy)
+    )
+    models = {name: RouterModel.load(getattr(args, name)) for name in ("active", "candidate")}
+    routers = {
+        name: LearnedRouter(model, strong=args.strong, weak=args.weak)
+        for name, model in models.items()
+    }
+    pairs = {(r.strong, r.weak) for r in routers.values()}
+    if len(pairs) != 1:
+        raise ValueError(f"the routers route different pairs {sorted(pairs)}; pass --strong/--weak")
+    strong, weak = pairs.pop()
+    kept = [e for e in examples if set(e.scores) <= {strong, weak}]
+    if not kept:
+        raise DatasetError(f"{args.records}: no usable record answered by {strong!r} or {weak!r}")
+    by_strong = strong_mask([next(iter(e.scores)) for e in kept], strong, weak)
+    quality = np.array([next(iter(e.scores.values())) for e in kept], dtype=np.float64)
+    report: dict[str, Any] = {"n": len(kept), "strong": strong, "weak": weak,
+                              "left_out_sensitive": summary.sensitive}
+    for name, router in routers.items():
+        scores = _pair_scores(models[name], kept, router)
+        report[name] = replay(scores, by_strong, quality, threshold=router.threshold).summary()
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"{strong} (strong) vs {weak} (weak), replayed on {len(kept)} recorded prompts "
+          f"({int(by_strong.sum())} answered by the strong model)")
+    print(f"{'':12}{'APGR':>8}{'CPT(50%)':>10}{'CPT(80%)':>10}{'strong share':>14}")
+    for name in ("active", "candidate"):
+        row = report[name]
+        share = "n/a" if row["strong_share"] is None else f"{row['strong_share']:.1%}"
+        print(f"{name:12}{row['apgr']:8.3f}{row['cpt50']:10.1%}{row['cpt80']:10.1%}{share:>14}")
+    return 0
 
 
 def export_command(args: argparse.Namespace) -> int:

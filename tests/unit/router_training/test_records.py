@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from router.classify.types import Sensitivity, Task
 from router.policy.schema import LearnedRouting
 from router.stats.records import ClassificationSummary
+from router_training.compare import replay
 from router_training.dataset import DatasetError
 from router_training.records import (
     ExportedRecord,
@@ -108,3 +110,47 @@ def test_a_route_excludes_its_traffic_with_a_policy_key() -> None:
         LearnedRouting.model_validate({**spec, "training": "sometimes"})
     with pytest.raises(ValueError, match=r"either threshold \(0.1\) or strong_share \(0.3\)"):
         LearnedRouting.model_validate({**spec, "threshold": 0.1, "strong_share": 0.3})
+
+
+def test_replay_scores_the_records_whose_answering_model_the_router_would_choose() -> None:
+    scores = np.array([0.9, 0.8, 0.1, 0.2])
+    by_strong = np.array([True, False, False, True])
+    quality = np.array([1.0, 0.0, 1.0, 1.0])
+    result = replay(scores, by_strong, quality, threshold=0.85)
+    # At share 1/4 the router sends only the first prompt to the strong model: records 1-3
+    # match its choices (qualities 1, 0, 1), record 4 does not.
+    point = next(p for p in result.curve if p.strong_share == 0.25)
+    assert point.quality == pytest.approx(2 / 3)
+    assert point.pgr == pytest.approx((2 / 3 - 0.5) / 0.5)
+    assert result.strong_share == 0.25 and result.matched == 3
+    with pytest.raises(ValueError, match="only one of the two models"):
+        replay(scores, np.ones(4, dtype=bool), quality, threshold=None)
+
+
+def test_compare_prints_the_active_and_candidate_routers_on_recorded_traffic(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = [json.loads(line) for line in DATA.read_text().splitlines()]
+    records = []
+    for i, line in enumerate(lines):
+        model = STRONG if i % 2 else WEAK
+        records.append(exported(i, line["prompt"], model, line["scores"][model]))
+    path = tmp_path / "records.jsonl"
+    path.write_text("".join(r.model_dump_json() + "\n" for r in records))
+    active, candidate = tmp_path / "active", tmp_path / "candidate"
+    half = tmp_path / "half.jsonl"
+    half.write_text("\n".join(DATA.read_text().splitlines()[:60]) + "\n")
+    assert junction("train", "--data", half, "--out", active) == 0
+    assert junction("train", "--from-records", path, "--out", candidate) == 0
+    capsys.readouterr()
+    argv = ["compare", "--candidate", candidate, "--active", active, "--records", path]
+    assert junction(*argv, "--strong", STRONG, "--weak", WEAK, "--json") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["n"] == len(lines)
+    for name in ("active", "candidate"):
+        assert 0.0 < report[name]["apgr"] < 1.5
+    # The candidate has learned from these very records: in-sample it must rank them better.
+    assert report["candidate"]["apgr"] > report["active"]["apgr"]
+    assert junction(*argv, "--strong", STRONG, "--weak", WEAK) == 0
+    printed = capsys.readouterr().out
+    assert "active" in printed and "candidate" in printed and "strong share" in printed
