@@ -15,7 +15,7 @@ Two held-out evaluations, both with the README's RouteLLM procedure:
 The router has the pair's two predictors plus a pair head trained on the peer-group gain of all
 31 models (peers.py; groups chosen from training rows only); `--no-head` drops the head, which
 leaves the score P(strong) - P(weak).
-Baselines on the same questions: random (10 seeds), oracle, always-strong, always-weak. Then
+Baselines on the same questions: random (20 seeds), oracle, always-strong, always-weak. Then
 `LearnedRouter.score` is timed on 2,000-character prompts (p50, p95). Goal: APGR >= 0.60 and
 CPT(50%) <= 35 % on held-out categories.
 """
