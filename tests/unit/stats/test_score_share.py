@@ -92,3 +92,13 @@ def test_too_few_scores_give_no_estimate_and_old_slots_are_forgotten() -> None:
     clock.now += 61
     assert tracker.view("r", 0.5) is None
     assert tracker.view("unknown", 0.5) is None
+
+
+def test_the_share_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from router.settings import Settings
+
+    monkeypatch.setenv("JUNCTION_STATS__SHARES__WINDOW_S", "120")
+    monkeypatch.setenv("JUNCTION_STATS__SHARES__MIN_SAMPLES", "30")
+    shares = Settings().stats.shares
+    assert (shares.window_s, shares.slot_s, shares.min_samples) == (120.0, 30.0, 30)
+    assert ShareSettings().buckets == 1000 and ShareSettings().window_s == 300.0
