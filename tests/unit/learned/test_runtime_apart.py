@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 from router.learned.model import TrainOptions
 from router_training import cli
@@ -12,7 +14,14 @@ from router_training import cli
 
 def _modules_after(script: str) -> list[str]:
     probe = script + "\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))\n"
-    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    # This checkout first, as pytest has it: an older editable install may not map
+    # router_training yet.
+    root = str(Path(__file__).resolve().parents[3])
+    path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+    env = {**os.environ, "PYTHONPATH": path}
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env
+    )
     loaded: list[str] = json.loads(out.stdout.strip().splitlines()[-1])
     return loaded
 
