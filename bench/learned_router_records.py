@@ -71,6 +71,11 @@ def main() -> None:
     config = FeatureConfig()
     x, dense = featurise([matrix.prompt(int(r)) for r in public], config)
     shipped = fit_router(x, dense, scores[public], [args.strong, args.weak], features=config)
+    # Both: the public rows (both models graded) and the organisation's records (one each).
+    public_texts = [matrix.prompt(int(r)) for r in public]
+    record_scores = quality_matrix(examples, [args.strong, args.weak])
+    both = train_router(public_texts + [e.text() for e in examples],
+                        np.vstack([scores[public], record_scores]), [args.strong, args.weak])
     texts = [matrix.prompt(int(r)) for r in second]
     x2, dense2 = featurise(texts, config)
     q_strong, q_weak = scores[second, 0], scores[second, 1]
@@ -78,6 +83,8 @@ def main() -> None:
         "shipped (public data, other categories)": shipped.gains_batch(
             x2, dense2, args.strong, args.weak),
         "from the organisation's records": org_router.gains_batch(
+            x2, dense2, args.strong, args.weak),
+        "public data + the organisation's records": both.gains_batch(
             x2, dense2, args.strong, args.weak),
     }
     print(f"\nsecond half (n={len(second)}), {args.strong} vs {args.weak}")

@@ -28,11 +28,11 @@ def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]
     commands = group.add_subparsers(dest="router_command", metavar="COMMAND")
 
     train = commands.add_parser("train", help="fit per-model win-probability predictors")
-    source = train.add_mutually_exclusive_group(required=True)
-    source.add_argument("--data", type=Path, help="JSONL dataset")
-    source.add_argument(
+    train.add_argument("--data", type=Path, help="JSONL dataset")
+    train.add_argument(
         "--from-records", type=Path, metavar="FILE",
-        help="learn from request records with content and feedback (`junction records export`)",
+        help="learn from request records with content and feedback (`junction records export`); "
+        "with --data, from both",
     )
     train.add_argument(
         "--policy", type=Path,

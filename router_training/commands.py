@@ -175,8 +175,11 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _training_examples(args: argparse.Namespace) -> list[RoutingExample]:
+    if args.data is None and args.from_records is None:
+        raise ValueError("give --data, --from-records or both")
+    public = [] if args.data is None else load_dataset(args.data, score_scale=args.score_scale)
     if args.from_records is None:
-        return load_dataset(args.data, score_scale=args.score_scale)
+        return public
     from router_training.records import JsonlRecords, examples_from_records
 
     excluded = frozenset(args.exclude_route or ()) | _policy_exclusions(args.policy)
@@ -190,7 +193,10 @@ def _training_examples(args: argparse.Namespace) -> list[RoutingExample]:
     )
     if not examples:
         raise DatasetError(f"{args.from_records}: no record has content and feedback to learn from")
-    return examples
+    taken = {e.id for e in public}
+    # Record ids are request ids; one that repeats a dataset id would be a different prompt.
+    return public + [e.model_copy(update={"id": f"record:{e.id}"}) if e.id in taken else e
+                     for e in examples]
 
 
 def _pair_heads(

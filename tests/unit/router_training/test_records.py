@@ -154,3 +154,21 @@ def test_compare_prints_the_active_and_candidate_routers_on_recorded_traffic(
     assert junction(*argv, "--strong", STRONG, "--weak", WEAK) == 0
     printed = capsys.readouterr().out
     assert "active" in printed and "candidate" in printed and "strong share" in printed
+
+
+def test_train_from_a_dataset_and_records_together(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lines = [json.loads(line) for line in DATA.read_text().splitlines()]
+    records = [exported(i, line["prompt"], STRONG, line["scores"][STRONG])
+               for i, line in enumerate(lines[:30])]
+    path = tmp_path / "records.jsonl"
+    path.write_text("".join(r.model_dump_json() + "\n" for r in records))
+    out = tmp_path / "router"
+    assert junction("train", "--data", DATA, "--from-records", path, "--out", out) == 0
+    trained = {card["name"]: card["n_train"]
+               for card in json.loads((out / "router.json").read_text())["models"]}
+    assert trained == {STRONG: len(lines) + 30, WEAK: len(lines)}
+    capsys.readouterr()
+    assert junction("train", "--out", tmp_path / "none") == 2
+    assert "give --data, --from-records or both" in capsys.readouterr().err
