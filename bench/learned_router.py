@@ -15,7 +15,7 @@ Two held-out evaluations, both with the README's RouteLLM procedure:
 The router has the pair's two predictors plus a pair head trained on the peer-group gain of all
 31 models (peers.py; groups chosen from training rows only); `--no-head` drops the head, which
 leaves the score P(strong) - P(weak).
-Baselines on the same questions: random (10 seeds), oracle, always-strong, always-weak. Then
+Baselines on the same questions: random (20 seeds), oracle, always-strong, always-weak. Then
 `LearnedRouter.score` is timed on 2,000-character prompts (p50, p95). Goal: APGR >= 0.60 and
 CPT(50%) <= 35 % on held-out categories.
 """
@@ -38,13 +38,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from router.learned.evaluate import evaluate_pair, random_baseline
 from router.learned.features import FeatureConfig
-from router.learned.mmlu_pro import MmluProMatrix, load_matrix
-from router.learned.model import HeadTarget, RouterModel, featurise, fit_router
-from router.learned.peers import gain_target, peer_groups
+from router.learned.model import RouterModel
 from router.learned.runtime import LearnedRouter
 from router.learned.sparse import SparseRows
+from router_training.evaluate import evaluate_pair, random_baseline
+from router_training.fit import HeadTarget, featurise, fit_router
+from router_training.mmlu_pro import MmluProMatrix, load_matrix
+from router_training.peers import gain_target, peer_groups
 
 DEFAULT_MATRIX = Path("/work/shared/data/mmlu_pro_matrix.csv.gz")
 FIXED_TEST = ("chemistry", "computer science", "history", "law", "psychology")

@@ -87,7 +87,8 @@ def create_app(
                           interval_s=settings.probe_interval_s)
     capacity = LocalCapacity(policy, probe)
     signals = LiveSignals(PolicySignals(policy, unavailable), stats, capacity)
-    engine = PolicyEngine(policy, signals, scorers=load_scorers(policy, settings.policy_file))
+    scorers = load_scorers(policy, settings.policy_file, stats.shares)
+    engine = PolicyEngine(policy, signals, scorers=scorers)
     # The classifier and the egress guard must use the same detectors.
     extra_detectors = build_detectors(policy)
     warm_up(extra_detectors)

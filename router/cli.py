@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -64,12 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("files", type=Path, nargs="+")
     check.set_defaults(handler=_check)
 
-    for module in ("router.learned.cli", "local_backend.cli"):
-        try:
-            registrar = __import__(module, fromlist=["register_cli"])
-        except ImportError:
-            continue
-        registrar.register_cli(sub)
+    # Installed with Junction, so a failed import is a broken install and must say so; each
+    # module only declares arguments and imports its command code when a command runs.
+    for module in ("router_training.cli", "local_backend.cli"):
+        importlib.import_module(module).register_cli(sub)
     return parser
 
 

@@ -6,10 +6,11 @@ nothing of Junction's but the `Sensitivity` enum (itself a leaf).
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from router.classify.types import Sensitivity
@@ -73,6 +74,24 @@ class RedisSettings(BaseModel):
     )
 
 
+class ShareSettings(BaseModel):
+    """How scores are bucketed and how much recent traffic the estimate reads."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    buckets: int = Field(1000, ge=10, le=100_000)
+    window_s: float = Field(300.0, gt=0)
+    slot_s: float = Field(30.0, gt=0)
+    # Below this many scores in the window the estimate is noise: the calibrated threshold holds.
+    min_samples: int = Field(200, ge=1)
+    # The estimate is recomputed after this many new scores (or a new slot), not per request.
+    recompute_every: int = Field(50, ge=1)
+
+    @property
+    def slots(self) -> int:
+        return max(1, math.ceil(self.window_s / self.slot_s))
+
+
 class StatsSettings(BaseModel):
     """How much history the stats store keeps and how often replicas sync through Redis."""
 
@@ -108,6 +127,11 @@ class StatsSettings(BaseModel):
     judge_weight: float = Field(0.5, gt=0, description="Observations one judge score counts.")
     credible_mass: float = Field(
         0.9, gt=0, lt=1, description="Mass of the quality credible interval (0.9: 5%..95%)."
+    )
+
+    shares: ShareSettings = Field(
+        default_factory=ShareSettings,
+        description="The running score distribution behind a route's `strong_share`.",
     )
 
     @model_validator(mode="after")

@@ -2,17 +2,51 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from router.errors import PolicyError
 from router.learned.model import RouterError
 from router.learned.runtime import LearnedRouter
 from router.policy.engine import PromptScorer
 from router.policy.schema import Policy
+from router.stats.score_share import ShareTracker
 
 
-def load_scorers(policy: Policy, policy_file: Path) -> dict[str, PromptScorer]:
-    """Load each route's trained router; a missing or broken one is a start-up error."""
+class ShareHoldingScorer:
+    """A router whose threshold sends `target_share` of recent traffic to the strong model.
+
+    Reads the tracker's estimate (memory, never blocks); until the window holds enough scores
+    the router's calibrated threshold stands in. Scores reach the tracker through the request
+    records (`RequestRecord.router_score`), so explain and what-if change nothing.
+    """
+
+    def __init__(
+        self, router: LearnedRouter, route: str, target_share: float, shares: ShareTracker
+    ) -> None:
+        self._router = router
+        self._route = route
+        self._shares = shares
+        self.target_share: float | None = target_share
+
+    @property
+    def threshold(self) -> float | None:
+        view = self._shares.view(self._route, self.target_share or 0.0)
+        return self._router.threshold if view is None else view.threshold
+
+    def score_messages(self, messages: Sequence[Mapping[str, Any]]) -> float:
+        return self._router.score_messages(messages)
+
+
+def load_scorers(
+    policy: Policy, policy_file: Path, shares: ShareTracker | None = None
+) -> dict[str, PromptScorer]:
+    """Load each route's trained router; a missing or broken one is a start-up error.
+
+    Without `shares` (offline explain) a route's `strong_share` falls back to the calibrated
+    threshold.
+    """
     scorers: dict[str, PromptScorer] = {}
     for route in policy.routes:
         spec = route.router
@@ -20,7 +54,7 @@ def load_scorers(policy: Policy, policy_file: Path) -> dict[str, PromptScorer]:
             continue
         directory = (Path(policy_file).parent / spec.path).resolve()
         try:
-            scorers[route.name] = LearnedRouter.load(
+            router = LearnedRouter.load(
                 directory, strong=spec.router_strong, weak=spec.router_weak,
                 threshold=spec.threshold,
             )
@@ -28,4 +62,8 @@ def load_scorers(policy: Policy, policy_file: Path) -> dict[str, PromptScorer]:
             raise PolicyError(
                 f"{policy_file}: route {route.name!r}: cannot load router {directory}: {exc}"
             ) from exc
+        if spec.strong_share is not None and shares is not None:
+            scorers[route.name] = ShareHoldingScorer(router, route.name, spec.strong_share, shares)
+        else:
+            scorers[route.name] = router
     return scorers

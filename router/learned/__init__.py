@@ -1,5 +1,5 @@
-"""A learned per-prompt router: hashed-text features, per-model logistic win probabilities.
+"""A learned per-prompt router at run time: hashed-text features, per-model logistic scores.
 
-`runtime.LearnedRouter` is what the gateway calls; `cli` trains, evaluates and calibrates it
-offline (`junction router ...`); `priors` turns MMLU-Pro results into the policy's quality table.
+`runtime.LearnedRouter` is what the gateway calls. Training, evaluation, calibration and dataset
+conversion live in the separate `router_training` package (`junction router train|eval|...`).
 """

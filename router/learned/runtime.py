@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from router.learned.dataset import text_from_messages
 from router.learned.model import RouterError, RouterModel
+from router.learned.text import text_from_messages
 
 __all__ = ["LearnedRouter", "strong_need"]
 
@@ -59,6 +59,7 @@ class LearnedRouter:
                 )
             threshold = calibration.threshold
         self.threshold = threshold
+        self.target_share: float | None = None  # a fixed threshold aims at no share
 
     @classmethod
     def load(

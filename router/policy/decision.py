@@ -103,7 +103,15 @@ class RoutingSignals(Protocol):
 class PromptScorer(Protocol):
     """A trained router: how much a chat needs the strong model (pure, no I/O)."""
 
-    threshold: float | None
+    @property
+    def threshold(self) -> float | None:
+        """The score at or above which the strong model goes first."""
+        ...
+
+    @property
+    def target_share(self) -> float | None:
+        """The share of traffic the threshold aims to send to the strong model; None if fixed."""
+        ...
 
     def score_messages(self, messages: Sequence[Mapping[str, Any]]) -> float: ...
 
@@ -205,6 +213,9 @@ class Decision:
     spilled: bool = False
     exploration: bool = False
     router_score: float | None = None
+    # The threshold the score was held against, and the strong share it aims at (if any).
+    router_threshold: float | None = None
+    strong_share: float | None = None
     # The route's choice for content that cannot be scanned; the egress guard reads it too.
     unscannable_policy: Literal["local", "allow"] = "allow"
     spill_checks: tuple[SpillCheck, ...] = ()
@@ -226,6 +237,10 @@ class Decision:
             "spilled": self.spilled,
             "exploration": self.exploration,
             "router_score": None if self.router_score is None else round(self.router_score, 4),
+            "router_threshold": None
+            if self.router_threshold is None
+            else round(self.router_threshold, 4),
+            "strong_share": self.strong_share,
             "local_extra_body": dict(self.local_extra_body),
             "rejection": None
             if self.rejection is None

@@ -146,13 +146,14 @@ class PolicyEngine:
         primaries = [v for v in verdicts if v.kept and v.role == "candidate"]
         fallbacks = [v for v in verdicts if v.kept and v.role == "fallback"]
         ordered = _order(primaries, route.objective)
-        router_score = None
+        router_score = router_threshold = None
         scorer = self.scorers.get(route.name)
         if route.router is not None and scorer is not None and len(ordered) > 1:
             router_score = scorer.score_messages(ctx.messages)
             threshold = route.router.threshold
             if threshold is None:
                 threshold = scorer.threshold if scorer.threshold is not None else 0.0
+            router_threshold = threshold
             first = route.router.strong if router_score >= threshold else route.router.weak
             ordered.sort(key=lambda v: v.model != first)  # stable: the rest keep their order
         # Saturated local models go behind the others; they stay as a last resort.
@@ -184,6 +185,8 @@ class PolicyEngine:
             spilled=spilled,
             exploration=exploration,
             router_score=router_score,
+            router_threshold=router_threshold,
+            strong_share=route.router.strong_share if route.router is not None else None,
             unscannable_policy=route.unscannable,
             spill_checks=tuple(checks),
         )

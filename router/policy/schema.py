@@ -177,6 +177,26 @@ class LearnedRouting(_Strict):
     router_strong: str | None = Field(None, description="The strong model's name in the router.")
     router_weak: str | None = Field(None, description="The weak model's name in the router.")
     threshold: float | None = None
+    strong_share: float | None = Field(
+        None,
+        gt=0,
+        lt=1,
+        description="Send this share of the route's traffic to `strong`: the threshold follows "
+        "the running distribution of scores on live traffic instead of staying fixed.",
+    )
+    training: Literal["include", "exclude"] = Field(
+        "include",
+        description="exclude: this route's request records are never used to train a router.",
+    )
+
+    @model_validator(mode="after")
+    def _one_way_to_set_the_threshold(self) -> LearnedRouting:
+        if self.threshold is not None and self.strong_share is not None:
+            raise ValueError(
+                f"give either threshold ({self.threshold}) or strong_share "
+                f"({self.strong_share}), not both: strong_share moves the threshold"
+            )
+        return self
 
 
 class Judge(_Strict):

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from router.settings import StatsSettings
 from router.stats.quality import MemoryLedger, QualityBook, QualityPriors
 from router.stats.records import RequestRecord
+from router.stats.score_share import ShareTracker
 from router.stats.window import ModelStats, SlidingWindow, contributions
 
 
@@ -27,6 +28,7 @@ class MemoryStatsStore:
         self._window = SlidingWindow(settings.window_s, settings.bucket_s)
         # Kept as JSON bytes: a few hundred bytes each instead of several KB of pydantic objects.
         self._records: OrderedDict[str, bytes] = OrderedDict()
+        self.shares = ShareTracker(settings.shares, clock=clock)
         self.quality_book = QualityBook(
             priors, settings, self, MemoryLedger(settings.memory_max_records)
         )
@@ -34,6 +36,8 @@ class MemoryStatsStore:
     def record(self, rec: RequestRecord) -> None:
         """O(attempts): a few counter increments and one LRU insert."""
         now = self._clock()
+        if rec.router_score is not None:
+            self.shares.observe(rec.route, rec.router_score)
         for contribution in contributions(rec):
             self._window.add(now, contribution)
         self._records[rec.request_id] = rec.model_dump_json().encode()

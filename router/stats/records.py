@@ -106,6 +106,9 @@ class RequestRecord(BaseModel):
     status: int = Field(ge=100, le=599, description="HTTP status returned to the caller.")
     streamed: bool = False
     exploration: bool = Field(False, description="Routed off-policy to learn about a model.")
+    router_score: float | None = Field(
+        None, description="The learned router's score, on routes ordered by one."
+    )
     prompt: str | None = Field(None, description="Only with content logging on.")
     completion: str | None = Field(None, description="Only with content logging on.")
 

@@ -17,8 +17,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import OrderedDict, defaultdict, deque
+from collections import Counter, OrderedDict, defaultdict, deque
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from pydantic import ValidationError
 from redis.asyncio import Redis
@@ -28,7 +29,8 @@ from router.settings import StatsSettings
 from router.stats.quality import QualityBook, QualityPriors
 from router.stats.quality_redis import RedisFeedbackLedger
 from router.stats.records import RequestRecord
-from router.stats.redis_codec import REDIS_FAILURES, RedisKeys, decode, encode
+from router.stats.redis_codec import REDIS_FAILURES, RedisKeys, as_text, decode, encode
+from router.stats.score_share import ShareTracker, bucket_of
 from router.stats.window import ModelStats, SlidingWindow, contributions
 
 logger = logging.getLogger(__name__)
@@ -63,6 +65,7 @@ class RedisStatsStore:
         self._failing: set[str] = set()
         self.dropped = 0
         """Records lost: queue overflow, or a batch Redis did not accept."""
+        self.shares = ShareTracker(settings.shares, clock=clock)
         self.quality_book = QualityBook(
             priors,
             settings,
@@ -82,6 +85,9 @@ class RedisStatsStore:
             self._queue.popleft()
             self.dropped += 1
         self._queue.append((self._clock(), rec))
+        if rec.router_score is not None:
+            # Counted here at once; the next refresh replaces it with every replica's total.
+            self.shares.observe(rec.route, rec.router_score)
         self._recent[rec.request_id] = rec
         self._recent.move_to_end(rec.request_id)
         if len(self._recent) > min(_RECENT_RECORDS, self._settings.memory_max_records):
@@ -128,6 +134,7 @@ class RedisStatsStore:
     async def refresh(self) -> bool:
         """Pull the window's unsettled buckets and all quality evidence; False if Redis failed."""
         stats_ok = await self._guard("refresh", self._pull_buckets())
+        stats_ok = await self._guard("score refresh", self._pull_shares()) and stats_ok
         quality_ok = await self._guard("quality refresh", self.quality_book.refresh())
         return stats_ok and quality_ok
 
@@ -177,6 +184,7 @@ class RedisStatsStore:
         ttl = self._settings.window_s + 2 * self._settings.bucket_s
         for key in ints.keys() | floats.keys():
             pipe.expire(key, ttl)
+        self._write_shares(pipe, batch)
         async with asyncio.timeout(self._settings.background_timeout_s):
             await pipe.execute()
 
@@ -196,6 +204,39 @@ class RedisStatsStore:
                 self._settled.add(bucket)
         self._settled = {b for b in self._settled if b >= window.start}
         self._window.prune(now)
+
+    def _share_key(self, route: str, slot: int) -> str:
+        shares = self._settings.shares
+        # Bucket count and slot width are in the name: differently configured replicas must
+        # not add up counts of different buckets.
+        layout = f"{shares.buckets}:{shares.slot_s:g}"
+        return f"{self._settings.key_prefix}:shares:{layout}:{route}:{slot}"
+
+    def _write_shares(self, pipe: Any, batch: list[tuple[float, RequestRecord]]) -> None:
+        shares = self._settings.shares
+        counts: defaultdict[str, Counter[int]] = defaultdict(Counter)
+        for at, rec in batch:
+            if rec.router_score is not None:
+                key = self._share_key(rec.route, self.shares.slot(at))
+                counts[key][bucket_of(rec.router_score, shares.buckets)] += 1
+        for key, buckets in counts.items():
+            for bucket, amount in buckets.items():
+                pipe.hincrby(key, str(bucket), amount)
+            pipe.expire(key, int(shares.window_s + 2 * shares.slot_s) + 1)
+
+    async def _pull_shares(self) -> None:
+        wanted = [(r, s) for r in self.shares.routes() for s in self.shares.recent_slots()]
+        if not wanted:
+            return
+        pipe = self._redis.pipeline(transaction=False)
+        for route, slot in wanted:
+            pipe.hgetall(self._share_key(route, slot))
+        async with asyncio.timeout(self._settings.background_timeout_s):
+            replies = await pipe.execute()
+        for (route, slot), raw in zip(wanted, replies, strict=True):
+            counts = _bucket_counts(raw, self._settings.shares.buckets)
+            if counts:
+                self.shares.replace_slot(route, slot, counts)
 
     async def _guard(self, what: str, work: Awaitable[None]) -> bool:
         """Run one Redis round; log a failure once and the recovery once, never raise."""
@@ -219,3 +260,16 @@ class RedisStatsStore:
                 await step()
             except Exception:  # a bug must not silently end the loop for good
                 logger.exception("stats background step failed")
+
+
+def _bucket_counts(raw: dict[Any, Any], buckets: int) -> dict[int, int]:
+    """A shares hash from Redis, untrusted: fields that are not bucket counts are dropped."""
+    counts: dict[int, int] = {}
+    for field, value in raw.items():
+        try:
+            bucket, count = int(as_text(field)), int(as_text(value))
+        except ValueError:
+            continue
+        if 0 <= bucket < buckets and count > 0:
+            counts[bucket] = count
+    return counts

@@ -4,6 +4,7 @@
 - `snapshot(task, model)`: on the request path; synchronous, from memory.
 - `await get_record(id)`: for feedback and explain; None once past the retention.
 - `quality_book`: `quality(task, model)` and `await add_feedback(id, score)`.
+- `shares`: the running distribution of routing scores per route (score_share.py).
 - `await start()` / `await close()`: background work (the Redis flusher and refresher).
 """
 
@@ -18,6 +19,7 @@ from router.stats.memory import MemoryStatsStore
 from router.stats.quality import QualityBook, QualityPriors
 from router.stats.records import RequestRecord
 from router.stats.redis_store import RedisStatsStore
+from router.stats.score_share import ShareTracker
 from router.stats.window import ModelStats
 
 
@@ -26,6 +28,11 @@ class StatsStore(Protocol):
 
     @property
     def quality_book(self) -> QualityBook: ...
+
+    @property
+    def shares(self) -> ShareTracker:
+        """Recent routing scores per route, for routes that hold a strong-model share."""
+        ...
 
     def record(self, rec: RequestRecord) -> None:
         """Account one finished request; cheap enough to call after every response."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from router.classify.types import Task
+from router.learned.text import ChatMessage, text_from_messages
 
 __all__ = [
     "ChatMessage",
@@ -32,30 +32,8 @@ __all__ = [
     "text_from_messages",
 ]
 
-# How much of the earlier conversation joins the last user message: enough to say what the
-# conversation is about, little enough that the last ask dominates the features.
-_CONTEXT_CHARS = 300
-
-
 class DatasetError(ValueError):
     """A dataset file that cannot be used; the message names the file, line and field."""
-
-
-class ChatMessage(BaseModel):
-    """One OpenAI-style chat message; `content` may be a string or a list of content parts."""
-
-    model_config = ConfigDict(extra="allow")
-
-    role: str
-    content: str | list[dict[str, Any]] | None = None
-
-    def text(self) -> str:
-        """The message's text, with the text parts of a multi-part content joined."""
-        if self.content is None:
-            return ""
-        if isinstance(self.content, str):
-            return self.content
-        return "\n".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
 
 
 class RoutingExample(BaseModel):
@@ -66,7 +44,9 @@ class RoutingExample(BaseModel):
     id: str
     prompt: str | None = None
     messages: list[ChatMessage] | None = None
-    task: Task | None = None
+    # Any label: a team's own task names are as good as the classifier's (which only
+    # bench/classifier_report.py compares against).
+    task: str | None = None
     scores: dict[str, float] = Field(min_length=1)
     cost: dict[str, float] | None = None
     meta: dict[str, str | int | float | bool] = Field(default_factory=dict)
@@ -110,24 +90,14 @@ class RoutingExample(BaseModel):
         return text_from_messages([m.model_dump() for m in self.messages or []])
 
 
-def text_from_messages(messages: Sequence[Mapping[str, Any]]) -> str:
-    """The last user message, preceded by the tail of the conversation before it.
+def load_dataset(path: Path, *, score_scale: float = 1.0) -> list[RoutingExample]:
+    """Read and validate a JSONL dataset; raises DatasetError naming line number and field.
 
-    Shared by training and serving so that both featurise a chat the same way.
+    `score_scale` is the top of the scores' scale (10 for a 0-10 judge): scores are divided by
+    it, so that every quality the router sees lies in [0, 1].
     """
-    parsed = [ChatMessage.model_validate(m) for m in messages]
-    last_user = max((i for i, m in enumerate(parsed) if m.role == "user"), default=None)
-    if last_user is None:
-        return ""
-    context = "\n".join(m.text() for m in parsed[:last_user] if m.text())
-    ask = parsed[last_user].text()
-    if not context:
-        return ask
-    return context[-_CONTEXT_CHARS:] + "\n\n" + ask
-
-
-def load_dataset(path: Path) -> list[RoutingExample]:
-    """Read and validate a JSONL dataset; raises DatasetError naming line number and field."""
+    if not score_scale > 0:
+        raise DatasetError(f"the score scale must be > 0; got {score_scale}")
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
@@ -141,6 +111,8 @@ def load_dataset(path: Path) -> list[RoutingExample]:
             raw = json.loads(line)
         except json.JSONDecodeError as exc:
             raise DatasetError(f"{path}:{number}: not valid JSON ({exc.msg})") from exc
+        if score_scale != 1.0:
+            raw = _rescaled(raw, score_scale, f"{path}:{number}")
         try:
             example = RoutingExample.model_validate(raw)
         except ValidationError as exc:
@@ -178,11 +150,36 @@ def cost_matrix(examples: Sequence[RoutingExample], models: Sequence[str]) -> ND
     ).reshape(len(examples), len(models))
 
 
+def _rescaled(raw: Any, scale: float, where: str) -> Any:
+    if not isinstance(raw, dict) or not isinstance(raw.get("scores"), dict):
+        return raw  # validation names what is missing
+    scores: dict[str, Any] = {}
+    for model, score in raw["scores"].items():
+        if isinstance(score, int | float) and not isinstance(score, bool):
+            if not 0.0 <= score <= scale:
+                raise DatasetError(
+                    f"{where}: field 'scores.{model}': {score} is outside the score scale "
+                    f"[0, {scale:g}] (--score-scale)"
+                )
+            score = score / scale
+        scores[model] = score
+    return {**raw, "scores": scores}
+
+
 def _describe(exc: ValidationError) -> str:
     problems = []
     for error in exc.errors():
         where = ".".join(str(part) for part in error["loc"]) or "(line)"
         value = error.get("input")
-        shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
-        problems.append(f"field {where!r}: {error['msg']} (got {shown[:80]})")
+        # The value itself, shortened: "(got dict)" would not say which value was wrong.
+        shown = _shown(value)
+        problems.append(f"field {where!r}: {error['msg']} (got {shown})")
     return "; ".join(problems)
+
+
+def _shown(value: object, limit: int = 80) -> str:
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=repr)
+    except ValueError:
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

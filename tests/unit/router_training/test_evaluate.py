@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from router.learned.evaluate import (
+from router_training.evaluate import (
     aiq,
     call_performance_threshold,
     evaluate_multi,
@@ -119,3 +119,16 @@ def test_a_perfect_predictor_reaches_the_oracle_in_the_sweep() -> None:
     assert (3.25, 0.75) in [(p.cost, p.quality) for p in result.router_points]
     assert result.cost_range == (1.0, 10.0)
     assert result.router_aiq > result.single_models_aiq
+
+
+def test_the_random_baseline_averages_twenty_seeds_as_routellm_does() -> None:
+    rng = np.random.default_rng(7)
+    q_strong = (rng.random(500) < 0.7).astype(float)
+    q_weak = (rng.random(500) < 0.4).astype(float)
+    baseline = random_baseline(q_strong, q_weak)
+    assert baseline.seeds == 20
+    runs = [
+        evaluate_pair(np.random.default_rng(seed).random(500), q_strong, q_weak)
+        for seed in range(20)
+    ]
+    assert baseline.apgr == pytest.approx(float(np.mean([r.apgr for r in runs])))

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from router.learned.evaluate import CurvePoint, MultiModelResult, upper_hull
+from router_training.evaluate import CurvePoint, MultiModelResult, upper_hull
 
 __all__ = ["plot_cost_quality", "plot_pair"]
 

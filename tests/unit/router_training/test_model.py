@@ -8,18 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from router.learned.calibrate import threshold_for_pgr, threshold_for_share
 from router.learned.features import FeatureConfig
-from router.learned.model import (
-    HeadTarget,
-    RouterError,
-    RouterModel,
-    TrainOptions,
-    featurise,
-    train_router,
-)
-from router.learned.peers import gain_target, peer_groups
+from router.learned.model import RouterError, RouterModel, TrainOptions
 from router.learned.runtime import LearnedRouter
+from router_training.calibrate import threshold_for_pgr, threshold_for_share
+from router_training.fit import HeadTarget, featurise, train_router
+from router_training.peers import gain_target, peer_groups
 
 # Long arithmetic prompts: the big model is right, the small one wrong; short ones both right.
 TEXTS = [f"Compute {i} * {i + 3} + {2 * i} and explain each step carefully." for i in range(30)] + [

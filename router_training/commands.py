@@ -1,4 +1,4 @@
-"""`junction router ...`: train, evaluate and calibrate a learned router from a JSONL dataset.
+"""What `junction router train|eval|calibrate` do; `cli.py` parses their arguments.
 
 junction router train --data d.jsonl --out routers/r [--models a,b] [--pair STRONG,WEAK]
 junction router eval --data d.jsonl --router routers/r --strong A --weak B [--json] [--plot p.png]
@@ -19,8 +19,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from router.learned.calibrate import threshold_for_pgr, threshold_for_share
-from router.learned.dataset import (
+from router.errors import PolicyError
+from router.learned.model import RouterError, RouterModel, TrainOptions
+from router.learned.runtime import LearnedRouter
+from router_training.calibrate import threshold_for_pgr, threshold_for_share
+from router_training.dataset import (
     DatasetError,
     RoutingExample,
     cost_matrix,
@@ -28,88 +31,118 @@ from router.learned.dataset import (
     load_dataset,
     quality_matrix,
 )
-from router.learned.evaluate import (
+from router_training.evaluate import (
     MultiModelResult,
     evaluate_multi,
     evaluate_pair,
     random_baseline,
 )
-from router.learned.model import (
-    HeadTarget,
-    RouterError,
-    RouterModel,
-    TrainOptions,
-    featurise,
-    train_router,
-)
-from router.learned.peers import gain_target, peer_groups
-from router.learned.runtime import LearnedRouter
+from router_training.fit import HeadTarget, featurise, train_router
+from router_training.peers import gain_target, peer_groups
 
-__all__ = ["register_cli"]
+__all__ = [
+    "calibrate_command",
+    "compare_command",
+    "eval_command",
+    "export_command",
+    "train_command",
+]
 
 Floats = NDArray[np.float64]
 
 
-def register_cli(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the `router` command group (train, eval, calibrate) to a `junction` parser."""
-    group = subparsers.add_parser("router", help="train, evaluate and calibrate a learned router")
-    commands = group.add_subparsers(dest="router_command", metavar="COMMAND")
-
-    train = commands.add_parser("train", help="fit per-model win-probability predictors")
-    train.add_argument("--data", type=Path, required=True, help="JSONL dataset")
-    train.add_argument("--out", type=Path, required=True, help="router directory to write")
-    train.add_argument("--models", type=_names, help="comma-separated (default: all scored)")
-    train.add_argument(
-        "--pair",
-        type=_names,
-        help="STRONG,WEAK: also fit a pair head on the peer-group gain (default: the two "
-        "trained models when the data also grades other models)",
-    )
-    train.add_argument("--l2", type=float, default=TrainOptions().l2)
-    train.add_argument("--min-df", type=int, default=TrainOptions().min_df)
-    train.set_defaults(handler=run_train)
-
-    evaluate = commands.add_parser("eval", help="APGR/CPT for a pair, or AIQ for many models")
-    evaluate.add_argument("--data", type=Path, required=True, help="JSONL dataset to score")
-    evaluate.add_argument("--router", type=Path, required=True, help="router directory")
-    evaluate.add_argument("--strong", help="strong model (pair mode)")
-    evaluate.add_argument("--weak", help="weak model (pair mode)")
-    evaluate.add_argument("--models", type=_names, help="models to route among (multi mode)")
-    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
-    evaluate.add_argument("--plot", type=Path, help="write a PNG of the curve")
-    evaluate.set_defaults(handler=run_eval)
-
-    calibrate = commands.add_parser("calibrate", help="store a threshold in the router directory")
-    calibrate.add_argument("--data", type=Path, required=True, help="calibration JSONL")
-    calibrate.add_argument("--router", type=Path, required=True, help="router directory")
-    calibrate.add_argument("--strong", help="strong model (default: the router's pair)")
-    calibrate.add_argument("--weak", help="weak model (default: the router's pair)")
-    target = calibrate.add_mutually_exclusive_group(required=True)
-    target.add_argument("--strong-share", type=float, help="share of prompts for the strong model")
-    target.add_argument("--target-pgr", type=float, help="PGR to reach with the fewest calls")
-    calibrate.add_argument("--json", action="store_true")
-    calibrate.set_defaults(handler=run_calibrate)
-
-    group.set_defaults(handler=lambda _args: _usage(group))
-
-
-def run_train(args: argparse.Namespace) -> int:
+def train_command(args: argparse.Namespace) -> int:
     """`junction router train`."""
     return _guarded(_train, args)
 
 
-def run_eval(args: argparse.Namespace) -> int:
+def eval_command(args: argparse.Namespace) -> int:
     """`junction router eval`."""
     return _guarded(_eval, args)
 
 
-def run_calibrate(args: argparse.Namespace) -> int:
+def calibrate_command(args: argparse.Namespace) -> int:
     """`junction router calibrate`."""
     return _guarded(_calibrate, args)
 
 
+def compare_command(args: argparse.Namespace) -> int:
+    """`junction router compare`."""
+    return _guarded(_compare, args)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from router_training.compare import replay, strong_mask
+    from router_training.records import JsonlRecords, examples_from_records
+
+    examples, summary = examples_from_records(
+        JsonlRecords(args.records).read(), exclude_routes=_policy_exclusions(args.policy)
+    )
+    models = {name: RouterModel.load(getattr(args, name)) for name in ("active", "candidate")}
+    routers = {
+        name: LearnedRouter(model, strong=args.strong, weak=args.weak)
+        for name, model in models.items()
+    }
+    pairs = {(r.strong, r.weak) for r in routers.values()}
+    if len(pairs) != 1:
+        raise ValueError(f"the routers route different pairs {sorted(pairs)}; pass --strong/--weak")
+    strong, weak = pairs.pop()
+    kept = [e for e in examples if set(e.scores) <= {strong, weak}]
+    if not kept:
+        raise DatasetError(f"{args.records}: no usable record answered by {strong!r} or {weak!r}")
+    by_strong = strong_mask([next(iter(e.scores)) for e in kept], strong, weak)
+    quality = np.array([next(iter(e.scores.values())) for e in kept], dtype=np.float64)
+    report: dict[str, Any] = {"n": len(kept), "strong": strong, "weak": weak,
+                              "left_out_sensitive": summary.sensitive}
+    for name, router in routers.items():
+        scores = _pair_scores(models[name], kept, router)
+        report[name] = replay(scores, by_strong, quality, threshold=router.threshold).summary()
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    print(f"{strong} (strong) vs {weak} (weak), replayed on {len(kept)} recorded prompts "
+          f"({int(by_strong.sum())} answered by the strong model)")
+    print(f"{'':12}{'APGR':>8}{'CPT(50%)':>10}{'CPT(80%)':>10}{'strong share':>14}")
+    for name in ("active", "candidate"):
+        row = report[name]
+        share = "n/a" if row["strong_share"] is None else f"{row['strong_share']:.1%}"
+        print(f"{name:12}{row['apgr']:8.3f}{row['cpt50']:10.1%}{row['cpt80']:10.1%}{share:>14}")
+    return 0
+
+
+def export_command(args: argparse.Namespace) -> int:
+    """`junction records export`."""
+    return _guarded(_export, args)
+
+
+def _export(args: argparse.Namespace) -> int:
+    from router.stats.redis_codec import REDIS_FAILURES
+    from router_training.export import export_from_redis
+
+    try:
+        written = export_from_redis(
+            args.redis_url, args.prefix, args.out, exclude_routes=_policy_exclusions(args.policy)
+        )
+    except REDIS_FAILURES as exc:
+        raise ValueError(f"cannot read records from Redis at {args.redis_url}: {exc}") from exc
+    print(f"wrote {written} records (sensitive ones and excluded routes left out) to {args.out}")
+    return 0
+
+
+def _policy_exclusions(path: Path | None) -> frozenset[str]:
+    if path is None:
+        return frozenset()
+    from router.policy.loader import load_policy
+    from router_training.records import excluded_routes
+
+    policy = load_policy(path)
+    return excluded_routes(
+        (route.name, route.router.training) for route in policy.routes if route.router
+    )
+
+
 def _train(args: argparse.Namespace) -> int:
-    examples = load_dataset(args.data)
+    examples = _training_examples(args)
     models = args.models or dataset_models(examples)
     _require_scored(examples, models)
     started = time.perf_counter()
@@ -141,6 +174,31 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _training_examples(args: argparse.Namespace) -> list[RoutingExample]:
+    if args.data is None and args.from_records is None:
+        raise ValueError("give --data, --from-records or both")
+    public = [] if args.data is None else load_dataset(args.data, score_scale=args.score_scale)
+    if args.from_records is None:
+        return public
+    from router_training.records import JsonlRecords, examples_from_records
+
+    excluded = frozenset(args.exclude_route or ()) | _policy_exclusions(args.policy)
+    examples, summary = examples_from_records(
+        JsonlRecords(args.from_records).read(), exclude_routes=excluded
+    )
+    print(
+        f"records: {summary.used} used; left out {summary.sensitive} sensitive, "
+        f"{summary.excluded_route} on excluded routes, {summary.no_prompt} without content, "
+        f"{summary.no_feedback} without feedback"
+    )
+    if not examples:
+        raise DatasetError(f"{args.from_records}: no record has content and feedback to learn from")
+    taken = {e.id for e in public}
+    # Record ids are request ids; one that repeats a dataset id would be a different prompt.
+    return public + [e.model_copy(update={"id": f"record:{e.id}"}) if e.id in taken else e
+                     for e in examples]
+
+
 def _pair_heads(
     examples: Sequence[RoutingExample], models: Sequence[str], pair: Sequence[str] | None
 ) -> list[HeadTarget]:
@@ -163,7 +221,7 @@ def _pair_heads(
 
 
 def _eval(args: argparse.Namespace) -> int:
-    examples = load_dataset(args.data)
+    examples = load_dataset(args.data, score_scale=args.score_scale)
     model = RouterModel.load(args.router)
     if args.models and (args.strong or args.weak):
         raise ValueError("give either --strong/--weak (pair mode) or --models (multi mode)")
@@ -181,6 +239,7 @@ def _eval(args: argparse.Namespace) -> int:
     oracle = evaluate_pair(q_strong - q_weak, q_strong, q_weak)
     report: dict[str, Any] = {
         "router": metrics.summary(),
+        "latency_ms": _scoring_latency(router, kept),
         "baselines": {
             "random": random.summary(),
             "oracle": oracle.summary(),
@@ -201,7 +260,7 @@ def _eval(args: argparse.Namespace) -> int:
             "pgr": (quality - float(q_weak.mean())) / gap if gap else None,
         }
     if args.plot:
-        from router.learned.plots import plot_pair
+        from router_training.plots import plot_pair
 
         curves = {"learned router": metrics.curve, "random": random.curve, "oracle": oracle.curve}
         plot_pair(curves, strong=router.strong, weak=router.weak, path=args.plot)
@@ -227,7 +286,7 @@ def _eval_multi(
     predicted = _probabilities(model, kept)[:, columns]
     result = evaluate_multi(predicted, quality[complete], cost[complete], models)
     if args.plot:
-        from router.learned.plots import plot_cost_quality
+        from router_training.plots import plot_cost_quality
 
         plot_cost_quality(result, path=args.plot)
     report = _multi_report(result, len(kept))
@@ -239,7 +298,7 @@ def _eval_multi(
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    examples = load_dataset(args.data)
+    examples = load_dataset(args.data, score_scale=args.score_scale)
     model = RouterModel.load(args.router)
     strong, weak, previous = args.strong, args.weak, model.manifest.calibration
     if strong is None and weak is None and previous is not None:
@@ -286,6 +345,25 @@ def _pair_scores(
 ) -> Floats:
     x, dense = featurise([e.text() for e in examples], model.manifest.features)
     return model.gains_batch(x, dense, router.strong, router.weak)
+
+
+def _scoring_latency(
+    router: LearnedRouter, examples: Sequence[RoutingExample], calls: int = 200
+) -> dict[str, float]:
+    """p50/p95 of `LearnedRouter.score`, one prompt per call as the gateway calls it."""
+    texts = [e.text() for e in examples[:calls]]
+    for text in texts[:10]:
+        router.score(text)  # warm-up: the first calls pay for regex compilation
+    timings = []
+    for text in texts:
+        started = time.perf_counter()
+        router.score(text)
+        timings.append((time.perf_counter() - started) * 1000.0)
+    return {
+        "p50": float(np.percentile(timings, 50)),
+        "p95": float(np.percentile(timings, 95)),
+        "calls": float(len(timings)),
+    }
 
 
 def _pair_rows(
@@ -341,6 +419,11 @@ def _print_pair(report: dict[str, Any], *, skipped: int) -> None:
     for name in ("always_strong", "always_weak"):
         row = report["baselines"][name]
         print(f"{name:16}quality {row['quality']:.3f}")
+    latency = report["latency_ms"]
+    print(
+        f"scoring latency per prompt: p50 {latency['p50']:.2f} ms, p95 {latency['p95']:.2f} ms "
+        f"({latency['calls']:.0f} calls)"
+    )
     if "calibrated" in report:
         cal = report["calibrated"]
         pgr = "n/a" if cal["pgr"] is None else f"{cal['pgr']:.3f}"
@@ -365,22 +448,10 @@ def _print_multi(report: dict[str, Any], *, skipped: int) -> None:
     print(f"  {'oracle':32} quality {oracle['quality']:.3f}  cost ${oracle['cost']:.6f}")
 
 
-def _names(value: str) -> list[str]:
-    names = [name.strip() for name in value.split(",") if name.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("expected comma-separated model names")
-    return names
-
-
-def _usage(parser: argparse.ArgumentParser) -> int:
-    parser.print_help()
-    return 2
-
-
 def _guarded(command: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     try:
         result: int = command(args)
-    except (DatasetError, RouterError, ValueError) as exc:
+    except (DatasetError, RouterError, PolicyError, ValueError) as exc:
         print(f"junction router: error: {exc}", file=sys.stderr)
         return 2
     return result

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from router.learned.model import sigmoid
 from router.learned.sparse import SparseRows
 
 __all__ = ["LogisticFit", "fit_logistic", "minimize_lbfgs", "sigmoid"]
@@ -37,12 +38,6 @@ class LogisticFit:
         """The logit for every row."""
         result: NDArray[np.float64] = x.matvec(self.sparse) + _rows_times(d, self.dense) + self.bias
         return result
-
-
-def sigmoid(z: NDArray[np.float64]) -> NDArray[np.float64]:
-    """The logistic function, without overflow warnings for large |z|."""
-    result: NDArray[np.float64] = 0.5 * (1.0 + np.tanh(0.5 * z))
-    return result
 
 
 def fit_logistic(

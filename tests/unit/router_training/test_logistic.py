@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from router.learned.logistic import fit_logistic, minimize_lbfgs, sigmoid
 from router.learned.sparse import SparseRows
+from router_training.logistic import fit_logistic, minimize_lbfgs, sigmoid
 
 
 def random_rows(rng: np.random.Generator, n: int, n_cols: int) -> tuple[SparseRows, np.ndarray]:

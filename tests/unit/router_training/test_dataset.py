@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from router.learned.dataset import (
+from router_training.dataset import (
     DatasetError,
     RoutingExample,
     cost_matrix,
@@ -65,7 +65,11 @@ def test_valid_lines_load_with_matrices(tmp_path: Path) -> None:
         ),
         ({**GOOD, "id": "q2", "cost": {"big": -1}}, r"cost\['big'\] = -1.0 must be >= 0"),
         ({**GOOD, "id": "q2", "cost": {"other": 1}}, r"cost names models without a score"),
-        ({**GOOD, "id": "q2", "task": "poetry"}, r":2: field 'task'"),
+        ({**GOOD, "id": "q2", "task": 7}, r":2: field 'task'.*\(got 7\)"),
+        (
+            {**GOOD, "id": "q2", "scores": {"big": {"judge": 9}}},
+            r"field 'scores.big'.*\(got \{\"judge\": 9\}\)",
+        ),
         ({**GOOD, "id": "q2", "score": {"big": 1}}, r":2: field 'score': Extra inputs"),
         (GOOD, r":2: id 'q1' repeats line 1"),
     ],
@@ -97,3 +101,19 @@ def test_chat_text_is_the_last_user_turn_with_a_little_context() -> None:
 
 def test_an_example_without_context_is_just_its_prompt() -> None:
     assert RoutingExample.model_validate(GOOD).text() == "What is 2+2?"
+
+
+def test_any_task_label_is_kept(tmp_path: Path) -> None:
+    examples = load_dataset(write(tmp_path, {**GOOD, "task": "contract-review"}))
+    assert examples[0].task == "contract-review"
+
+
+def test_a_score_scale_maps_judge_scores_into_the_unit_interval(tmp_path: Path) -> None:
+    line = {**GOOD, "scores": {"big": 9, "small": 2.5}}
+    examples = load_dataset(write(tmp_path, line), score_scale=10)
+    assert quality_matrix(examples, ["big", "small"])[0].tolist() == [0.9, 0.25]
+    outside = r"'scores.big': 12 is outside the score scale \[0, 10\]"
+    with pytest.raises(DatasetError, match=outside):
+        load_dataset(write(tmp_path, {**GOOD, "scores": {"big": 12}}), score_scale=10)
+    with pytest.raises(DatasetError, match="score scale must be > 0; got 0"):
+        load_dataset(write(tmp_path, GOOD), score_scale=0)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from router.learned import convert_mmlu_pro, priors
-from router.learned.dataset import load_dataset
+from router_training import convert_mmlu_pro, priors
+from router_training.dataset import load_dataset
 
 HEADER = [
     "question_id", "category", "src", "answer", "question", "options",
@@ -53,7 +53,7 @@ def test_convert_writes_a_valid_dataset_with_costs(matrix: Path, tmp_path: Path)
     assert [e.id for e in examples] == ["mmlu-pro-1", "mmlu-pro-2", "mmlu-pro-3", "mmlu-pro-4"]
     first = examples[0]
     assert first.prompt == "What is 2+2?\n\nOptions:\nA. 4\nB. 5"
-    assert first.task is not None and first.task.value == "math"
+    assert first.task == "math"
     assert first.scores == {"big": 1.0, "small": 0.0}
     assert first.meta == {"category": "math", "src": "tqa-x", "question_id": "1"}
     # Unpriced models cost the stated default, $0.20 per million tokens in and out.
@@ -68,7 +68,7 @@ def test_convert_writes_a_valid_dataset_with_costs(matrix: Path, tmp_path: Path)
 
 
 def test_convert_filters_models_categories_and_samples(matrix: Path) -> None:
-    from router.learned.mmlu_pro import load_matrix
+    from router_training.mmlu_pro import load_matrix
 
     lines = convert_mmlu_pro.convert(
         load_matrix(matrix), models=["small"], categories=["math", "law"], per_category=1
@@ -109,7 +109,7 @@ def test_priors_refuse_an_unmapped_category(matrix: Path, tmp_path: Path) -> Non
     partial = {"version": 1, "categories": {"math": "math"}}
     (tmp_path / "partial.yaml").write_text(yaml.safe_dump(partial))
     mapping = priors.load_category_map(tmp_path / "partial.yaml")
-    from router.learned.mmlu_pro import load_matrix
+    from router_training.mmlu_pro import load_matrix
 
     with pytest.raises(ValueError, match="not in the map"):
         priors.derive_priors(load_matrix(matrix), mapping)

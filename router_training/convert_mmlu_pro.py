@@ -1,6 +1,6 @@
 """Turn the MMLU-Pro correctness matrix into the routing dataset format (JSONL).
 
-    python -m router.learned.convert_mmlu_pro --matrix mmlu_pro_matrix.csv.gz --out d.jsonl \\
+    python -m router_training.convert_mmlu_pro --matrix mmlu_pro_matrix.csv.gz --out d.jsonl \\
         [--models a,b] [--categories math,law] [--per-category 20 --seed 0] \\
         [--prices api_prices.json] [--map policies/quality/mmlu_pro_map.yaml]
 
@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from router.learned.mmlu_pro import MmluProMatrix, load_matrix
+from router_training.mmlu_pro import MmluProMatrix, load_matrix
 
 __all__ = ["PRICE_IDS", "STATED_PRICES", "convert", "main", "model_prices"]
 
@@ -158,7 +158,7 @@ def _sample(
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m router.learned.convert_mmlu_pro",
+        prog="python -m router_training.convert_mmlu_pro",
         description="MMLU-Pro correctness matrix -> routing dataset (JSONL)",
     )
     parser.add_argument("--matrix", type=Path, required=True, help="mmlu_pro_matrix.csv.gz")

@@ -1,6 +1,6 @@
 """Quality priors per Junction task x model, derived from MMLU-Pro's per-category results.
 
-    python -m router.learned.priors --matrix mmlu_pro_matrix.csv.gz \\
+    python -m router_training.priors --matrix mmlu_pro_matrix.csv.gz \\
         --map policies/quality/mmlu_pro_map.yaml --out policies/quality/mmlu_pro_priors.yaml
 
 The map assigns each MMLU-Pro category to a task. A prior is the share of graded questions the
@@ -20,7 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from router.classify.types import Task
-from router.learned.mmlu_pro import MmluProMatrix, load_matrix
+from router_training.mmlu_pro import MmluProMatrix, load_matrix
 
 __all__ = ["CategoryMap", "TaskPriors", "derive_priors", "load_category_map", "main"]
 
@@ -98,7 +98,7 @@ def render(priors: TaskPriors, *, matrix_path: Path, map_path: Path) -> str:
     """The priors file: a header saying how it was made, then the tables as YAML."""
     header = (
         "# Quality priors per task x model from MMLU-Pro (generated; do not edit by hand).\n"
-        f"#   python -m router.learned.priors --matrix {matrix_path.name} --map {map_path}\n"
+        f"#   python -m router_training.priors --matrix {matrix_path.name} --map {map_path}\n"
         "# quality: share of graded questions answered correctly, pooled over the task's\n"
         "#   categories (see `categories`); counts: graded questions behind each mean.\n"
         "# Model names are MMLU-Pro's: copy rows into a policy's `quality:` table under the\n"
@@ -110,7 +110,7 @@ def render(priors: TaskPriors, *, matrix_path: Path, map_path: Path) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m router.learned.priors",
+        prog="python -m router_training.priors",
         description="MMLU-Pro per-category results -> quality priors per task x model",
     )
     parser.add_argument("--matrix", type=Path, required=True, help="mmlu_pro_matrix.csv.gz")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from router.learned.cli import register_cli
+from router_training.cli import register_cli
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "router_small.jsonl"
 STRONG, WEAK = "gpt-4o-2024-05-13", "Meta-Llama-3_1-8B-Instruct"
@@ -52,6 +52,8 @@ def test_eval_json_is_one_object_with_router_and_baselines(
     assert set(report["router"]) == {"apgr", "cpt50", "cpt80"}
     assert set(report["baselines"]) == {"random", "oracle", "always_strong", "always_weak"}
     assert report["n"] == len(DATA.read_text().splitlines())
+    latency = report["latency_ms"]
+    assert 0 < latency["p50"] <= latency["p95"] and latency["calls"] > 0
     # In-sample the router must have learned something, and nothing beats the oracle.
     assert 0.7 < report["router"]["apgr"] <= report["baselines"]["oracle"]["apgr"]
     assert report["baselines"]["random"]["apgr"] == pytest.approx(0.5, abs=0.08)

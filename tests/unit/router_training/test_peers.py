@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from router.learned.peers import gain_target, peer_groups
+from router_training.peers import gain_target, peer_groups
 
 NAN = np.nan
 MODELS = ["top", "near-top", "mid", "low", "near-low", "bottom"]

@@ -128,8 +128,11 @@ def evaluate_pair(scores: Floats, q_strong: Floats, q_weak: Floats) -> PairMetri
     )
 
 
-def random_baseline(q_strong: Floats, q_weak: Floats, seeds: int = 10) -> RandomBaseline:
-    """Random routing (uniform scores), metrics averaged over `seeds` fixed seeds."""
+def random_baseline(q_strong: Floats, q_weak: Floats, seeds: int = 20) -> RandomBaseline:
+    """Random routing (uniform scores), metrics averaged over `seeds` fixed seeds.
+
+    20 seeds, as RouteLLM's evaluation averages its random router.
+    """
     runs = [
         evaluate_pair(np.random.default_rng(seed).random(len(q_strong)), q_strong, q_weak)
         for seed in range(seeds)
