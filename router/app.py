@@ -42,6 +42,7 @@ from router.serving import ChatService
 from router.settings import Settings
 from router.signals import LiveSignals
 from router.stats.store import create_stats_store
+from router.store.state import DurableState, check_deployment
 from router.telemetry import Metrics, configure_tracing
 
 log = logging.getLogger("junction")
@@ -74,9 +75,11 @@ def create_app(
             return f"API key variable {spec.api_key_env} is not set"
         return breakers.blocked_reason(model)
 
+    check_deployment(settings)
     redis = make_redis(settings)
     stats = create_stats_store(settings, redis, quality_priors(policy))
-    access = AccessService.create(settings, redis)
+    durable = DurableState(settings)
+    access = AccessService.create(settings, redis, durable=durable.wrap_accounts)
     probe_client = httpx.AsyncClient(timeout=httpx.Timeout(2.0, connect=1.0))
     probe = CapacityProbe(LocalCapacity.endpoints_of(policy), probe_client,
                           interval_s=settings.probe_interval_s)
@@ -93,11 +96,12 @@ def create_app(
                         attempt_total_s=settings.timeouts.attempt_total_s,
                         request_total_s=settings.timeouts.request_total_s)
     metrics = Metrics()
+    durable.writer.on_dropped(metrics.records_dropped.inc)
     chat = ChatService(
         classifier=classifier or RuleClassifier(extra_detectors=extra_detectors),
         engine=engine, executor=executor,
         prices=signals, metrics=metrics, access=access,
-        recorders=[stats_recorder(stats)],
+        recorders=[stats_recorder(stats), durable.recorder()],
         reserve_output_tokens=settings.reserve_output_tokens,
         judge=SampledJudge(policy, executor, stats.quality_book),
         log_content=settings.log_content,
@@ -105,6 +109,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await durable.start()
         await stats.start()
         await probe.start()
         await availability.log_startup()
@@ -116,6 +121,7 @@ def create_app(
             await chat.drain()
             await stats.close()
             await access.aclose()
+            await durable.close()
             for provider in {id(p): p for p in providers.values()}.values():
                 await provider.aclose()
             if redis is not None:
@@ -141,6 +147,7 @@ def create_app(
     app.state.redis = redis
     app.state.stats = stats
     app.state.access = access
+    app.state.durable = durable
     app.state.capacity = capacity
     app.state.availability = availability
     app.include_router(openai.router)

@@ -22,6 +22,7 @@ from router.execute import Executor
 from router.policy.loader import load_policy
 from router.redact import RedactingFilter
 from router.settings import Settings
+from router.store.state import check_deployment
 
 log = logging.getLogger("junction")
 
@@ -88,6 +89,7 @@ class GatewayServer(uvicorn.Server):
 def run_gateway(settings: Settings) -> None:
     """Validate the policy first (so a bad file exits non-zero with its message), then serve."""
     load_policy(settings.policy_file)
+    check_deployment(settings)
     configure_logging(settings.log_level)
     common: dict[str, object] = {
         "host": settings.host,

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from router.classify.types import Sensitivity
 from router.stats.settings import StatsSettings
+from router.store.settings import StoreSettings
 
 
 class TimeoutSettings(BaseModel):
@@ -169,6 +170,17 @@ class Settings(BaseSettings):
         description="After SIGTERM, how long in-flight requests may finish; streams still open "
         "then end with an error event. Keep it below Kubernetes' terminationGracePeriodSeconds.",
     )
+    data_dir: Path = Field(
+        Path("junction-data"),
+        description="Where the embedded SQLite database lives (created on first start); "
+        "unused when database_url is set.",
+    )
+    database_url: SecretStr | None = Field(
+        None,
+        description="postgresql://user:password@host/db for several replicas (one database "
+        "shared by all); default: SQLite in data_dir.",
+    )
+    store: StoreSettings = StoreSettings()
     timeouts: TimeoutSettings = TimeoutSettings()
     breaker: BreakerSettings = BreakerSettings()
     limits: LimitsSettings = LimitsSettings()
