@@ -7,9 +7,23 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.postgres import scratch_database, unreachable_reason
 from tests.support.redis_server import redis_server
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Gateways started by module- and session-scoped fixtures (before `_own_data_dir`) keep
+    their database here, never in the working directory."""
+    before = os.environ.get("JUNCTION_DATA_DIR")
+    os.environ["JUNCTION_DATA_DIR"] = str(tmp_path_factory.mktemp("junction-session-data"))
+    yield
+    if before is None:
+        os.environ.pop("JUNCTION_DATA_DIR", None)
+    else:
+        os.environ["JUNCTION_DATA_DIR"] = before
 
 
 @pytest.fixture(autouse=True)
@@ -29,4 +43,20 @@ def redis_url() -> Iterator[str]:
         yield given
         return
     with redis_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def _postgres_available() -> None:
+    reason = unreachable_reason()
+    if reason is not None:
+        if os.environ.get("JUNCTION_REQUIRE_POSTGRES"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def postgres_url(_postgres_available: None) -> Iterator[str]:
+    """A real PostgreSQL database of this test's own (random name, dropped after)."""
+    with scratch_database() as url:
         yield url

@@ -119,12 +119,12 @@ class StoreWriter:
                 ok = await self.flush()
             if not ok:
                 await asyncio.sleep(_RETRY_AFTER_FAILURE_S)
-            await self._sweep()
+            if self._clock() - self._last_sweep >= _RETENTION_SWEEP_S:
+                await self.sweep()
 
-    async def _sweep(self) -> None:
+    async def sweep(self) -> None:
+        """Delete the records older than the retention (the loop does so hourly)."""
         now = self._clock()
-        if now - self._last_sweep < _RETENTION_SWEEP_S:
-            return
         self._last_sweep = now
         cutoff = now - self._settings.retention_days * 86400
         try:
