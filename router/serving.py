@@ -64,8 +64,26 @@ class _Request:
     chat: ChatCompletionRequest
     classification: Classification
     ctx: RequestContext
+    parts: PolicyParts | None = None
     principal: Principal | None = None
     reservation: Reservation | None = None
+
+    @property
+    def pinned(self) -> PolicyParts:
+        assert self.parts is not None
+        return self.parts
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyParts:
+    """What the request path uses that is built from the policy; a request keeps the parts
+    it started with, so a policy activated meanwhile never mixes into it."""
+
+    classifier: Classifier
+    engine: PolicyEngine
+    executor: Executor
+    prices: PriceSource
+    judge: SampledJudge | None
 
 
 class ChatService:
@@ -85,21 +103,42 @@ class ChatService:
         judge: SampledJudge | None = None,
         log_content: bool = False,
     ) -> None:
-        self.classifier = classifier
-        self.engine = engine
-        self.executor = executor
-        self.prices = prices
+        self.parts = PolicyParts(classifier, engine, executor, prices, judge)
         self.metrics = metrics
         self.access = access
         self.recorders = recorders or []
         self.reserve_output_tokens = reserve_output_tokens
-        self.judge = judge
         self.log_content = log_content
         self._background: set[asyncio.Task[None]] = set()
         if access is not None:
             access.on_dropped_settlement(
                 lambda reason: metrics.settlements_dropped.labels(reason).inc()
             )
+
+    def use(self, parts: PolicyParts) -> None:
+        """Serve new requests with `parts` (a policy activation); requests in flight keep
+        theirs. One assignment, so no request sees half of a change."""
+        self.parts = parts
+
+    @property
+    def classifier(self) -> Classifier:
+        return self.parts.classifier
+
+    @property
+    def engine(self) -> PolicyEngine:
+        return self.parts.engine
+
+    @property
+    def executor(self) -> Executor:
+        return self.parts.executor
+
+    @property
+    def prices(self) -> PriceSource:
+        return self.parts.prices
+
+    @property
+    def judge(self) -> SampledJudge | None:
+        return self.parts.judge
 
     # -- entry points ----------------------------------------------------------------------
 
@@ -122,7 +161,8 @@ class ChatService:
         floor = header_sensitivity(headers)
         if principal is not None:
             floor = floor.at_least(principal.default_sensitivity)
-        classification = self.classifier.classify(data, min_sensitivity=floor)
+        parts = self.parts
+        classification = parts.classifier.classify(data, min_sensitivity=floor)
         ctx = RequestContext(
             requested_model=chat.model,
             headers=headers,
@@ -142,15 +182,16 @@ class ChatService:
             chat=chat,
             classification=classification,
             ctx=ctx,
+            parts=parts,
             principal=principal,
         )
 
     def decide(self, req: _Request) -> Decision:
         try:
-            return self.engine.decide(req.classification, req.ctx)
+            return req.pinned.engine.decide(req.classification, req.ctx)
         except UnknownModel:
-            names = sorted(["auto", *self.engine.policy.models, *(r.name for r in
-                            self.engine.policy.routes)])
+            policy = req.pinned.engine.policy
+            names = sorted(["auto", *policy.models, *(r.name for r in policy.routes)])
             raise NotFound(
                 f"model {req.chat.model!r} is not 'auto', a route or a model of this gateway's "
                 f"policy; choose one of: {', '.join(names)}",
@@ -219,7 +260,7 @@ class ChatService:
         bound = token_bound(req.data, default_output_tokens=self.reserve_output_tokens,
                             image_tokens=self.access.accounts.reserve_image_tokens)
         worst = max(
-            (self.prices.price(m).cost(bound.prompt_tokens, bound.output_tokens)
+            (req.pinned.prices.price(m).cost(bound.prompt_tokens, bound.output_tokens)
              for m in decision.attempts),
             default=0.0,
         )
@@ -251,14 +292,14 @@ class ChatService:
 
     async def _complete(self, req: _Request, decision: Decision) -> Reply:
         try:
-            completion, outcome = await self.executor.complete(req.data, decision)
+            completion, outcome = await req.pinned.executor.complete(req.data, decision)
         except (AllAttemptsFailed, UpstreamRejected) as exc:
             return await self._failed(req, decision, exc)
         model = outcome.model or ""
         usage = completion.usage
         if not usage.reported:
             usage.prompt_tokens = req.classification.prompt_tokens
-        cost = self.prices.price(model).cost(usage.prompt_tokens, usage.completion_tokens)
+        cost = req.pinned.prices.price(model).cost(usage.prompt_tokens, usage.completion_tokens)
         self._settle(req, cost)
         total_ms = (time.perf_counter() - req.t0) * 1000.0
         headers = self._headers(req, decision, outcome, total_ms)
@@ -268,15 +309,17 @@ class ChatService:
         if self.log_content:
             done.extra["completion"] = answer_text(completion.body)
         await self._finish(done)
-        if self.judge is not None and self.judge.wants(decision, req.request_id):
+        judge = req.pinned.judge
+        if judge is not None and judge.wants(decision, req.request_id):
             self._spawn(self._judge(req, decision, completion.body))
         return Reply(200, headers, body=completion.body)
 
     async def _judge(self, req: _Request, decision: Decision, answer: bytes) -> None:
-        assert self.judge is not None
+        judge = req.pinned.judge
+        assert judge is not None
         await asyncio.sleep(0)  # after the response and its record
         try:
-            await self.judge.judge(req.request_id, decision, req.data, answer)
+            await judge.judge(req.request_id, decision, req.data, answer)
         except JunctionError as exc:
             log.warning("judging %s failed: %s", req.request_id, exc.message)
 
@@ -284,7 +327,7 @@ class ChatService:
 
     async def _stream(self, req: _Request, decision: Decision) -> Reply:
         try:
-            stream, outcome = await self.executor.open_stream(
+            stream, outcome = await req.pinned.executor.open_stream(
                 req.data, decision, req.chat.wants_usage
             )
         except (AllAttemptsFailed, UpstreamRejected) as exc:
@@ -322,7 +365,8 @@ class ChatService:
             model = outcome.model or ""
             if stream.end.error and status == 200:
                 status = 502
-            cost = self.prices.price(model).cost(usage.prompt_tokens, usage.completion_tokens)
+            cost = req.pinned.prices.price(model).cost(usage.prompt_tokens,
+                                                       usage.completion_tokens)
             req.reservation = reservation
             self._settle(req, cost)
             await self._finish(self._finished(
@@ -477,9 +521,11 @@ class ChatService:
             if done.usage.reasoning_tokens:
                 m.tokens.labels(model, "reasoning").inc(done.usage.reasoning_tokens)
             m.cost.labels(route, model).inc(done.cost_usd)
-            spec = self.engine.policy.models[done.outcome.model]
+            # The policy may have changed since this request started: no spec, no residency.
+            spec = self.engine.policy.models.get(done.outcome.model)
             sensitivity = done.decision.classification.sensitivity.value if done.decision else ""
-            m.residency.labels(spec.effective_residency, sensitivity).inc()
+            if spec is not None:
+                m.residency.labels(spec.effective_residency, sensitivity).inc()
         if log.isEnabledFor(logging.INFO):
             log.info(
                 "request=%s route=%s model=%s status=%d attempts=%s total_ms=%.1f cost=%.6f",
