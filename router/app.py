@@ -15,9 +15,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from router.accounts import AccessService
-from router.api import admin, feedback, health, internal, openai
+from router.api import admin, feedback, health, internal, openai, policy_admin
 from router.api.responses import error_response, json_response
 from router.classify import Classifier
+from router.control.service import PolicyControl
 from router.errors import JunctionError
 from router.policy.loader import load_policy
 from router.policy.schema import Policy
@@ -30,6 +31,8 @@ from router.runtime import RuntimeBuilder, RuntimeHolder
 from router.serving import ChatService
 from router.settings import Settings
 from router.stats.store import create_stats_store
+from router.store.audit import AuditLog
+from router.store.policies import PolicyStore
 from router.store.state import DurableState, check_deployment
 from router.telemetry import Metrics, configure_tracing
 
@@ -77,16 +80,23 @@ def create_app(
         log_content=settings.log_content,
     )
     providers = builder.providers
+    control = PolicyControl(
+        PolicyStore(durable.db), AuditLog(durable.db), builder, runtime, chat, env,
+        accounts=durable.accounts,
+    )
+    seed_text = settings.policy_file.read_text(encoding="utf-8")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await durable.start()
+        await control.start(seed_text)
         await stats.start()
         await runtime.current.probe.start()
         await runtime.current.availability.log_startup()
         try:
             yield
         finally:
+            await control.close()
             await runtime.current.probe.close()
             await probe_client.aclose()
             await chat.drain()
@@ -119,9 +129,11 @@ def create_app(
     app.state.stats = stats
     app.state.access = access
     app.state.durable = durable
+    app.state.control = control
     app.include_router(openai.router)
     app.include_router(feedback.router)
     app.include_router(admin.router)
+    app.include_router(policy_admin.router)
     app.include_router(health.router)
     if hidden:
         app.include_router(internal.protected_docs_router(app))

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from router.classify.types import Sensitivity
+from router.control.roles import AdminTokenSpec
 from router.stats.settings import StatsSettings
 from router.store.settings import StoreSettings
 
@@ -157,6 +158,11 @@ class Settings(BaseSettings):
         False, description="Log prompt and completion text. Off unless an operator turns it on."
     )
     admin_token: SecretStr | None = None
+    admin_tokens: list[AdminTokenSpec] = Field(
+        default_factory=list,
+        description='Named admin tokens with roles, as JSON: [{"name": "ci", "token": "...", '
+        '"role": "editor"}]; roles viewer, editor, admin.',
+    )
     protect_internal_endpoints: bool = Field(
         False,
         description="Require the admin token (or metrics_token, for /metrics) on /metrics, "

@@ -13,12 +13,13 @@ from tests.support.redis_server import redis_server
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 
-@pytest.fixture(scope="session", autouse=True)
-def _session_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Gateways started by module- and session-scoped fixtures (before `_own_data_dir`) keep
-    their database here, never in the working directory."""
+@pytest.fixture(scope="module", autouse=True)
+def _module_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Gateways started by module-scoped fixtures (before `_own_data_dir`) keep their database
+    in a directory of the module's own: never the working directory, and never another
+    module's (whose active policy would serve instead of this module's policy file)."""
     before = os.environ.get("JUNCTION_DATA_DIR")
-    os.environ["JUNCTION_DATA_DIR"] = str(tmp_path_factory.mktemp("junction-session-data"))
+    os.environ["JUNCTION_DATA_DIR"] = str(tmp_path_factory.mktemp("junction-module-data"))
     yield
     if before is None:
         os.environ.pop("JUNCTION_DATA_DIR", None)

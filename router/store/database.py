@@ -8,10 +8,11 @@ in this package) run on first use and by `junction db upgrade`.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from alembic import command
 from alembic.config import Config
@@ -23,6 +24,8 @@ from router.accounts.models import KeyRecord, TeamRecord
 from router.stats.records import RequestRecord
 from router.store.schema import api_keys, request_records, spend, teams
 
+# Any constant will do: every Junction replica takes the same advisory lock to migrate.
+_MIGRATION_LOCK = 7_263_118_002
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 DATABASE_FILE = "junction.db"
 
@@ -66,9 +69,22 @@ class Database:
         async with self._lock:
             if self._upgraded:
                 return
-            async with self.engine.begin() as conn:
-                await conn.run_sync(_run_migrations)
+            # Replicas starting together must not migrate at once: PostgreSQL serialises them
+            # with an advisory lock, SQLite (one machine) with a lock file.
+            lock = await asyncio.to_thread(_lock_file, self._lock_path()) if (
+                self.dialect == "sqlite") else None
+            try:
+                async with self.engine.begin() as conn:
+                    if self.dialect == "postgresql":
+                        await conn.execute(text(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})"))
+                    await conn.run_sync(_run_migrations)
+            finally:
+                if lock is not None:
+                    lock.close()
             self._upgraded = True
+
+    def _lock_path(self) -> Path:
+        return Path(self.url.removeprefix("sqlite+aiosqlite:///") + ".migrate-lock")
 
     async def revision(self) -> str:
         """The schema revision applied (Alembic's version table)."""
@@ -177,6 +193,10 @@ class Database:
         async with self.engine.begin() as conn:
             await conn.execute(stmt)
 
+    async def fetch(self, query: Any) -> list[Any]:
+        """All rows of one query."""
+        return await self._fetch(query)
+
     async def _fetch(self, query: Any) -> list[Any]:
         await self.upgrade()
         async with self.engine.connect() as conn:
@@ -193,6 +213,12 @@ def _record_row(record: RequestRecord) -> dict[str, Any]:
         # stored as the record carries them.
         "record": record.model_dump_json(),
     }
+
+
+def _lock_file(path: Path) -> IO[bytes]:
+    handle = path.open("ab")
+    fcntl.flock(handle.fileno(), fcntl.LOCK_EX)  # released when the handle is closed
+    return handle
 
 
 def _run_migrations(connection: Connection) -> None:

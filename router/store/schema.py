@@ -71,3 +71,14 @@ audit_log = Table(
     Column("after", Text),
     Index("ix_audit_log_at", "at"),
 )
+
+# Changes replicas poll for (every 0.5 s): kind "policy" (ref: the version activated, so the
+# last such row names the active version) or "accounts" (a key or team changed).
+changes = Table(
+    "changes", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(32), nullable=False),
+    Column("ref", Integer),
+    Column("actor", String(200), nullable=False),
+    Column("at", Float, nullable=False),
+)
