@@ -64,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = policy_sub.add_parser("check", help="validate policy files; warn about dead routes")
     check.add_argument("files", type=Path, nargs="+")
     check.set_defaults(handler=_check)
+    from router.control.cli import register_policy_commands
+
+    register_policy_commands(policy_sub)
 
     db = sub.add_parser("db", help="database tools")
     db_sub = db.add_subparsers(dest="db_command", metavar="COMMAND")

@@ -65,11 +65,20 @@ def authenticate_admin(
     return actor
 
 
-async def _changes(request: Request) -> PolicyControl:
-    return cast(PolicyControl, request.app.state.control)
+class _Unaudited:
+    """For this router mounted without the control plane (the accounts API on its own)."""
+
+    async def accounts_changed(self, actor: str, action: str, target: str, *,
+                               before: object = None, after: object = None) -> None:
+        return None
 
 
-Changes = Annotated[PolicyControl, Depends(_changes)]
+async def _changes(request: Request) -> PolicyControl | _Unaudited:
+    control = getattr(request.app.state, "control", None)
+    return control if isinstance(control, PolicyControl) else _Unaudited()
+
+
+Changes = Annotated[PolicyControl | _Unaudited, Depends(_changes)]
 Admin = Annotated[Actor, Depends(require_admin)]
 
 

@@ -193,3 +193,36 @@ def test_a_request_in_flight_finishes_on_the_policy_it_started_on(
     assert not any('"error"' in c for c in chunks)
     emulator_config(vllm_url, tps=0.0, completion_tokens=12)
     assert chat_model(gateway) == "api"
+
+
+def test_the_policy_commands_drive_the_api(gateway: Gateway, seed: str, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    def junction(*args: str, token: str = ADMIN) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "router.cli", "policy", *args, "--url", gateway.url,
+             "--token", token], capture_output=True, text=True, timeout=120, check=False)
+
+    path = tmp_path / "candidate.yaml"
+    path.write_text(default_to(seed, "api"))
+    done = junction("push", str(path), "--comment", "to the API", "--activate")
+    assert done.returncode == 0, done.stderr
+    assert "stored version 2" in done.stdout and "activated version 2" in done.stdout
+    assert chat_model(gateway) == "api"
+
+    history = junction("history", token=VIEWER)
+    assert history.returncode == 0, history.stderr
+    lines = history.stdout.splitlines()
+    assert lines[0].startswith("     1 ") and "seed" in lines[0]
+    assert lines[1].startswith("*    2 ") and "platform" in lines[1] and "to the API" in lines[1]
+
+    assert junction("rollback").returncode == 0
+    assert chat_model(gateway) == "local"
+
+    path.write_text(seed.replace("backend: local", "backend: nowhere"))
+    bad = junction("push", str(path))
+    assert bad.returncode == 1
+    assert "422 invalid_policy" in bad.stderr and "models.local.backend" in bad.stderr
+    refused = junction("rollback", token=EDITOR)
+    assert refused.returncode == 1 and "role_forbidden" in refused.stderr
