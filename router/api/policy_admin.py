@@ -12,6 +12,7 @@ from typing import Annotated, cast
 from fastapi import APIRouter, Depends, Header, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials
 
+from router.accounts.service import AccessService
 from router.api.admin import _bearer, authenticate_admin
 from router.control.protocol import (
     AuditList,
@@ -21,9 +22,12 @@ from router.control.protocol import (
     PolicyPushed,
     PolicyVersionList,
     PolicyVersionOut,
+    WhatIfRequest,
+    WhatIfResult,
 )
 from router.control.roles import Actor, Role
 from router.control.service import PolicyControl
+from router.control.whatif import principal_lookup
 
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
@@ -117,6 +121,23 @@ async def activate_version(
 async def rollback(control: Control, actor: Admin) -> PolicyVersionOut:
     version = await control.rollback(actor.name)
     return PolicyVersionOut.of(version, version.id, with_yaml=False)
+
+
+@router.post("/policy/whatif", response_model=WhatIfResult,
+             summary="Replay recorded requests through a candidate policy")
+async def whatif(body: WhatIfRequest, control: Control, request: Request,
+                 _: Editor) -> WhatIfResult:
+    """No model is called and no prompt text is read: each record's classification and
+    caller go through the candidate's decision; the answer compares it with what was decided
+    (routes, models, cost, newly rejected, fail-closed, sensitive requests whose candidates
+    change)."""
+    access = cast(AccessService, request.app.state.access)
+    version_id, report = await control.what_if(
+        version_id=body.version_id, text=body.yaml,
+        since=body.since.timestamp() if body.since else 0.0, limit=body.limit,
+        principal_of=principal_lookup(access),
+    )
+    return WhatIfResult.model_validate({"version_id": version_id, **report.to_dict()})
 
 
 @router.get("/audit", response_model=AuditList,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from router.store.audit import AuditEntry
 from router.store.policies import PolicyVersion
@@ -56,6 +56,69 @@ class PolicyDiff(BaseModel):
     id: int
     against: int
     diff: str = Field(description="A unified diff of the YAML texts (against -> id).")
+
+
+class WhatIfRequest(BaseModel):
+    """A candidate (a stored version or YAML) and a window of recorded requests."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version_id: int | None = Field(None, description="A stored version to try.")
+    yaml: str | None = Field(None, min_length=1, max_length=1_000_000,
+                             description="Or a policy text (validated as policy check does).")
+    since: AwareDatetime | None = Field(None, description="Oldest record (default: any).")
+    limit: int = Field(100_000, ge=1, le=1_000_000,
+                       description="Most records replayed, newest first.")
+
+
+class RouteCounts(BaseModel):
+    before: dict[str, int]
+    after: dict[str, int]
+
+
+class CostDifference(BaseModel):
+    before: float = Field(description="Dollars the window's requests cost as recorded.")
+    after: float = Field(description="What the candidate's choices would cost, same tokens.")
+    difference: float
+
+
+class NewlyRejected(BaseModel):
+    count: int
+    by_code: dict[str, int]
+    request_ids: list[str] = Field(description="The first 100.")
+
+
+class FailClosed(BaseModel):
+    count: int
+    request_ids: list[str] = Field(description="The first 100.")
+
+
+class SensitiveChange(BaseModel):
+    request_id: str
+    sensitivity: str
+    before: list[str]
+    after: list[str]
+
+
+class SensitiveChanges(BaseModel):
+    count: int
+    requests: list[SensitiveChange] = Field(description="The first 100.")
+
+
+class WhatIfResult(BaseModel):
+    version_id: int | None
+    requests: int = Field(description="Records replayed.")
+    routes: RouteCounts
+    models: RouteCounts
+    cost_usd: CostDifference
+    newly_rejected: NewlyRejected = Field(
+        description="Served then, rejected by the candidate (by rejection code).")
+    fail_closed: FailClosed = Field(
+        description="Served by the candidate on a fail-closed route (no external fallback).")
+    sensitive_candidates_changed: SensitiveChanges
+    unknown_callers: int = Field(description="Records whose key no longer exists (replayed "
+                                 "without its allow-lists).")
+    seconds: float
 
 
 class AuditOut(BaseModel):

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from router.control.errors import PolicyInvalid, PreconditionFailed
+from router.control.whatif import PrincipalLookup, WhatIfReport, what_if
 from router.errors import InvalidRequest, NotFound, PolicyError
 from router.policy.check import policy_warnings
 from router.policy.loader import parse_policy
@@ -195,6 +196,22 @@ class PolicyControl:
                                  f"{current}; nothing to roll back to",
                                  code="nothing_to_roll_back")
         return await self.activate(previous, actor)
+
+    async def what_if(self, *, version_id: int | None, text: str | None, since: float,
+                      limit: int, principal_of: PrincipalLookup) -> tuple[int | None,
+                                                                           WhatIfReport]:
+        """Replay the window's records through a stored version or a YAML text."""
+        if (version_id is None) == (text is None):
+            raise InvalidRequest("give exactly one of version_id or yaml", param="version_id",
+                                 code="invalid_whatif")
+        if version_id is not None:
+            version = await self.version(version_id)
+            runtime = self._build(version)
+        else:
+            assert text is not None
+            runtime = self._builder.build(check_policy_text(text, self._environ).policy)
+        records = await self.store.record_texts(since, limit)
+        return version_id, await what_if(runtime, records, principal_of)
 
     async def accounts_changed(self, actor: str, action: str, target: str, *,
                                before: object = None, after: object = None) -> None:

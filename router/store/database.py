@@ -178,6 +178,15 @@ class Database:
         rows = await self._fetch(query)
         return [RequestRecord.model_validate_json(row[0]) for row in rows]
 
+    async def record_texts(self, since: float, limit: int) -> list[str]:
+        """The newest `limit` records from `since` on, as stored JSON (what-if parses them
+        itself: faster than pydantic for a hundred thousand rows)."""
+        rows = await self._fetch(
+            select(request_records.c.record).where(request_records.c.time >= since)
+            .order_by(request_records.c.time.desc()).limit(limit)
+        )
+        return [str(row[0]) for row in rows]
+
     # -- plumbing --------------------------------------------------------------------------
 
     def _insert(self, table: Any) -> Any:

@@ -102,6 +102,10 @@ class PolicyStore:
                 changes.insert().values(kind=POLICY, ref=version_id, actor=actor, at=now)
             )
 
+    async def record_texts(self, since: float, limit: int) -> list[str]:
+        """Stored request records for what-if (newest first)."""
+        return await self._db.record_texts(since, limit)
+
     async def note_change(self, kind: str, actor: str) -> None:
         """Tell the other replicas that something of `kind` changed."""
         await self._db.upgrade()

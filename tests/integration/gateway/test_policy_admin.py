@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -226,3 +227,62 @@ def test_the_policy_commands_drive_the_api(gateway: Gateway, seed: str, tmp_path
     assert "422 invalid_policy" in bad.stderr and "models.local.backend" in bad.stderr
     refused = junction("rollback", token=EDITOR)
     assert refused.returncode == 1 and "role_forbidden" in refused.stderr
+
+
+def test_what_if_replays_recorded_requests_against_what_was_decided(
+    gateway: Gateway, seed: str
+) -> None:
+    assert call(gateway, "POST", "/admin/teams",
+                json={"name": "acme", "allowed_models": ["local"]}).status_code == 201
+    key = call(gateway, "POST", "/admin/keys", json={"team": "acme"}).json()["key"]
+
+    def send(content: str, token: str | None = None) -> None:
+        headers = {"authorization": f"Bearer {token}"} if token else {}
+        r = httpx.post(gateway.url + "/v1/chat/completions", headers=headers, timeout=30,
+                       json={"model": "auto", "messages": [{"role": "user",
+                                                            "content": content}]})
+        assert r.status_code == 200, r.text
+
+    for _ in range(4):
+        send("hello there")
+    for _ in range(3):
+        send("hello there", key)
+    for _ in range(2):
+        send("please write to jane.doe@example.com about the invoice")
+
+    def whatif(**body: Any) -> dict[str, Any]:
+        r = call(gateway, "POST", "/admin/policy/whatif", EDITOR, json=body)
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    deadline = time.monotonic() + 20
+    while whatif(version_id=1)["requests"] < 9:  # records reach the database in batches
+        assert time.monotonic() < deadline, "records were not written"
+    same = whatif(version_id=1)
+    assert same["routes"]["before"] == same["routes"]["after"] == {"default": 7, "sensitive": 2}
+    assert same["newly_rejected"]["count"] == 0
+    assert same["sensitive_candidates_changed"]["count"] == 0
+
+    candidate = default_to(seed, "api").replace(
+        "    match: {sensitivity: [pii, confidential, secret]}\n    candidates: [local]",
+        "    match: {sensitivity: [pii, confidential, secret]}\n    candidates: [api]")
+    result = whatif(yaml=candidate)
+    assert result["version_id"] is None and result["requests"] == 9
+    assert result["models"]["before"] == {"local": 9}
+    assert result["models"]["after"] == {"api": 4, "(none)": 5}
+    # The team may only use local (3), and personal data may not leave for the API (2).
+    assert result["newly_rejected"]["by_code"] == {"no_model_available": 3,
+                                                   "no_local_model_available": 2}
+    changed = result["sensitive_candidates_changed"]
+    assert changed["count"] == 2
+    assert changed["requests"][0]["before"] == ["local"]
+    assert changed["requests"][0]["after"] == []
+    assert result["cost_usd"]["after"] != result["cost_usd"]["before"]
+
+    bad = call(gateway, "POST", "/admin/policy/whatif", EDITOR, json={"yaml": "models: 3"})
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "invalid_policy"
+    both = call(gateway, "POST", "/admin/policy/whatif", EDITOR,
+                json={"yaml": seed, "version_id": 1})
+    assert both.status_code == 400 and "exactly one" in both.json()["error"]["message"]
+    assert call(gateway, "POST", "/admin/policy/whatif", VIEWER,
+                json={"version_id": 1}).status_code == 403
