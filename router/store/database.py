@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -56,6 +57,9 @@ class Database:
     """Durable state: teams, keys, spend history, request records (and, later, policies)."""
 
     def __init__(self, url: str) -> None:
+        # aiosqlite logs every statement with its parameters at DEBUG: policy texts (endpoint
+        # credentials), records (content, when logging it is on). Keep it above DEBUG.
+        logging.getLogger("aiosqlite").setLevel(logging.INFO)
         self.url = url
         self.dialect = "sqlite" if url.startswith("sqlite") else "postgresql"
         self.engine: AsyncEngine = create_async_engine(url, pool_pre_ping=True)
