@@ -286,3 +286,23 @@ def test_what_if_replays_recorded_requests_against_what_was_decided(
     assert both.status_code == 400 and "exactly one" in both.json()["error"]["message"]
     assert call(gateway, "POST", "/admin/policy/whatif", VIEWER,
                 json={"version_id": 1}).status_code == 403
+
+
+def test_the_openapi_description_lists_the_policy_routes_with_schemas(gateway: Gateway) -> None:
+    spec = httpx.get(gateway.url + "/openapi.json", timeout=10).json()
+    paths = spec["paths"]
+    expected = {
+        ("/admin/policy", "get"), ("/admin/policy/versions", "get"),
+        ("/admin/policy/versions", "post"), ("/admin/policy/versions/{version_id}", "get"),
+        ("/admin/policy/versions/{version_id}/diff", "get"),
+        ("/admin/policy/versions/{version_id}/activate", "post"),
+        ("/admin/policy/rollback", "post"), ("/admin/policy/whatif", "post"),
+        ("/admin/audit", "get"),
+    }
+    for path, method in expected:
+        assert method in paths.get(path, {}), (path, method)
+        assert "200" in paths[path][method]["responses"] or "201" in paths[path][method][
+            "responses"]
+    schemas = spec["components"]["schemas"]
+    assert {"PolicyPush", "PolicyVersionOut", "WhatIfRequest", "WhatIfResult",
+            "AuditList"} <= set(schemas)
