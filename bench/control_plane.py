@@ -121,8 +121,9 @@ def bench_whatif(records: int) -> None:
                 r.raise_for_status()
             body = r.json()
         print(f"what-if over {body['requests']:,} records: "
-              f"{', '.join(f'{t:.2f}' for t in times)} s (3 runs; replay alone "
-              f"{body['seconds']:.2f} s); models after: {body['models']['after']}")
+              f"{', '.join(f'{t:.2f}' for t in times)} s (3 runs; last replay alone "
+              f"{body['seconds']:.2f} s wall, {body['cpu_seconds']:.2f} s CPU); "
+              f"models after: {body['models']['after']}")
 
 
 def bench_activation(activations: int) -> None:

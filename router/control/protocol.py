@@ -118,7 +118,8 @@ class WhatIfResult(BaseModel):
     sensitive_candidates_changed: SensitiveChanges
     unknown_callers: int = Field(description="Records whose key no longer exists (replayed "
                                  "without its allow-lists).")
-    seconds: float
+    seconds: float = Field(description="Wall time of the replay.")
+    cpu_seconds: float = Field(description="CPU time of the gateway process meanwhile.")
 
 
 class AuditOut(BaseModel):

@@ -52,6 +52,7 @@ class WhatIfReport:
     sensitive_changes: list[dict[str, Any]] = field(default_factory=list)
     unknown_callers: int = 0
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -69,6 +70,7 @@ class WhatIfReport:
                                              "requests": self.sensitive_changes},
             "unknown_callers": self.unknown_callers,
             "seconds": round(self.seconds, 3),
+            "cpu_seconds": round(self.cpu_seconds, 3),
         }
 
 
@@ -89,7 +91,7 @@ async def what_if(runtime: PolicyRuntime, records: Sequence[str],
 
 async def _replay(runtime: PolicyRuntime, records: Sequence[str],
                   principal_of: PrincipalLookup) -> WhatIfReport:
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     report = WhatIfReport()
     principals: dict[tuple[str | None, str | None], Principal | None] = {}
     contexts: dict[tuple[str, tuple[str | None, str | None]], RequestContext] = {}
@@ -116,6 +118,7 @@ async def _replay(runtime: PolicyRuntime, records: Sequence[str],
         decision = engine.decide(_classification(summary), ctx)
         _count(report, rec, decision, signals.price if decision.chosen else None)
     report.seconds = time.perf_counter() - started
+    report.cpu_seconds = time.process_time() - cpu_started
     return report
 
 

@@ -306,3 +306,21 @@ def test_the_openapi_description_lists_the_policy_routes_with_schemas(gateway: G
     schemas = spec["components"]["schemas"]
     assert {"PolicyPush", "PolicyVersionOut", "WhatIfRequest", "WhatIfResult",
             "AuditList"} <= set(schemas)
+
+
+def test_a_version_that_cannot_be_built_leaves_the_old_one_serving(gateway: Gateway,
+                                                                   seed: str) -> None:
+    broken = seed.replace(
+        "  - name: default\n    candidates: [local]\n",
+        "  - name: default\n    candidates: [local, api]\n"
+        "    router: {path: no-such-router, strong: api, weak: local}\n")
+    pushed = call(gateway, "POST", "/admin/policy/versions", EDITOR, json={"yaml": broken})
+    assert pushed.status_code == 201, pushed.text  # the text is valid; the router is missing
+    r = call(gateway, "POST", f"/admin/policy/versions/{pushed.json()['id']}/activate")
+    assert r.status_code == 422, r.text
+    assert "cannot load router" in r.json()["error"]["message"]
+    active = call(gateway, "GET", "/admin/policy", VIEWER).json()
+    assert active["id"] == 1
+    assert chat_model(gateway) == "local"
+    actions = [e["action"] for e in call(gateway, "GET", "/admin/audit", VIEWER).json()["data"]]
+    assert actions.count("policy.activate") == 1  # only the seed's
