@@ -123,7 +123,7 @@ class PolicyControl:
         self._seen_change = changes[-1].id
         kinds = {change.kind for change in changes}
         if ACCOUNTS in kinds and self._accounts is not None:
-            await self._accounts.hydrate()
+            await self._accounts.refresh()
         if POLICY in kinds:
             active = await self.store.active()
             current = self._holder.current.version

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from router.accounts.memory import MemoryAccountStore
 from router.accounts.models import Counter, CounterState, KeyRecord, TeamRecord
 from router.accounts.periods import Clock
 from router.accounts.ratelimits import RateRule
@@ -35,10 +36,16 @@ class DurableAccountStore:
             await self._cache.put_team(team)
         for key in await self._db.load_keys():
             await self._cache.put_key(key)
-        seed = getattr(self._cache, "seed_spend", None)
         # Redis keeps its counters across gateway restarts; only memory needs them back.
-        if seed is not None:
-            seed(await self._db.load_spend(self._clock() - _SPEND_LOOKBACK_S))
+        if isinstance(self._cache, MemoryAccountStore):
+            self._cache.seed_spend(await self._db.load_spend(self._clock() - _SPEND_LOOKBACK_S))
+
+    async def refresh(self) -> None:
+        """After another replica changed a key or team: reload an in-memory cache. A Redis
+        cache is shared, so it already holds the change (and reloading it could put back a
+        record older than a change made meanwhile)."""
+        if isinstance(self._cache, MemoryAccountStore):
+            await self.hydrate()
 
     async def create_team(self, record: TeamRecord) -> bool:
         if not await self._cache.create_team(record):

@@ -20,8 +20,16 @@ log = logging.getLogger(__name__)
 
 
 def check_deployment(settings: Settings) -> None:
-    """Refuse what cannot keep budgets and rate limits exact: several workers with no shared
-    counter store would each count on their own."""
+    """Refuse what cannot keep budgets and rate limits exact: several workers, or replicas
+    sharing a PostgreSQL, with no shared counter store would each count on their own."""
+    url = settings.database_url.get_secret_value() if settings.database_url else ""
+    if url.startswith(("postgresql", "postgres:")) and not settings.redis_url:
+        raise StoreConfigError(
+            "JUNCTION_DATABASE_URL names PostgreSQL, which is for several replicas; they need "
+            "a shared counter store, or each would count budgets and rate limits on its own: "
+            "set JUNCTION_REDIS_URL (redis://host:6379/0), or leave JUNCTION_DATABASE_URL "
+            "unset for one replica on SQLite"
+        )
     if settings.workers > 1 and not settings.redis_url:
         raise StoreConfigError(
             f"JUNCTION_WORKERS={settings.workers} needs a shared counter store, or each worker "

@@ -21,6 +21,7 @@ from router.store.writer import StoreWriter
 from tests.unit.accounts.support import FakeClock
 
 START = "2026-03-10T12:00:00+00:00"
+HEAD = "0002"  # the newest migration shipped
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -51,10 +52,12 @@ def test_migrations_apply_once_and_report_their_revision(settings: Settings) -> 
     async def scenario() -> None:
         for _ in range(2):  # the second run finds everything applied
             db = _database(settings)
-            await db.upgrade()
-            assert await db.revision() == "0001"
-            assert await db.count_records() == 0
-            await db.aclose()
+            try:
+                await db.upgrade()
+                assert await db.revision() == HEAD
+                assert await db.count_records() == 0
+            finally:
+                await db.aclose()
 
     asyncio.run(scenario())
 
@@ -162,6 +165,10 @@ def test_several_workers_without_a_shared_counter_store_are_refused() -> None:
     with pytest.raises(StoreConfigError, match="JUNCTION_REDIS_URL"):
         check_deployment(Settings(workers=2))
     check_deployment(Settings(workers=2, redis_url="redis://127.0.0.1:6379/0"))
+    with pytest.raises(StoreConfigError, match=r"PostgreSQL.*JUNCTION_REDIS_URL"):
+        check_deployment(Settings(database_url="postgresql://db/junction"))
+    check_deployment(Settings(database_url="postgresql://db/junction",
+                              redis_url="redis://127.0.0.1:6379/0"))
 
 
 def test_junction_db_upgrade_migrates_the_configured_database(settings: Settings,
@@ -176,7 +183,7 @@ def test_junction_db_upgrade_migrates_the_configured_database(settings: Settings
     done = subprocess.run([sys.executable, "-m", "router.cli", "db", "upgrade"], env=env,
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
-    assert "schema revision 0001" in done.stdout
+    assert f"schema revision {HEAD}" in done.stdout
     assert "postgres@" not in done.stdout  # the URL (and any password in it) is not printed
 
     async def revision() -> str:
@@ -186,4 +193,4 @@ def test_junction_db_upgrade_migrates_the_configured_database(settings: Settings
         finally:
             await db.aclose()
 
-    assert asyncio.run(revision()) == "0001"
+    assert asyncio.run(revision()) == HEAD
