@@ -26,7 +26,6 @@ from router.protocol import dotted
 from router.providers.base import Provider
 from router.providers.breaker import CircuitBreakers
 from router.providers.openai_http import OpenAIHttpProvider
-from router.recording import stats_recorder
 from router.runtime import RuntimeBuilder, RuntimeHolder
 from router.serving import ChatService
 from router.settings import Settings
@@ -75,7 +74,7 @@ def create_app(
     chat = ChatService(
         classifier=first.classifier, engine=first.engine, executor=first.executor,
         prices=first.signals, judge=first.judge, metrics=metrics, access=access,
-        recorders=[stats_recorder(stats), durable.recorder()],
+        recorders=[durable.recorder(stats)],
         reserve_output_tokens=settings.reserve_output_tokens,
         log_content=settings.log_content,
     )

@@ -12,6 +12,7 @@ from router.accounts.store import AccountStore
 from router.exchange import Finished
 from router.recording import to_record
 from router.settings import Settings
+from router.stats.store import StatsStore
 from router.store.accounts import DurableAccountStore
 from router.store.database import Database, StoreConfigError, database_url
 from router.store.writer import StoreWriter
@@ -53,12 +54,14 @@ class DurableState:
         self.accounts = DurableAccountStore(cache, self.db, self.writer, self._clock)
         return self.accounts
 
-    def recorder(self) -> Callable[[Finished], None]:
-        """A request recorder (after the response) that queues the record for the database."""
+    def recorder(self, stats: StatsStore) -> Callable[[Finished], None]:
+        """A request recorder (after the response): one record, built once, for the live
+        statistics and for the database's write queue."""
 
         def record(done: Finished) -> None:
             rec = to_record(done)
             if rec is not None:
+                stats.record(rec)
                 self.writer.record(rec)
 
         return record
