@@ -12,6 +12,7 @@ from router.accounts.memory import MemoryAccountStore
 from router.accounts.models import Counter, CounterState, KeyRecord, TeamRecord
 from router.accounts.periods import Clock
 from router.accounts.ratelimits import RateRule
+from router.accounts.redis_store import RedisAccountStore
 from router.accounts.store import AccountStore, AdmitOutcome, RateOutcome, ReserveOutcome
 from router.store.database import Database
 from router.store.writer import StoreWriter
@@ -36,9 +37,12 @@ class DurableAccountStore:
             await self._cache.put_team(team)
         for key in await self._db.load_keys():
             await self._cache.put_key(key)
-        # Redis keeps its counters across gateway restarts; only memory needs them back.
+        spent = await self._db.load_spend(self._clock() - _SPEND_LOOKBACK_S)
         if isinstance(self._cache, MemoryAccountStore):
-            self._cache.seed_spend(await self._db.load_spend(self._clock() - _SPEND_LOOKBACK_S))
+            self._cache.seed_spend(spent)
+        elif isinstance(self._cache, RedisAccountStore):
+            # Only counters Redis lost: those it holds are newer than the database.
+            await self._cache.seed_spend(spent, _SPEND_LOOKBACK_S)
 
     async def refresh(self) -> None:
         """After another replica changed a key or team: reload an in-memory cache. A Redis

@@ -194,3 +194,39 @@ def test_junction_db_upgrade_migrates_the_configured_database(settings: Settings
             await db.aclose()
 
     assert asyncio.run(revision()) == HEAD
+
+
+def test_spend_comes_back_into_a_redis_that_lost_it(redis_url: str, tmp_path: Path) -> None:
+    import uuid
+
+    from router.app import make_redis
+
+    clock = FakeClock.at(START)
+    settings = Settings(data_dir=tmp_path / "data", redis_url=redis_url)
+
+    async def life(prefix: str, spend: float | None) -> float:
+        redis = make_redis(settings)
+        assert redis is not None
+        state = DurableState(settings, clock)
+        access = AccessService.create(settings, redis, clock=clock, durable=state.wrap_accounts,
+                                      accounts=AccountsSettings(redis_prefix=prefix))
+        try:
+            await state.start()
+            if spend is not None:
+                await access.admin.create_team(TeamCreate(name="acme",
+                                                          limits=Limits(daily_usd=1.0)))
+                _, secret = await access.admin.create_key(KeyCreate(team="acme"))
+                principal = await access.authenticate(f"Bearer {secret}")
+                reservation = await access.admit(principal, 100, "req-1", 0.5)
+                await access.settle(reservation, spend)
+                await access.wait_settled()
+            report = await access.spend(team="acme")
+            return next(line.spent_usd for line in report.lines if line.window.value == "day")
+        finally:
+            await access.aclose()
+            await state.close()
+            await redis.aclose()
+
+    assert asyncio.run(life(f"t-{uuid.uuid4().hex}", 0.25)) == pytest.approx(0.25)
+    # A prefix Redis has never seen stands for a Redis that lost its data.
+    assert asyncio.run(life(f"t-{uuid.uuid4().hex}", None)) == pytest.approx(0.25)
