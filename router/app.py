@@ -10,41 +10,31 @@ from contextlib import asynccontextmanager
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import SecretStr
 from redis.asyncio import BlockingConnectionPool, Redis
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
-from local_backend.probe import CapacityProbe
 from router.accounts import AccessService
-from router.api import admin, feedback, health, internal, openai
+from router.api import admin, feedback, health, internal, openai, policy_admin
 from router.api.responses import error_response
-from router.classify import Classifier, RuleClassifier
-from router.classify.sensitivity import warm_up
+from router.classify import Classifier
+from router.control.service import PolicyControl
 from router.errors import JunctionError
 from router.gateway.admit import Admission
-from router.gateway.availability import Availability
 from router.gateway.background import Background
-from router.gateway.capacity import LocalCapacity
-from router.gateway.egress import EgressGuard
-from router.gateway.execute import Executor
 from router.gateway.finish import Finisher
-from router.gateway.judge import SampledJudge
-from router.gateway.live_signals import LiveSignals
-from router.gateway.plan import Planner
-from router.gateway.recording import stats_recorder
-from router.gateway.scorers import load_scorers
 from router.gateway.service import ChatService
-from router.policy.detectors import build_detectors
-from router.policy.engine import PolicyEngine
 from router.policy.loader import load_policy
 from router.policy.schema import Policy
-from router.policy.signals import PolicySignals
 from router.providers.base import Provider
 from router.providers.breaker import CircuitBreakers
 from router.providers.openai_http import OpenAIHttpProvider
+from router.runtime import RuntimeBuilder, RuntimeHolder
 from router.settings import Settings
 from router.stats.store import create_stats_store
+from router.store.audit import AuditLog
+from router.store.policies import PolicyStore
+from router.store.state import DurableState, check_deployment
 from router.telemetry import Metrics, configure_tracing
 
 log = logging.getLogger("junction")
@@ -68,60 +58,56 @@ def create_app(
     for note in policy.deprecations:
         log.warning("policy %s: %s", settings.policy_file, note)
     configure_tracing(settings.otel_exporter)
-    api_keys = read_api_keys(policy, env)
+    check_deployment(settings)
     breakers = CircuitBreakers(settings.breaker.failure_threshold, settings.breaker.cooldown_s,
                                max_retry_after_s=settings.breaker.max_retry_after_s)
-    providers = build_providers(policy, settings)
-
-    def unavailable(model: str) -> str | None:
-        spec = policy.models[model]
-        if spec.api_key_env and api_keys.get(model) is None:
-            return f"API key variable {spec.api_key_env} is not set"
-        return breakers.blocked_reason(model)
-
     redis = make_redis(settings)
     stats = create_stats_store(settings, redis, quality_priors(policy))
-    access = AccessService.create(settings, redis)
+    durable = DurableState(settings)
+    access = AccessService.create(settings, redis, durable=durable.wrap_accounts)
     probe_client = httpx.AsyncClient(timeout=httpx.Timeout(2.0, connect=1.0))
-    probe = CapacityProbe(LocalCapacity.endpoints_of(policy), probe_client,
-                          interval_s=settings.probe_interval_s)
-    capacity = LocalCapacity(policy, probe)
-    signals = LiveSignals(PolicySignals(policy, unavailable), stats, capacity)
-    scorers = load_scorers(policy, settings.policy_file, stats.shares)
-    engine = PolicyEngine(policy, signals, scorers=scorers)
-    # The classifier and the egress guard must use the same detectors.
-    extra_detectors = build_detectors(policy)
-    warm_up(extra_detectors)
-    availability = Availability(policy, probe_client, signals.unavailable_reason, api_keys)
-    executor = Executor(policy, providers, breakers, api_keys, settings.timeouts.first_byte_s,
-                        endpoint_load=capacity.endpoint_rank,
-                        guard=EgressGuard(extra_detectors),
-                        attempt_total_s=settings.timeouts.attempt_total_s,
-                        request_total_s=settings.timeouts.request_total_s)
+    builder = RuntimeBuilder(
+        settings, env, breakers=breakers, providers={},
+        provider_factory=lambda p: build_providers(p, settings), stats=stats,
+        probe_client=probe_client, classifier=classifier,
+    )
+    runtime = RuntimeHolder(builder.build(policy))
     metrics = Metrics()
-    planner = Planner(classifier or RuleClassifier(extra_detectors=extra_detectors), engine)
-    admission = Admission(access, signals, Background(),
+    durable.writer.on_dropped(metrics.records_dropped.inc)
+    first = runtime.current
+    parts = first.parts()
+    admission = Admission(access, parts.prices, Background(),
                           reserve_output_tokens=settings.reserve_output_tokens)
-    finisher = Finisher(policy, metrics, recorders=[stats_recorder(stats)],
+    finisher = Finisher(policy, metrics, recorders=[durable.recorder(stats)],
                         log_content=settings.log_content)
     chat = ChatService(
-        planner=planner, admission=admission, executor=executor, finisher=finisher,
-        judge=SampledJudge(policy, executor, stats.quality_book), capacity=capacity,
+        planner=parts.planner, admission=admission, executor=parts.executor,
+        finisher=finisher, judge=parts.judge, capacity=parts.capacity,
     )
+    providers = builder.providers
+    control = PolicyControl(
+        PolicyStore(durable.db), AuditLog(durable.db), builder, runtime, chat, env,
+        accounts=durable.accounts,
+    )
+    seed_text = settings.policy_file.read_text(encoding="utf-8")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await durable.start()
+        await control.start(seed_text)
         await stats.start()
-        await probe.start()
-        await availability.log_startup()
+        await runtime.current.probe.start()
+        await runtime.current.availability.log_startup()
         try:
             yield
         finally:
-            await probe.close()
+            await control.close()
+            await runtime.current.probe.close()
             await probe_client.aclose()
             await chat.drain()
             await stats.close()
             await access.aclose()
+            await durable.close()
             for provider in {id(p): p for p in providers.values()}.values():
                 await provider.aclose()
             if redis is not None:
@@ -139,16 +125,20 @@ def create_app(
         redoc_url=None if hidden else "/redoc",
     )
     app.state.settings = settings
+    app.state.runtime = runtime
+    app.state.runtime_builder = builder
     app.state.breakers = breakers
     app.state.metrics = metrics
     app.state.chat = chat
     app.state.redis = redis
     app.state.stats = stats
     app.state.access = access
-    app.state.availability = availability
+    app.state.durable = durable
+    app.state.control = control
     app.include_router(openai.router)
     app.include_router(feedback.router)
     app.include_router(admin.router)
+    app.include_router(policy_admin.router)
     app.include_router(health.router)
     if hidden:
         app.include_router(internal.protected_docs_router(app))
@@ -193,14 +183,6 @@ def build_providers(policy: Policy, settings: Settings) -> dict[str, Provider]:
 
         providers["litellm"] = LiteLLMProvider(settings.timeouts)
     return providers
-
-
-def read_api_keys(policy: Policy, environ: Mapping[str, str]) -> dict[str, SecretStr | None]:
-    keys: dict[str, SecretStr | None] = {}
-    for name, spec in policy.models.items():
-        value = environ.get(spec.api_key_env) if spec.api_key_env else None
-        keys[name] = SecretStr(value) if value else None
-    return keys
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -64,6 +64,16 @@ def build_parser() -> argparse.ArgumentParser:
     check = policy_sub.add_parser("check", help="validate policy files; warn about dead routes")
     check.add_argument("files", type=Path, nargs="+")
     check.set_defaults(handler=_check)
+    from router.control.cli import register_policy_commands
+
+    register_policy_commands(policy_sub)
+
+    db = sub.add_parser("db", help="database tools")
+    db_sub = db.add_subparsers(dest="db_command", metavar="COMMAND")
+    upgrade = db_sub.add_parser(
+        "upgrade", help="apply the schema migrations (JUNCTION_DATABASE_URL or JUNCTION_DATA_DIR)"
+    )
+    upgrade.set_defaults(handler=_db_upgrade)
 
     # Installed with Junction, so a failed import is a broken install and must say so; each
     # module only declares arguments and imports its command code when a command runs.
@@ -76,6 +86,7 @@ def _serve(args: argparse.Namespace) -> int:
     from router.errors import PolicyError
     from router.server import run_gateway
     from router.settings import Settings
+    from router.store.database import StoreConfigError
 
     overrides: dict[str, Any] = {}
     if args.config is not None:
@@ -89,9 +100,37 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         settings = Settings(**overrides)
         run_gateway(settings)
-    except PolicyError as exc:
+    except (PolicyError, StoreConfigError) as exc:
         print(f"junction: cannot start: {exc}", file=sys.stderr)
         return 2
+    return 0
+
+
+def _db_upgrade(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from router.settings import Settings
+    from router.store.database import Database, StoreConfigError, database_url
+
+    settings = Settings()
+    secret = settings.database_url.get_secret_value() if settings.database_url else None
+    try:
+        url = database_url(secret, settings.data_dir)
+    except StoreConfigError as exc:
+        print(f"junction: {exc}", file=sys.stderr)
+        return 2
+
+    async def upgrade() -> str:
+        db = Database(url)
+        try:
+            await db.upgrade()
+            return await db.revision()
+        finally:
+            await db.aclose()
+
+    revision = asyncio.run(upgrade())
+    where = "PostgreSQL" if url.startswith("postgresql") else url.removeprefix("sqlite+aiosqlite:///")
+    print(f"ok: {where} is at schema revision {revision}")
     return 0
 
 

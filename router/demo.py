@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -62,6 +63,10 @@ def run_demo(host: str, port: int, policy_file: Path | None) -> int:
     started = time.perf_counter()
     say("starting emulated backends on loopback: vLLM (local model), OpenAI, Anthropic")
     with ExitStack() as stack:
+        # The demo keeps nothing: a database of its own for this run, so the policy given
+        # (or the shipped one) is what serves, never a version stored by an earlier demo.
+        data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="junction-demo-")))
+        settings = settings.model_copy(update={"data_dir": data_dir})
         local = stack.enter_context(run_in_thread(create_vllm_app(EmulatorBehaviour(
             models=(LOCAL_MODEL,), ttft=0.05, tps=120, completion_tokens=48,
             max_concurrency=8,

@@ -18,10 +18,11 @@ from contextlib import contextmanager
 import uvicorn
 
 from router.app import create_app
-from router.gateway.execute import Executor
 from router.policy.loader import load_policy
 from router.redact import RedactingFilter
+from router.runtime import RuntimeHolder
 from router.settings import Settings
+from router.store.state import check_deployment
 
 log = logging.getLogger("junction")
 
@@ -55,7 +56,7 @@ def stream_cut_delay(grace_s: float) -> float:
 class GatewayServer(uvicorn.Server):
     """uvicorn's server, cutting open streams before the grace period ends and exiting 0."""
 
-    def __init__(self, config: uvicorn.Config, executor: Executor, grace_s: float) -> None:
+    def __init__(self, config: uvicorn.Config, executor: RuntimeHolder, grace_s: float) -> None:
         super().__init__(config)
         self._executor = executor
         self._grace_s = grace_s
@@ -88,6 +89,7 @@ class GatewayServer(uvicorn.Server):
 def run_gateway(settings: Settings) -> None:
     """Validate the policy first (so a bad file exits non-zero with its message), then serve."""
     policy = load_policy(settings.policy_file)  # once: create_app is handed it
+    check_deployment(settings)
     configure_logging(settings.log_level)
     common: dict[str, object] = {
         "host": settings.host,
@@ -109,4 +111,4 @@ def run_gateway(settings: Settings) -> None:
         return
     app = create_app(settings, policy=policy)
     config = uvicorn.Config(app, **common)  # type: ignore[arg-type]
-    GatewayServer(config, app.state.chat.executor, settings.shutdown_grace_s).run()
+    GatewayServer(config, app.state.runtime, settings.shutdown_grace_s).run()

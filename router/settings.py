@@ -10,7 +10,7 @@ import math
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from router.classify.types import Sensitivity
@@ -213,6 +213,47 @@ class AccountsSettings(BaseModel):
     )
 
 
+class StoreSettings(BaseModel):
+    """Batching and retention of what the gateway writes to its database off the request path."""
+
+    batch_size: int = Field(
+        500, ge=1, description="Most request records (or spend increments) written in one batch."
+    )
+    flush_interval_s: float = Field(
+        0.2, gt=0,
+        description="Longest a request record or a spend increment waits before it is written; "
+        "a kill -9 loses at most this much.",
+    )
+    queue_size: int = Field(
+        50_000, ge=1,
+        description="Most request records waiting to be written; beyond it new ones are dropped "
+        "and counted (junction_records_dropped_total), never blocking a request.",
+    )
+    retention_days: float = Field(
+        30.0, gt=0, description="Request records older than this are deleted (hourly sweep)."
+    )
+
+
+RoleName = Literal["viewer", "editor", "admin"]
+
+
+class AdminTokenSpec(BaseModel):
+    """One entry of JUNCTION_ADMIN_TOKENS."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100, description="Named in the audit log.")
+    token: SecretStr = Field(description="The bearer secret (at least 16 characters).")
+    role: RoleName = Field(description="viewer, editor or admin.")
+
+    @field_validator("token")
+    @classmethod
+    def _long_enough(cls, token: SecretStr) -> SecretStr:
+        if len(token.get_secret_value()) < 16:
+            raise ValueError("an admin token must be at least 16 characters long")
+        return token
+
+
 # The shipped default policy is package data: found from any directory after `pip install`.
 SHIPPED_POLICY = Path(__file__).resolve().parent / "policies" / "default.yaml"
 
@@ -237,6 +278,11 @@ class Settings(BaseSettings):
         False, description="Log prompt and completion text. Off unless an operator turns it on."
     )
     admin_token: SecretStr | None = None
+    admin_tokens: list[AdminTokenSpec] = Field(
+        default_factory=list,
+        description='Named admin tokens with roles, as JSON: [{"name": "ci", "token": "...", '
+        '"role": "editor"}]; roles viewer, editor, admin.',
+    )
     protect_internal_endpoints: bool = Field(
         False,
         description="Require the admin token (or metrics_token, for /metrics) on /metrics, "
@@ -250,6 +296,17 @@ class Settings(BaseSettings):
         description="After SIGTERM, how long in-flight requests may finish; streams still open "
         "then end with an error event. Keep it below Kubernetes' terminationGracePeriodSeconds.",
     )
+    data_dir: Path = Field(
+        Path("junction-data"),
+        description="Where the embedded SQLite database lives (created on first start); "
+        "unused when database_url is set.",
+    )
+    database_url: SecretStr | None = Field(
+        None,
+        description="postgresql://user:password@host/db for several replicas (one database "
+        "shared by all); default: SQLite in data_dir.",
+    )
+    store: StoreSettings = StoreSettings()
     timeouts: TimeoutSettings = TimeoutSettings()
     breaker: BreakerSettings = BreakerSettings()
     limits: LimitsSettings = LimitsSettings()

@@ -66,6 +66,11 @@ class Metrics:
             "by reason: queue_full, attempts_exhausted, shutdown, error.",
             ["reason"], registry=r,
         )
+        self.records_dropped = Counter(
+            "junction_records_dropped",
+            "Request records not written to the database because its write queue was full.",
+            registry=r,
+        )
         self.spillover = Counter(
             "junction_spillover", "Requests that left their first choice, by route and reason.",
             ["route", "reason"], registry=r,

@@ -6,7 +6,7 @@ middle, so it is atomic on the event loop just as a script is atomic in Redis.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from router.accounts.models import Counter, CounterState, KeyRecord, TeamRecord
@@ -74,6 +74,12 @@ class MemoryAccountStore:
     async def get_key_and_team(self, key_id: str) -> tuple[KeyRecord | None, TeamRecord | None]:
         key = self._keys.get(key_id)
         return key, None if key is None else self._teams.get(key.team)
+
+    def seed_spend(self, spent: Mapping[str, int]) -> None:
+        """Settled spend by counter name, restored from the database after a restart."""
+        for name, amount in spent.items():
+            budget = self._budgets.setdefault(name, _Budget())
+            budget.spent = max(budget.spent, amount)
 
     async def hit(self, rules: Sequence[RateRule]) -> RateOutcome:
         now = round(self._clock() * 1_000_000)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
@@ -130,6 +130,18 @@ class RedisAccountStore:
         key = _parse(KeyRecord, key_raw, where) if key_raw else None
         team = _parse(TeamRecord, team_raw, where) if team_raw else None
         return key, team
+
+    async def seed_spend(self, spent: Mapping[str, int], ttl_s: int) -> None:
+        """Settled spend from the database, for counters Redis does not hold (Redis lost its
+        data): a counter Redis still has is newer than the database and is kept."""
+        if not spent:
+            return
+        pipe = self._redis.pipeline(transaction=False)
+        for name, amount in spent.items():
+            key = f"{self._prefix}:budget:{name}"
+            pipe.hsetnx(key, "spent", str(amount))
+            pipe.expire(key, ttl_s, nx=True)
+        await self._call(pipe.execute(), admin=True)
 
     # -- request path ----------------------------------------------------------------------
 

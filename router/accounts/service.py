@@ -118,8 +118,10 @@ class AccessService:
         *,
         accounts: AccountsSettings | None = None,
         clock: Clock = time.time,
+        durable: Callable[[AccountStore], AccountStore] | None = None,
     ) -> AccessService:
-        """In memory without a Redis client (one process), else shared through Redis."""
+        """In memory without a Redis client (one process), else shared through Redis;
+        `durable` wraps that store in one that also writes to the database."""
         accounts = accounts or accounts_settings(settings)
         store: AccountStore
         if redis is None:
@@ -131,6 +133,8 @@ class AccessService:
                 timeout_s=settings.redis.timeout_ms / 1000,
                 admin_timeout_s=accounts.admin_timeout_s,
             )
+        if durable is not None:
+            store = durable(store)
         fail_open = settings.redis.fail_open_budgets
         return cls(store, accounts=accounts, fail_open=fail_open, clock=clock)
 

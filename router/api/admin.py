@@ -5,7 +5,6 @@ Thin HTTP over `AccessService.admin`; errors are domain exceptions mapped once b
 
 from __future__ import annotations
 
-import hmac
 from typing import Annotated, cast
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
@@ -21,6 +20,8 @@ from router.accounts.admin_wire import (
 )
 from router.accounts.models import KEY_ID_PATTERN, TEAM_NAME_PATTERN, TeamRecord
 from router.accounts.service import AccessService
+from router.control.roles import Actor, Role, admin_tokens, resolve
+from router.control.service import PolicyControl
 from router.errors import AuthenticationFailed, InvalidRequest, PermissionDenied
 from router.settings import Settings
 
@@ -34,21 +35,57 @@ _bearer = HTTPBearer(
 async def require_admin(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> None:
-    """401 unless the bearer token equals the admin token (compared in constant time)."""
+) -> Actor:
+    """Reads need any admin token (viewer and up); changes to keys and teams need role admin."""
+    needed = Role.VIEWER if request.method in ("GET", "HEAD") else Role.ADMIN
+    return authenticate_admin(request, credentials, needed)
+
+
+def authenticate_admin(
+    request: Request, credentials: HTTPAuthorizationCredentials | None, needed: Role
+) -> Actor:
+    """The actor behind the bearer token: 401 if it is no admin token, 403 if its role is
+    below `needed`. Tokens are compared in constant time."""
     settings = cast(Settings, request.app.state.settings)
-    if settings.admin_token is None:
+    tokens = admin_tokens(settings.admin_token, settings.admin_tokens)
+    if not tokens:
         raise PermissionDenied(
-            "The admin API is disabled: set JUNCTION_ADMIN_TOKEN to enable it.",
+            "The admin API is disabled: set JUNCTION_ADMIN_TOKEN (or JUNCTION_ADMIN_TOKENS) to "
+            "enable it.",
             code="admin_disabled",
         )
     if credentials is None:
         raise AuthenticationFailed(
             "The admin API needs 'Authorization: Bearer <admin token>'.", code="invalid_admin_token"
         )
-    expected = settings.admin_token.get_secret_value().encode()
-    if not hmac.compare_digest(credentials.credentials.encode(), expected):
+    actor = resolve(credentials.credentials, tokens)
+    if actor is None:
         raise AuthenticationFailed("Invalid admin token.", code="invalid_admin_token")
+    if actor.role < needed:
+        raise PermissionDenied(
+            f"{request.method} {request.url.path} needs role {needed.label}; token "
+            f"{actor.name!r} has role {actor.role.label}.",
+            code="role_forbidden",
+        )
+    request.state.actor = actor
+    return actor
+
+
+class _Unaudited:
+    """For this router mounted without the control plane (the accounts API on its own)."""
+
+    async def accounts_changed(self, actor: str, action: str, target: str, *,
+                               before: object = None, after: object = None) -> None:
+        return None
+
+
+async def _changes(request: Request) -> PolicyControl | _Unaudited:
+    control = getattr(request.app.state, "control", None)
+    return control if isinstance(control, PolicyControl) else _Unaudited()
+
+
+Changes = Annotated[PolicyControl | _Unaudited, Depends(_changes)]
+Admin = Annotated[Actor, Depends(require_admin)]
 
 
 async def _access(request: Request) -> AccessService:
@@ -67,17 +104,27 @@ router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(requir
     status_code=status.HTTP_201_CREATED,
     summary="Create a team",
 )
-async def create_team(body: TeamCreate, access: Access) -> TeamRecord:
+async def create_team(body: TeamCreate, access: Access, actor: Admin,
+                      changes: Changes) -> TeamRecord:
     """A team groups keys and carries allowed models and routes, a sensitivity floor, budgets
     and rate limits. 400 `team_exists` if the name is taken."""
-    return await access.admin.create_team(body)
+    record = await access.admin.create_team(body)
+    await changes.accounts_changed(actor.name, "team.create", f"team:{record.name}",
+                                   after=record.model_dump(mode="json"))
+    return record
 
 
 @router.patch("/teams/{team}", response_model=TeamRecord, summary="Update a team")
-async def update_team(team: str, body: TeamUpdate, access: Access) -> TeamRecord:
+async def update_team(team: str, body: TeamUpdate, access: Access, actor: Admin,
+                      changes: Changes) -> TeamRecord:
     """Changes only the fields sent; `limits` is merged field by field. Takes effect on every
     replica at the next request."""
-    return await access.admin.update_team(team, body)
+    before = await access.admin.get_team(team)
+    record = await access.admin.update_team(team, body)
+    await changes.accounts_changed(actor.name, "team.update", f"team:{team}",
+                                   before=before.model_dump(mode="json"),
+                                   after=record.model_dump(mode="json"))
+    return record
 
 
 @router.get("/teams", response_model=list[TeamRecord], summary="List teams")
@@ -91,12 +138,16 @@ async def list_teams(access: Access) -> list[TeamRecord]:
     status_code=status.HTTP_201_CREATED,
     summary="Create an API key (the secret is returned once)",
 )
-async def create_key(body: KeyCreate, access: Access, response: Response) -> KeyCreated:
+async def create_key(body: KeyCreate, access: Access, response: Response, actor: Admin,
+                     changes: Changes) -> KeyCreated:
     """Only a hash of the secret is stored: keep `key` from this response, it cannot be shown
     again."""
     record, secret = await access.admin.create_key(body)
     response.headers["Cache-Control"] = "no-store"
     listed = KeyOut.of(record, access.now())
+    # The audit log gets the key as listed: no secret, no hash.
+    await changes.accounts_changed(actor.name, "key.create", f"key:{record.key_id}",
+                                   after=listed.model_dump(mode="json"))
     return KeyCreated(**listed.model_dump(), key=secret)
 
 
@@ -107,10 +158,16 @@ async def list_keys(access: Access, team: TeamName | None = None) -> list[KeyOut
 
 
 @router.delete("/keys/{key_id}", response_model=KeyOut, summary="Revoke an API key")
-async def revoke_key(key_id: str, access: Access) -> KeyOut:
+async def revoke_key(key_id: str, access: Access, actor: Admin, changes: Changes) -> KeyOut:
     """Effective at once on every replica; revoking a revoked key changes nothing."""
+    before = KeyOut.of(await access.admin.get_key(key_id), access.now())
     record = await access.admin.revoke_key(key_id)
-    return KeyOut.of(record, access.now())
+    after = KeyOut.of(record, access.now())
+    if before.revoked_at is None:
+        await changes.accounts_changed(actor.name, "key.revoke", f"key:{key_id}",
+                                       before=before.model_dump(mode="json"),
+                                       after=after.model_dump(mode="json"))
+    return after
 
 
 @router.get("/spend", response_model=SpendOut, summary="Read a key's or a team's spend")

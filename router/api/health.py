@@ -29,7 +29,7 @@ async def ready(request: Request) -> Response:
         except Exception as exc:  # any failure means not ready; say which
             checks["redis"] = f"unreachable: {type(exc).__name__}"
             ok = False
-    availability: Availability = request.app.state.availability
+    availability: Availability = request.app.state.runtime.current.availability
     routes = await availability.routes()
     checks["routes"] = {status.route: status.to_dict() for status in routes}
     ok = ok and all(status.ok for status in routes)

@@ -51,8 +51,11 @@ class Admission:
                 pressure = f"budget {status.which or ''} is above its soft limit".replace("  ", " ")
         return principal, pressure
 
-    async def admit(self, req: PlannedRequest, decision: Decision) -> None:
-        """Rate limits and the budget reservation, for callers that are metered."""
+    async def admit(
+        self, req: PlannedRequest, decision: Decision, prices: PriceSource | None = None
+    ) -> None:
+        """Rate limits and the budget reservation, for callers that are metered; priced with
+        `prices` when given (the request's pinned policy), else the current ones."""
         principal = req.principal
         if principal is None or not principal.metered or self.access is None:
             return
@@ -61,8 +64,9 @@ class Admission:
         # the tokens billed, not the classifier's estimate.
         bound = token_bound(req.data, default_output_tokens=self.reserve_output_tokens,
                             image_tokens=self.access.accounts.reserve_image_tokens)
+        prices = prices or self.prices
         worst = max(
-            (self.prices.price(m).cost(bound.prompt_tokens, bound.output_tokens)
+            (prices.price(m).cost(bound.prompt_tokens, bound.output_tokens)
              for m in decision.attempts),
             default=0.0,
         )

@@ -229,9 +229,11 @@ class Finisher:
             if done.usage.reasoning_tokens:
                 m.tokens.labels(model, "reasoning").inc(done.usage.reasoning_tokens)
             m.cost.labels(route, model).inc(done.cost_usd)
-            spec = self.policy.models[done.outcome.model]
+            # The policy may have changed since this request started: no spec, no residency.
+            spec = self.policy.models.get(done.outcome.model)
             sensitivity = done.decision.classification.sensitivity.value if done.decision else ""
-            m.residency.labels(spec.effective_residency, sensitivity).inc()
+            if spec is not None:
+                m.residency.labels(spec.effective_residency, sensitivity).inc()
 
     def _record(self, done: Finished) -> None:
         for recorder in self.recorders:

@@ -1,13 +1,12 @@
-"""Turn a finished request into a `RequestRecord` for the stats store, after the response."""
+"""Turn a finished request into a `RequestRecord` (for the stats store and the database's
+write queue: `store.state.DurableState.recorder`), after the response."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from router.gateway.finish import Finished
 from router.stats.records import Attempt, ClassificationSummary, RequestRecord
-from router.stats.store import StatsStore
 
 
 def to_record(done: Finished) -> RequestRecord | None:
@@ -50,11 +49,3 @@ def to_record(done: Finished) -> RequestRecord | None:
 def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
-
-def stats_recorder(store: StatsStore) -> Callable[[Finished], None]:
-    def record(done: Finished) -> None:
-        rec = to_record(done)
-        if rec is not None:
-            store.record(rec)
-
-    return record

@@ -20,6 +20,7 @@ from router.gateway.capacity import LocalCapacity
 from router.gateway.execute import AllAttemptsFailed, Executor, Outcome, UpstreamRejected
 from router.gateway.finish import Finisher, Reply
 from router.gateway.judge import SampledJudge, answer_text
+from router.gateway.parts import PolicyParts
 from router.gateway.plan import PlannedRequest, Planner
 from router.policy.engine import Decision, PolicyEngine
 from router.providers.base import OpenStream
@@ -29,7 +30,12 @@ tracer = trace.get_tracer(__name__)
 
 
 class ChatService:
-    """Runs the request path's rooms in order; built once in `create_app`."""
+    """Runs the request path's rooms in order; built once in `create_app`.
+
+    The policy-bound parts (planner, executor, prices, judge, capacity) are held as one
+    `PolicyParts`: a request takes the set current when it arrives and keeps it, and `use`
+    replaces the set for new requests in one assignment.
+    """
 
     def __init__(
         self,
@@ -41,12 +47,9 @@ class ChatService:
         judge: SampledJudge | None = None,
         capacity: LocalCapacity | None = None,
     ) -> None:
-        self.planner = planner
+        self.parts = PolicyParts(planner, executor, admission.prices, judge, capacity)
         self.admission = admission
-        self.executor = executor
         self.finisher = finisher
-        self.judge = judge
-        self.capacity = capacity
         self.background = admission.background
         access = admission.access
         if access is not None:
@@ -55,9 +58,34 @@ class ChatService:
                 lambda reason: metrics.settlements_dropped.labels(reason).inc()
             )
 
+    def use(self, parts: PolicyParts) -> None:
+        """Serve new requests with `parts` (a policy activation); requests in flight keep
+        theirs. One assignment, so no request sees half of a change."""
+        self.parts = parts
+        # Shared rooms read the policy only for requests that started after the change: the
+        # reservation's prices (new requests pass theirs in) and the residency metric.
+        self.admission.prices = parts.prices
+        self.finisher.policy = parts.policy
+
+    @property
+    def planner(self) -> Planner:
+        return self.parts.planner
+
     @property
     def engine(self) -> PolicyEngine:
-        return self.planner.engine
+        return self.parts.planner.engine
+
+    @property
+    def executor(self) -> Executor:
+        return self.parts.executor
+
+    @property
+    def judge(self) -> SampledJudge | None:
+        return self.parts.judge
+
+    @property
+    def capacity(self) -> LocalCapacity | None:
+        return self.parts.capacity
 
     # -- entry points ----------------------------------------------------------------------
 
@@ -67,30 +95,32 @@ class ChatService:
     async def explain_request(self, raw: bytes, headers: Mapping[str, str]) -> dict[str, Any]:
         """The decision serving would make now; reads live state and moves none of it."""
         principal, pressure = await self.admission.caller(headers)
-        return self.planner.explain(raw, headers, principal, pressure)
+        return self.parts.planner.explain(raw, headers, principal, pressure)
 
     async def complete(self, raw: bytes, headers: Mapping[str, str]) -> Reply:
         t0 = time.perf_counter()
+        # This request's parts from here to its end, whatever is activated meanwhile.
+        parts = self.parts
         principal, pressure = await self.admission.caller(headers)
-        req = self.planner.prepare(raw, headers, principal, pressure, t0)
+        req = parts.planner.prepare(raw, headers, principal, pressure, t0)
         with tracer.start_as_current_span("junction.chat") as span:
             span.set_attribute("junction.request_id", req.request_id)
-            decision = self.planner.decide(req)
-            if self.capacity is not None:
+            decision = parts.planner.decide(req)
+            if parts.capacity is not None:
                 # Serving acts on the decision, so it (and only it) moves the spill state.
-                self.capacity.remember(decision.spill_checks)
+                parts.capacity.remember(decision.spill_checks)
             span.set_attribute("junction.route", decision.route)
             span.set_attribute("junction.task", req.classification.task.value)
             span.set_attribute("junction.sensitivity", req.classification.sensitivity.value)
             refusal = self.finisher.refusal(req, decision)
             if refusal is not None:
                 raise refusal
-            await self.admission.admit(req, decision)
+            await self.admission.admit(req, decision, parts.prices)
             try:
                 if req.chat.stream:
-                    reply = await self._stream(req, decision)
+                    reply = await self._stream(parts, req, decision)
                 else:
-                    reply = await self._complete(req, decision)
+                    reply = await self._complete(parts, req, decision)
             finally:
                 # Whatever did not settle (failure, disconnect, cancellation) is released.
                 self.admission.release(req)
@@ -103,17 +133,17 @@ class ChatService:
 
     # -- non-streaming ---------------------------------------------------------------------
 
-    async def _complete(self, req: PlannedRequest, decision: Decision) -> Reply:
+    async def _complete(self, parts: PolicyParts, req: PlannedRequest,
+                        decision: Decision) -> Reply:
         try:
-            completion, outcome = await self.executor.complete(req.data, decision)
+            completion, outcome = await parts.executor.complete(req.data, decision)
         except (AllAttemptsFailed, UpstreamRejected) as exc:
             return await self.finisher.failed(req, decision, exc)
         model = outcome.model or ""
         usage = completion.usage
         if not usage.reported:
             usage.prompt_tokens = req.classification.prompt_tokens
-        cost = self.admission.prices.price(model).cost(usage.prompt_tokens,
-                                                       usage.completion_tokens)
+        cost = parts.prices.price(model).cost(usage.prompt_tokens, usage.completion_tokens)
         self.admission.settle(req, cost)
         total_ms = (time.perf_counter() - req.t0) * 1000.0
         headers = self.finisher.headers(req, decision, outcome, total_ms)
@@ -123,23 +153,25 @@ class ChatService:
         if self.finisher.log_content:
             done.extra["completion"] = answer_text(completion.body)
         await self.finisher.finish(done)
-        if self.judge is not None and self.judge.wants(decision, req.request_id):
-            self.background.spawn(self._judge(req, decision, completion.body))
+        judge = parts.judge
+        if judge is not None and judge.wants(decision, req.request_id):
+            self.background.spawn(self._judge(judge, req, decision, completion.body))
         return Reply(200, headers, body=completion.body)
 
-    async def _judge(self, req: PlannedRequest, decision: Decision, answer: bytes) -> None:
-        assert self.judge is not None
+    async def _judge(self, judge: SampledJudge, req: PlannedRequest, decision: Decision,
+                     answer: bytes) -> None:
         await asyncio.sleep(0)  # after the response and its record
         try:
-            await self.judge.judge(req.request_id, decision, req.data, answer)
+            await judge.judge(req.request_id, decision, req.data, answer)
         except JunctionError as exc:
             log.warning("judging %s failed: %s", req.request_id, exc.message)
 
     # -- streaming -------------------------------------------------------------------------
 
-    async def _stream(self, req: PlannedRequest, decision: Decision) -> Reply:
+    async def _stream(self, parts: PolicyParts, req: PlannedRequest,
+                      decision: Decision) -> Reply:
         try:
-            stream, outcome = await self.executor.open_stream(
+            stream, outcome = await parts.executor.open_stream(
                 req.data, decision, req.chat.wants_usage
             )
         except (AllAttemptsFailed, UpstreamRejected) as exc:
@@ -150,10 +182,11 @@ class ChatService:
         # The stream owns the reservation from here: it settles when the stream ends.
         reservation, req.reservation = req.reservation, None
         return Reply(200, headers, stream=self._forward(
-            req, decision, stream, outcome, ttft_ms, reservation))
+            parts, req, decision, stream, outcome, ttft_ms, reservation))
 
     async def _forward(
         self,
+        parts: PolicyParts,
         req: PlannedRequest,
         decision: Decision,
         stream: OpenStream,
@@ -177,8 +210,7 @@ class ChatService:
             model = outcome.model or ""
             if stream.end.error and status == 200:
                 status = 502
-            cost = self.admission.prices.price(model).cost(usage.prompt_tokens,
-                                                           usage.completion_tokens)
+            cost = parts.prices.price(model).cost(usage.prompt_tokens, usage.completion_tokens)
             req.reservation = reservation
             self.admission.settle(req, cost)
             await self.finisher.finish(self.finisher.finished(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -37,6 +38,9 @@ def running_gateway(
 ) -> Iterator[Gateway]:
     path = tmp_path / "policy.yaml"
     path.write_text(policy)
+    # A database of its own: gateways sharing one would serve the first one's policy (the
+    # file is only the seed of an empty database).
+    settings.setdefault("data_dir", tmp_path / f"junction-data-{uuid.uuid4().hex[:8]}")
     app = create_app(Settings(policy_file=path, **settings), environ=dict(environ or {}),
                      classifier=classifier)
     with run_in_thread(app) as url:

@@ -176,6 +176,29 @@ def test_recorders_run_after_the_reply_and_a_broken_one_fails_nothing() -> None:
     assert len(seen) == 1 and seen[0].status == 200
 
 
+def test_a_request_answered_by_a_model_a_new_policy_dropped_is_counted_without_residency(
+) -> None:
+    """After an activation the finisher reads the new policy; a request that started on the
+    old one and was answered by a model the new one lacks must still finish and count."""
+    fin = finisher()
+    fin.policy = parse_policy(POLICY.replace("api", "other"), source="t", environ={})
+    req, decision = planned()
+
+    async def run() -> None:
+        for model in ("api", "local"):
+            await fin.finish(fin.finished(req, decision, Outcome(model=model), Usage(), 0.0,
+                                          200, 5.0, 5.0, streamed=False))
+
+    asyncio.run(run())
+    sample = fin.metrics.registry.get_sample_value
+    assert sample("junction_requests_total", {"route": "default", "model": "api",
+                                              "status": "200"}) == 1.0
+    assert sample("junction_requests_by_residency_total",
+                  {"residency": "local", "sensitivity": "none"}) == 1.0
+    assert sample("junction_requests_by_residency_total",
+                  {"residency": "external", "sensitivity": "none"}) is None
+
+
 def test_the_spill_header_names_the_load_not_the_sentence() -> None:
     from dataclasses import replace
 
