@@ -205,7 +205,9 @@ def main() -> int:
             policy = tmp / f"policy-{backend}.yaml"
             policy.write_text(junction_policy(upstream, backend))
             port = free_port()
-            env = {"JUNCTION_LOG_LEVEL": "warning", "BENCH_UPSTREAM_KEY": "anything"}
+            # A data directory of its own: a stored policy would outrank the file given.
+            env = {"JUNCTION_LOG_LEVEL": "warning", "BENCH_UPSTREAM_KEY": "anything",
+                   "JUNCTION_DATA_DIR": str(tmp / f"data-{backend}")}
             with process(
                 [
                     str(ROOT / ".venv" / "bin" / "junction"),
@@ -278,7 +280,7 @@ def default_policy_run(
         port = free_port()
         env = {"JUNCTION_LOG_LEVEL": "warning", "JUNCTION_LOCAL_URL": vllm,
                "JUNCTION_LOCAL_MODEL": "fake-model", "OPENAI_BASE_URL": api_upstream + "/v1",
-               "OPENAI_API_KEY": "anything"}
+               "OPENAI_API_KEY": "anything", "JUNCTION_DATA_DIR": str(tmp / "data-default")}
         with process(
             [str(ROOT / ".venv" / "bin" / "junction"), "serve", "--config",
              str(ROOT / "policies" / "default.yaml"), "--port", str(port)],

@@ -148,7 +148,9 @@ def main() -> int:
             env = {"JUNCTION_LOG_LEVEL": "warning", "JUNCTION_PROBE_INTERVAL_S": "0.1",
                    "JUNCTION_LOCAL_URL": local, "JUNCTION_LOCAL_MODEL": SERVED,
                    "OPENAI_BASE_URL": api + "/v1", "OPENAI_API_KEY": API_KEY,
-                   "ANTHROPIC_API_KEY": "unused", "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+                   "ANTHROPIC_API_KEY": "unused", "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+                   # Its own database: a policy stored by an earlier run would outrank the file.
+                   "JUNCTION_DATA_DIR": str(tmp / f"data-{name}")}
             with process([PY, "-m", "router.cli", "serve", "--config",
                           str(path), "--port", str(port)], env=env, log=tmp / f"{name}.log"):
                 base = f"http://127.0.0.1:{port}"
