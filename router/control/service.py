@@ -94,9 +94,18 @@ class PolicyControl:
             self._mark(version)
         elif active.hash == policy_hash(seed_text):
             self._mark(active)  # the file given at start is the active version: built already
-        elif not await self._serve(active):
-            log.error("active policy version %d cannot be loaded; serving the policy file",
-                      active.id)
+        else:
+            # The stored version wins over the file: say so, or an operator who edited the file
+            # and restarted would wonder why nothing changed.
+            log.warning(
+                "the policy file given at start differs from the active stored version %d; "
+                "serving version %d. To serve the file, store and activate it "
+                "(junction policy push FILE), or start with an empty data directory",
+                active.id, active.id,
+            )
+            if not await self._serve(active):
+                log.error("active policy version %d cannot be loaded; serving the policy file",
+                          active.id)
         self._task = asyncio.create_task(self._watch(), name="junction-policy-watch")
 
     async def close(self) -> None:

@@ -324,3 +324,18 @@ def test_a_version_that_cannot_be_built_leaves_the_old_one_serving(gateway: Gate
     assert chat_model(gateway) == "local"
     actions = [e["action"] for e in call(gateway, "GET", "/admin/audit", VIEWER).json()["data"]]
     assert actions.count("policy.activate") == 1  # only the seed's
+
+
+def test_a_restart_with_another_file_serves_the_stored_version_and_says_so(
+    seed: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = tmp_path / "shared-data"
+    with running_gateway(seed, tmp_path, ENV, data_dir=data) as first:
+        assert chat_model(first) == "local"
+    caplog.set_level("WARNING", logger="router.control.service")
+    edited = seed.replace("candidates: [local]", "candidates: [api]")
+    assert edited != seed
+    with running_gateway(edited, tmp_path, ENV, data_dir=data) as second:
+        assert chat_model(second) == "local"  # the stored version, not the edited file
+    assert any("differs from the active stored version 1" in r.getMessage()
+               for r in caplog.records), [r.getMessage() for r in caplog.records]
