@@ -233,7 +233,7 @@ def find_webhooks(text: str, lowered: str, shape: bytes) -> Iterator[Hit]:
     for pattern in _WEBHOOKS:
         for match in pattern.finditer(text):
             secret = match.group("secret").lower()
-            # Documentation writes T00000000/B00000000/XXXXXXXXXXXXXXXXXXXXXXXX.
+            # Placeholders in documentation (runs of zeros or of the letter x) are not secrets.
             if "xxxx" in secret or "0000000" in secret or "your" in secret:
                 continue
             start = lowered.rfind("http", max(0, match.start() - 24), match.start())
