@@ -9,6 +9,12 @@ Every server runs in its own process; the load generator (bench/loadgen.py) is a
 HTTP/1.1 client so that it costs little CPU. Targets (issue 2): added p50 <= 1.5 ms at
 concurrency 1; throughput at concurrency 64 >= 2x the LiteLLM proxy's; streaming added time to
 first byte p50 <= 2 ms; resident memory after 10,000 requests <= 150 MB and not growing.
+
+"added p50" compares two runs made one after the other, so background load that changes between
+them moves it; "added p50 interleaved" alternates one request to Junction with one to its
+upstream directly, so both see the same load: on a busy machine, quote that one. Each gateway is
+measured once `/health/ready` answers (for a policy with a litellm model, after litellm's
+import has finished).
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from loadgen import build_request, run_load
+from loadgen import Result, build_request, read_response, run_load
 
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
@@ -220,10 +226,14 @@ def main() -> int:
                 env=env,
                 log=tmp / f"junction-{backend}.log",
             ) as proc:
-                wait_http(f"http://127.0.0.1:{port}/health/live")
+                # Ready, not just live: litellm's import (seconds of CPU holding the GIL) runs
+                # in a thread after start, and readiness waits for it.
+                wait_http(f"http://127.0.0.1:{port}/health/ready")
                 print(f"measuring Junction ({backend} provider path) ...", flush=True)
                 key = f"junction_{backend}"
                 results[key] = measure(port, "auto", n1, n64, ns)
+                results[key]["c1_interleaved"] = interleaved(
+                    port, "auto", up_port, "fake-model", n1)
                 if backend == "openai":
                     results["memory"] = memory_run(port, proc.pid, args.memory_requests)
 
@@ -286,7 +296,7 @@ def default_policy_run(
              str(ROOT / "policies" / "default.yaml"), "--port", str(port)],
             env=env, log=tmp / "junction-default.log",
         ):
-            wait_http(f"http://127.0.0.1:{port}/health/live")
+            wait_http(f"http://127.0.0.1:{port}/health/ready")
             served = httpx.post(f"http://127.0.0.1:{port}/v1/chat/completions",
                                 content=body("auto"), timeout=30,
                                 headers={"content-type": "application/json"})
@@ -294,6 +304,38 @@ def default_policy_run(
             print(f"measuring Junction (shipped default policy, served by "
                   f"{results['default_policy_served_by']}) ...", flush=True)
             results["junction_default_policy"] = measure(port, "auto", n1, n64, ns)
+            results["junction_default_policy"]["c1_interleaved"] = interleaved(
+                port, "auto", vllm_port, "fake-model", n1)
+
+
+def interleaved(port: int, model: str, base_port: int, base_model: str, n: int) -> dict[str, float]:
+    """Added latency at concurrency 1, measured fairly on a busy machine: one request to
+    Junction, then one to its upstream directly, in turn over kept-alive connections, so that
+    both see the same background load; the difference of the two p50s."""
+    ours = Result()
+    base = Result()
+
+    async def run() -> None:
+        conns = [await asyncio.open_connection("127.0.0.1", p) for p in (port, base_port)]
+        reqs = [build_request("127.0.0.1", p, "/v1/chat/completions", body(m),
+                              {"Authorization": f"Bearer {AUTH}"})
+                for p, m in ((port, model), (base_port, base_model))]
+        try:
+            for i in range(n + 50):
+                for (reader, writer), req, result in zip(conns, reqs, (ours, base), strict=True):
+                    start = time.perf_counter()
+                    writer.write(req)
+                    await read_response(reader, start, result)
+                    if i >= 50:  # the first 50 warm up
+                        result.latencies_ms.append((time.perf_counter() - start) * 1000)
+        finally:
+            for _, writer in conns:
+                writer.close()
+
+    asyncio.run(run())
+    p50, base_p50 = ours.pct(ours.latencies_ms, 50), base.pct(base.latencies_ms, 50)
+    return {"p50_ms": p50, "base_p50_ms": base_p50, "added_p50_ms": p50 - base_p50,
+            "errors": float(ours.errors + base.errors)}
 
 
 def memory_run(port: int, pid: int, total: int) -> dict[str, object]:
@@ -315,12 +357,13 @@ def report(results: dict[str, object]) -> None:
         data = results.get(name)
         if not isinstance(data, dict):
             return float("nan")
-        return float(data[phase][key])
+        values = data.get(phase)
+        return float(values.get(key, "nan")) if isinstance(values, dict) else float("nan")
 
     print("\n== results (ms; rps = requests/s)")
     header = (
         f"{'':22}{'c1 p50':>9}{'c1 p99':>9}{'added p50':>11}{'c64 rps':>10}"
-        f"{'stream ttfb p50':>17}{'added ttfb':>12}"
+        f"{'stream ttfb p50':>17}{'added ttfb':>12}{'added p50 interleaved':>22}"
     )
     print(header)
     for name in ("direct", "junction_openai", "junction_external", "junction_litellm",
@@ -337,6 +380,7 @@ def report(results: dict[str, object]) -> None:
         print(
             f"{name:22}{p50:9.2f}{get(name, 'c1', 'p99_ms'):9.2f}{p50 - base:11.2f}"
             f"{get(name, 'c64', 'rps'):10.0f}{ttfb:17.2f}{ttfb - base_ttfb:12.2f}"
+            f"{get(name, 'c1_interleaved', 'added_p50_ms'):22.2f}"
         )
     if "litellm_proxy" in results:
         ratio = get("junction_openai", "c64", "rps") / get("litellm_proxy", "c64", "rps")

@@ -57,7 +57,7 @@ def build_request(
     return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
-async def _read_response(reader: asyncio.StreamReader, start: float, result: Result) -> None:
+async def read_response(reader: asyncio.StreamReader, start: float, result: Result) -> None:
     head = await reader.readuntil(b"\r\n\r\n")
     status = int(head[9:12])
     result.statuses[status] = result.statuses.get(status, 0) + 1
@@ -100,7 +100,7 @@ async def run_load(host: str, port: int, request: bytes, total: int, concurrency
                 start = time.perf_counter()
                 writer.write(request)
                 try:
-                    await _read_response(reader, start, result)
+                    await read_response(reader, start, result)
                 except (asyncio.IncompleteReadError, ConnectionError):
                     result.errors += 1
                     writer.close()

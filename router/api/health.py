@@ -17,7 +17,7 @@ async def live() -> Response:
 
 
 @router.get("/health/ready",
-            summary="Ready to serve: shared state reachable, and every route has a model")
+            summary="Ready: providers loaded, shared state reachable, every route has a model")
 async def ready(request: Request) -> Response:
     checks: dict[str, object] = {"policy": "ok"}
     ok = True
@@ -29,6 +29,13 @@ async def ready(request: Request) -> Response:
         except Exception as exc:  # any failure means not ready; say which
             checks["redis"] = f"unreachable: {type(exc).__name__}"
             ok = False
+    loading = sorted(name for name, provider in request.app.state.runtime_builder.providers.items()
+                     if getattr(provider, "loading", False))
+    if loading:
+        # litellm's import holds the GIL for seconds: a replica taking traffic meanwhile
+        # answers every request slowly, so it is not ready until the import is done.
+        checks["providers"] = {name: "still loading" for name in loading}
+        ok = False
     availability: Availability = request.app.state.runtime.current.availability
     routes = await availability.routes()
     checks["routes"] = {status.route: status.to_dict() for status in routes}

@@ -77,6 +77,12 @@ class LiteLLMProvider:
             else logging.WARNING)
         self._module = litellm
 
+    @property
+    def loading(self) -> bool:
+        """True while litellm is still being imported: seconds of CPU holding the GIL, which
+        slow every request the process serves meanwhile (readiness waits for it)."""
+        return self._loader.is_alive()
+
     async def _litellm_module(self) -> Any:
         if self._module is None and self._import_error is None:
             await asyncio.to_thread(self._loader.join)

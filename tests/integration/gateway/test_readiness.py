@@ -4,12 +4,15 @@ that cannot, with the reason (missing key, nothing on the port, a name vLLM does
 from __future__ import annotations
 
 import logging
+import threading
 from pathlib import Path
 
 import httpx
 import pytest
 
 from junction_emulate import EmulatorBehaviour, create_vllm_app, run_in_thread
+from router.providers.litellm_provider import LiteLLMProvider
+from router.settings import TimeoutSettings
 from tests.integration.gateway.conftest import ENV, policy_text
 from tests.support.gateway import Gateway, closed_port_url, running_gateway
 from tests.unit.policy.test_default_policy import DEFAULT
@@ -82,3 +85,34 @@ def test_a_local_endpoint_behind_a_key_is_checked_with_it() -> None:
     with run_in_thread(create_vllm_app(behaviour)) as url:
         assert asyncio.run(check(SecretStr("sk-local"))) is None
         assert "answered HTTP 401" in (asyncio.run(check(None)) or "")
+
+
+class _GatedImport(LiteLLMProvider):
+    """litellm's import held at a gate, as it is for seconds on a real start."""
+
+    def __init__(self, gate: threading.Event) -> None:
+        self.gate = gate
+        super().__init__(TimeoutSettings())
+
+    def _load(self) -> None:
+        self.gate.wait(30)
+        super()._load()
+
+
+def test_not_ready_while_litellm_is_still_importing(gateway: Gateway) -> None:
+    gate = threading.Event()
+    slow = _GatedImport(gate)
+    providers = gateway.app.state.runtime_builder.providers
+    providers["litellm"] = slow
+    try:
+        r = httpx.get(gateway.url + "/health/ready", timeout=10)
+        assert r.status_code == 503, r.text
+        assert r.json()["checks"]["providers"] == {"litellm": "still loading"}
+        gate.set()
+        slow._loader.join(30)
+        r = httpx.get(gateway.url + "/health/ready", timeout=10)
+        assert r.status_code == 200, r.text
+        assert "providers" not in r.json()["checks"]
+    finally:
+        gate.set()
+        del providers["litellm"]
