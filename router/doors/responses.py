@@ -23,11 +23,12 @@ from router.protocol import validation_error
 
 RESPONSES = "responses"
 
-# Request fields with no chat-completions counterpart that change nothing here: dropped.
-_DROPPED = frozenset({"store", "include", "truncation", "stream_options", "reasoning", "text",
-                      "max_output_tokens", "input", "instructions", "tools", "tool_choice",
-                      "previous_response_id", "conversation", "background", "prompt",
-                      "max_tool_calls", "top_logprobs"})
+# Never copied as they are: translated below, or with no chat-completions counterpart.
+_DROPPED = frozenset({
+    "store", "include", "client_metadata", "prompt_cache_retention", "truncation",
+    "stream_options", "reasoning", "text", "max_output_tokens", "input", "instructions",
+    "tools", "tool_choice", "previous_response_id", "conversation", "background", "prompt",
+    "max_tool_calls", "top_logprobs"})
 # Copied as they are: chat completions has the same field with the same meaning.
 _COPIED = ("model", "temperature", "top_p", "metadata", "user", "parallel_tool_calls",
            "service_tier", "safety_identifier", "prompt_cache_key")
@@ -143,7 +144,7 @@ def translate_request(data: Any) -> Translated:
                              param="input")
     chat["messages"] = messages
     if request.tools:
-        chat["tools"] = [chat_tool(tool, i) for i, tool in enumerate(request.tools)]
+        chat["tools"] = chat_tools(request.tools)
     if request.tool_choice is not None:
         chat["tool_choice"] = chat_tool_choice(request.tool_choice)
     if request.max_output_tokens is not None:
@@ -172,8 +173,11 @@ def input_messages(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if kind == "message":
             messages.append(chat_message(item, where))
         elif kind == "function_call":
+            name = _text_field(item, "name", where)
+            if isinstance(item.get("namespace"), str) and item["namespace"]:
+                name = item["namespace"] + NAMESPACE_SEPARATOR + name
             call = {"id": _text_field(item, "call_id", where), "type": "function",
-                    "function": {"name": _text_field(item, "name", where),
+                    "function": {"name": name,
                                  "arguments": _text_field(item, "arguments", where)}}
             last = messages[-1] if messages else None
             if last is not None and last["role"] == "assistant":
@@ -253,18 +257,55 @@ def chat_part(part: Any, where: str) -> dict[str, Any]:
         "input_image or input_file", param=f"{where}.type")
 
 
-def chat_tool(tool: Mapping[str, Any], i: int) -> dict[str, Any]:
+# A namespaced function reaches chat completions as one flat name, `namespace__name`.
+NAMESPACE_SEPARATOR = "__"
+
+
+def chat_tools(tools: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Function tools as chat tools; a `namespace` tool's functions are flattened into it."""
+    out: list[dict[str, Any]] = []
+    for i, tool in enumerate(tools):
+        if tool.get("type") != "namespace":
+            out.append(chat_tool(tool, f"tools[{i}]"))
+            continue
+        namespace, members = tool.get("name"), tool.get("tools")
+        if not isinstance(namespace, str) or not namespace or not isinstance(members, list):
+            raise InvalidRequest(f"tools[{i}]: a namespace needs a name and a list of tools",
+                                 param=f"tools[{i}]")
+        for j, member in enumerate(members):
+            if not isinstance(member, dict):
+                raise InvalidRequest(f"tools[{i}].tools[{j}]: must be an object",
+                                     param=f"tools[{i}].tools[{j}]")
+            flat = chat_tool(member, f"tools[{i}].tools[{j}]")
+            flat["function"]["name"] = namespace + NAMESPACE_SEPARATOR + member["name"]
+            out.append(flat)
+    return out
+
+
+def namespaces(tools: list[dict[str, Any]] | None) -> frozenset[str]:
+    return frozenset(str(t.get("name")) for t in tools or () if t.get("type") == "namespace")
+
+
+def split_name(name: str, spaces: frozenset[str]) -> tuple[str, str | None]:
+    """A flattened tool name back as (name, namespace) when it names a declared namespace."""
+    head, sep, tail = name.partition(NAMESPACE_SEPARATOR)
+    if sep and head in spaces:
+        return tail, head
+    return name, None
+
+
+def chat_tool(tool: Mapping[str, Any], where: str) -> dict[str, Any]:
     kind = tool.get("type")
     if kind != "function":
         raise InvalidRequest(
-            f"tools[{i}].type: {kind!r} is a built-in tool this gateway does not run; only "
-            "function tools are supported (run web search, file search or computer use "
-            "yourself and declare them as functions)", param=f"tools[{i}].type",
-            code="unsupported_tool")
+            f"{where}.type: {kind!r} is a built-in tool this gateway does not run; only "
+            "function tools (and namespaces of them) are supported: run web search, file "
+            "search or computer use yourself and declare them as functions",
+            param=f"{where}.type", code="unsupported_tool")
     name = tool.get("name")
     if not isinstance(name, str) or not name:
-        raise InvalidRequest(f"tools[{i}].name: a function tool needs a name",
-                             param=f"tools[{i}].name")
+        raise InvalidRequest(f"{where}.name: a function tool needs a name",
+                             param=f"{where}.name")
     function = {k: tool[k] for k in ("name", "description", "parameters", "strict")
                 if tool.get(k) is not None}
     return {"type": "function", "function": function}
@@ -423,13 +464,15 @@ def translate_completion(body: bytes, request: ResponsesRequest, request_id: str
         output.append({"id": f"msg_{hexid}", "type": "message", "role": "assistant",
                        "status": status, "content": parts})
     calls = message.get("tool_calls")
+    spaces = namespaces(request.tools)
     for i, call in enumerate(calls if isinstance(calls, list) else []):
         function = call.get("function") if isinstance(call, dict) else None
         if not isinstance(function, dict):
             continue
+        name, namespace = split_name(str(function.get("name") or ""), spaces)
         output.append(function_call_item(
             f"fc_{hexid}_{i}", str(call.get("id") or f"call_{hexid}_{i}"),
-            str(function.get("name") or ""), str(function.get("arguments") or ""), "completed"))
+            name, str(function.get("arguments") or ""), "completed", namespace))
     out["usage"] = response_usage(completion.get("usage"))
     return orjson.dumps(out)
 
@@ -445,9 +488,12 @@ def reasoning_item(item_id: str, text: str, status: str) -> dict[str, Any]:
 
 
 def function_call_item(item_id: str, call_id: str, name: str, arguments: str,
-                       status: str) -> dict[str, Any]:
-    return {"id": item_id, "type": "function_call", "call_id": call_id, "name": name,
+                       status: str, namespace: str | None = None) -> dict[str, Any]:
+    item = {"id": item_id, "type": "function_call", "call_id": call_id, "name": name,
             "arguments": arguments, "status": status}
+    if namespace is not None:
+        item["namespace"] = namespace
+    return item
 
 
 def is_responses(data: Mapping[str, Any]) -> bool:

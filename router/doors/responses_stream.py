@@ -21,10 +21,12 @@ from router.doors.responses import (
     INCOMPLETE,
     ResponsesRequest,
     function_call_item,
+    namespaces,
     reasoning_item,
     response_id,
     response_shell,
     response_usage,
+    split_name,
     text_part,
 )
 from router.providers.sse import EventSplitter, EventTooLarge, event_data
@@ -43,6 +45,7 @@ class _Item:
     pieces: list[str] = field(default_factory=list)
     call_id: str = ""
     name: str = ""
+    namespace: str | None = None
 
 
 class StreamTranslator:
@@ -65,6 +68,7 @@ class StreamTranslator:
         self.chars = 0
         self.splitter = EventSplitter(MAX_EVENT_BYTES)
         self.shell = response_shell(request, self.rid, self.model, "in_progress")
+        self.namespaces = namespaces(request.tools)
 
     # -- events ------------------------------------------------------------------------------
 
@@ -216,16 +220,17 @@ class StreamTranslator:
         if item is None:
             out += self._close_text()
             call_id = call.get("id")
+            name, namespace = split_name(str(function.get("name") or ""), self.namespaces)
             item = _Item("function_call", f"fc_{self.hexid}_{self.items}", self.items,
                          call_id=call_id if isinstance(call_id, str) and call_id
-                         else f"call_{self.hexid}_{self.items}",
-                         name=str(function.get("name") or ""))
+                         else f"call_{self.hexid}_{self.items}", name=name,
+                         namespace=namespace)
             self.items += 1
             self.calls[index] = item
             out += self._event("response.output_item.added", {
                 "output_index": item.index,
                 "item": function_call_item(item.id, item.call_id, item.name, "",
-                                           "in_progress")})
+                                           "in_progress", item.namespace)})
         arguments = function.get("arguments")
         if isinstance(arguments, str) and arguments and self._grow(item, arguments):
             out += self._event("response.function_call_arguments.delta", {
@@ -236,7 +241,8 @@ class StreamTranslator:
         out = b""
         for item in sorted(self.calls.values(), key=lambda i: i.index):
             arguments = "".join(item.pieces)
-            done = function_call_item(item.id, item.call_id, item.name, arguments, status)
+            done = function_call_item(item.id, item.call_id, item.name, arguments, status,
+                                      item.namespace)
             out += self._event("response.function_call_arguments.done", {
                 "item_id": item.id, "output_index": item.index, "name": item.name,
                 "arguments": arguments})

@@ -277,3 +277,33 @@ def test_resolve_shape() -> None:
     assert resolve_shape({"input": "x"}, "chat").name == "chat"
     with pytest.raises(InvalidRequest):
         resolve_shape({}, "nope")
+
+
+NAMESPACE = {"type": "namespace", "name": "agents", "description": "sub-agents", "tools": [
+    {"type": "function", "name": "spawn", "parameters": {"type": "object"}}]}
+
+
+def test_namespaced_tools_are_flattened_and_split_back() -> None:
+    chat = chat_of({"tools": [NAMESPACE], "input": [
+        {"type": "function_call", "call_id": "c1", "name": "spawn", "namespace": "agents",
+         "arguments": "{}"},
+        {"type": "function_call_output", "call_id": "c1", "output": "ok"}]})
+    assert chat["tools"][0]["function"]["name"] == "agents__spawn"
+    assert chat["messages"][0]["tool_calls"][0]["function"]["name"] == "agents__spawn"
+    call = {"id": "c2", "type": "function",
+            "function": {"name": "agents__spawn", "arguments": "{}"}}
+    item = answer(_completion({"content": None, "tool_calls": [call]}, "tool_calls"),
+                  {"tools": [NAMESPACE]}).output[0]
+    assert item.type == "function_call"
+    assert (item.name, item.namespace) == ("spawn", "agents")
+    events = run([_chunk({"tool_calls": [{"index": 0, **call}]}), _chunk({}, "tool_calls"),
+                  b"data: [DONE]\n\n"], {"tools": [NAMESPACE]})
+    streamed = events[-1].response.output[0]
+    assert (streamed.name, streamed.namespace) == ("spawn", "agents")
+
+
+def test_a_function_named_like_a_namespace_is_left_alone() -> None:
+    call = {"id": "c", "type": "function", "function": {"name": "other__x", "arguments": "{}"}}
+    item = answer(_completion({"content": None, "tool_calls": [call]}, "tool_calls"),
+                  {"tools": [NAMESPACE]}).output[0]
+    assert item.type == "function_call" and (item.name, item.namespace) == ("other__x", None)
