@@ -307,3 +307,39 @@ def test_a_function_named_like_a_namespace_is_left_alone() -> None:
     item = answer(_completion({"content": None, "tool_calls": [call]}, "tool_calls"),
                   {"tools": [NAMESPACE]}).output[0]
     assert item.type == "function_call" and (item.name, item.namespace) == ("other__x", None)
+
+
+def test_two_claimants_make_explain_ask_for_the_shape(monkeypatch: pytest.MonkeyPatch) -> None:
+    import router.doors as doors
+
+    monkeypatch.setitem(doors._SHAPES, "other",
+                        doors.Shape("other", lambda data: "input" in data, dict))
+    with pytest.raises(InvalidRequest) as info:
+        resolve_shape({"model": "a", "input": "x"}, None)
+    assert info.value.param == "shape" and "?shape=" in info.value.message
+    assert "other" in info.value.message and "responses" in info.value.message
+
+
+@pytest.mark.parametrize(("field", "value", "kept"), [
+    ("prompt_cache_key", "k1", True), ("safety_identifier", "s1", True),
+    ("client_metadata", {"a": "b"}, False), ("include", ["x"], False),
+])
+def test_passed_and_dropped_fields(field: str, value: Any, kept: bool) -> None:
+    chat = chat_of({"input": "hi", field: value})
+    assert (chat.get(field) == value) is kept and (field in chat) is kept
+
+
+def test_stored_prompts_are_refused() -> None:
+    with pytest.raises(InvalidRequest) as info:
+        translate_request({"model": "auto", "input": "hi", "prompt": {"id": "pmpt_1"}})
+    assert info.value.param == "prompt"
+
+
+def test_a_stream_past_the_output_bound_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    import router.doors.responses_stream as stream
+
+    monkeypatch.setattr(stream, "MAX_OUTPUT_CHARS", 8)
+    events = run([_chunk({"content": "12345"}), _chunk({"content": "67890"}),
+                  _chunk({}, "stop"), b"data: [DONE]\n\n"])
+    assert events[-1].type == "response.failed"
+    assert "passed 8 characters" in events[-1].response.error.message
