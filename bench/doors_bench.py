@@ -8,7 +8,10 @@ One emulated OpenAI-compatible upstream and one Junction (`junction serve`) run 
 processes. For each door, requests alternate: a chat request, then the same request in the
 door's shape, each on its own keep-alive connection, so drift in the machine's load falls on
 both alike. Reported: p50 of each, the difference of the p50s and the median of the paired
-differences, non-streamed and streamed (whole stream, and first byte). Target (issue 14):
+differences, non-streamed and streamed (whole stream, and first byte). Pairs alternate which
+door goes first. On a busy machine the end-to-end difference is noise-bound, so the door's own
+work is also timed in process: request parsing and translation, encoding the chat body, and
+translating a real upstream answer (or every chunk of a real stream). Target (issue 14):
 translation adds <= 0.3 ms p50.
 
 A door adds itself with one function returning its requests (non-streamed, streamed) and one
@@ -61,10 +64,13 @@ async def interleaved(port: int, chat: bytes, door: bytes, pairs: int
     results = (Result(), Result())
     connections = [await asyncio.open_connection("127.0.0.1", port) for _ in range(2)]
     began = time.perf_counter()
+    order = list(zip(connections, (chat, door), results, strict=True))
     try:
         for _ in range(pairs):
-            for (reader, writer), request, result in zip(connections, (chat, door), results,
-                                                         strict=True):
+            # Each pair swaps which goes first: whatever the first request leaves behind
+            # (its record, settlement, garbage) falls on both doors alike.
+            order.reverse()
+            for (reader, writer), request, result in order:
                 start = time.perf_counter()
                 writer.write(request)
                 await _read_response(reader, start, result)
@@ -104,6 +110,53 @@ def measure_door(port: int, path: str, bodies: tuple[dict[str, object], dict[str
     return out
 
 
+def responses_translation(upstream: str, rounds: int) -> dict[str, float]:
+    """The Responses door's own work per request, in process (no server, no network): parse
+    and translate the request, encode the chat body, translate the answer or every chunk of
+    the stream. Real upstream bytes: one answer and one stream fetched from the emulator."""
+    import httpx
+    import orjson
+
+    from router.doors.responses import translate_completion, translate_request
+    from router.doors.responses_stream import StreamTranslator
+    from router.gateway.plan import parse_json
+
+    plain, streamed = (json.dumps(b).encode() for b in responses_bodies())
+    chat = {"model": "fake-model", "max_completion_tokens": MAX_TOKENS,
+            "messages": [{"role": "user", "content": PROMPT}]}
+    answer = httpx.post(upstream + "/v1/chat/completions", json=chat).content
+    with httpx.stream("POST", upstream + "/v1/chat/completions", json={
+            **chat, "stream": True, "stream_options": {"include_usage": True}}) as r:
+        chunks = list(r.iter_raw())
+
+    def one_plain() -> None:
+        translated = translate_request(parse_json(plain))
+        orjson.dumps(translated.chat)
+        translate_completion(answer, translated.request, "jr-0123456789abcdef")
+
+    def one_stream() -> None:
+        translated = translate_request(parse_json(streamed))
+        orjson.dumps(translated.chat)
+        translator = StreamTranslator(translated.request, "jr-0123456789abcdef")
+        translator.start()
+        for chunk in chunks:
+            translator.feed(chunk)
+        translator.end()
+
+    out: dict[str, float] = {}
+    for name, work in (("plain", one_plain), ("stream", one_stream)):
+        for _ in range(200):
+            work()
+        times = []
+        for _ in range(rounds):
+            start = time.perf_counter()
+            work()
+            times.append((time.perf_counter() - start) * 1000)
+        out[f"{name}_p50_ms"] = statistics.median(times)
+    out["stream_chunks"] = len(chunks)
+    return out
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=int, default=1000)
@@ -125,6 +178,8 @@ def main() -> int:
                       "serve", "--config", str(policy), "--port", str(port)],
                      env=env, log=tmp / "junction.log"):
             wait_http(f"http://127.0.0.1:{port}/health/live")
+            if "responses" in doors:
+                results["responses_in_process"] = responses_translation(upstream, 5000)
             for name in doors:
                 path, bodies = DOORS[name]
                 print(f"measuring the {name} door against chat ({args.pairs} pairs) ...",
@@ -141,11 +196,20 @@ def report(results: dict[str, object]) -> None:
           f"{'paired':>8}{'ttfb+':>8}{'errors':>8}  target <= {TARGET_MS} ms")
     for name, modes in results.items():
         assert isinstance(modes, dict)
+        if name.endswith("_in_process"):
+            continue
         for mode, r in modes.items():
             verdict = "ok" if r["paired_median_ms"] <= TARGET_MS else "OVER"
             print(f"{name:<12}{mode:<8}{r['chat_p50_ms']:>10.3f}{r['door_p50_ms']:>10.3f}"
                   f"{r['added_p50_ms']:>8.3f}{r['paired_median_ms']:>8.3f}"
                   f"{r['added_ttfb_p50_ms']:>8.3f}{r['errors']:>8.0f}  {verdict}")
+    for name, r in results.items():
+        if name.endswith("_in_process"):
+            assert isinstance(r, dict)
+            door = name.removesuffix("_in_process")
+            print(f"{door} translation in process, p50 per request: "
+                  f"{r['plain_p50_ms']:.3f} ms plain, {r['stream_p50_ms']:.3f} ms streamed "
+                  f"({r['stream_chunks']:.0f} upstream reads)")
 
 
 if __name__ == "__main__":

@@ -282,16 +282,26 @@ async def translate_stream(chunks: AsyncIterator[bytes], request: ResponsesReque
                            request_id: str) -> AsyncIterator[bytes]:
     """The Responses stream for a chat stream (closing it closes the upstream's).
 
-    After an error the rest of the upstream stream is read and dropped, so the gateway
-    records the stream's end as the chat door would."""
+    The opening events go out with the first upstream chunk's and the closing ones with the
+    chunk that ends the stream: one write each, never a wait (the first chunk has already
+    arrived when the stream is handed over). After an error the rest of the upstream stream is
+    read and dropped, so the gateway records the stream's end as the chat door would."""
     translator = StreamTranslator(request, request_id)
-    yield translator.start()
+    head = translator.start()
+    ended = False
     try:
         async for chunk in chunks:
-            events = translator.feed(chunk)
+            if ended:
+                continue
+            events = head + translator.feed(chunk)
+            head = b""
+            if translator.done:
+                events += translator.end()
+                ended = True
             if events:
                 yield events
-        yield translator.end()
+        if not ended:
+            yield head + translator.end()
     finally:
         closer = getattr(chunks, "aclose", None)
         if closer is not None:
