@@ -28,10 +28,12 @@ _DROPPED = frozenset({
     "store", "include", "client_metadata", "prompt_cache_retention", "truncation",
     "stream_options", "reasoning", "text", "max_output_tokens", "input", "instructions",
     "tools", "tool_choice", "previous_response_id", "conversation", "background", "prompt",
-    "max_tool_calls", "top_logprobs"})
-# Copied as they are: chat completions has the same field with the same meaning.
-_COPIED = ("model", "temperature", "top_p", "metadata", "user", "parallel_tool_calls",
-           "service_tier", "safety_identifier", "prompt_cache_key")
+    "max_tool_calls", "top_logprobs", "metadata", "parallel_tool_calls"})
+# Copied as they are: chat completions has the same field with the same meaning. Not
+# `metadata`: it labels a stored response, and OpenAI's chat completions refuses it without
+# `store: true`, which this gateway never sends; the answer echoes it.
+_COPIED = ("model", "temperature", "top_p", "user", "service_tier", "safety_identifier",
+           "prompt_cache_key")
 # Stateful or hosted features: each is refused with its reason.
 _STATEFUL = {
     "previous_response_id": "this gateway keeps no responses (it is stateless), so a "
@@ -144,9 +146,14 @@ def translate_request(data: Any) -> Translated:
                              param="input")
     chat["messages"] = messages
     if request.tools:
+        # Only with tools: OpenAI refuses tool_choice and parallel_tool_calls without them.
         chat["tools"] = chat_tools(request.tools)
-    if request.tool_choice is not None:
-        chat["tool_choice"] = chat_tool_choice(request.tool_choice)
+        if request.tool_choice is not None:
+            chat["tool_choice"] = chat_tool_choice(request.tool_choice)
+        if request.parallel_tool_calls is not None:
+            chat["parallel_tool_calls"] = request.parallel_tool_calls
+    elif request.tool_choice is not None:
+        chat_tool_choice(request.tool_choice)  # still refused when it is malformed
     if request.max_output_tokens is not None:
         chat["max_completion_tokens"] = request.max_output_tokens
     if request.reasoning is not None and request.reasoning.effort is not None:

@@ -102,7 +102,7 @@ def test_plain_create_is_translated_both_ways(gateway: Gateway, vllm_url: str) -
     assert sent["messages"] == [{"role": "system", "content": "Answer briefly."},
                                 {"role": "user", "content": "Hello there, how are you?"}]
     assert sent["max_completion_tokens"] == 200 and sent["temperature"] == 0.5
-    assert "store" not in sent and "input" not in sent
+    assert "store" not in sent and "input" not in sent and "metadata" not in sent
 
 
 def test_store_true_is_served_but_answered_false(gateway: Gateway) -> None:

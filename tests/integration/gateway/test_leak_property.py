@@ -198,12 +198,13 @@ def responses_body(body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-# Each door: its path under /v1, the planted request in its shape, and the fields its shape
-# has no place for (a Responses message item has no `name`: the door drops it, so nothing is
-# planted and nothing is there to stop).
+# Each door: its path under /v1, the planted request in its shape, and the fields it never
+# forwards, so nothing planted there is sent anywhere and nothing is there to stop (a
+# Responses message item has no `name`; Responses `metadata` labels the response, which a
+# stateless gateway echoes and does not send upstream).
 DOORS: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]], frozenset[str]]] = {
     "chat": ("/chat/completions", lambda body: body, frozenset()),
-    "responses": ("/responses", responses_body, frozenset({"name"})),
+    "responses": ("/responses", responses_body, frozenset({"name", "metadata"})),
 }
 
 SHAPES = ("external_first", "fallbacks", "local_down", "spill")

@@ -33,9 +33,10 @@ def chat_of(body: dict[str, Any]) -> dict[str, Any]:
      {"response_format": {"type": "json_object"}}),
     ({"input": "hi", "stream": True},
      {"stream": True, "stream_options": {"include_usage": True}}),
-    ({"input": "hi", "user": "u1", "metadata": {"a": "b"}, "top_p": 0.5,
+    ({"input": "hi", "user": "u1", "top_p": 0.5}, {"user": "u1", "top_p": 0.5}),
+    ({"input": "hi", "tools": [{"type": "function", "name": "f"}], "tool_choice": "required",
       "parallel_tool_calls": False},
-     {"user": "u1", "metadata": {"a": "b"}, "top_p": 0.5, "parallel_tool_calls": False}),
+     {"tool_choice": "required", "parallel_tool_calls": False}),
     # unknown fields go to the chosen model, as on the chat door
     ({"input": "hi", "seed": 7}, {"seed": 7}),
 ])
@@ -45,6 +46,13 @@ def test_request_fields(body: dict[str, Any], expected: dict[str, Any]) -> None:
         assert chat[key] == value
     for dropped in ("input", "instructions", "store", "text", "reasoning", "max_output_tokens"):
         assert dropped not in chat
+
+
+def test_metadata_and_tool_options_without_tools_stay_here() -> None:
+    # OpenAI's chat completions refuses metadata without store, and tool options without tools.
+    chat = chat_of({"input": "hi", "metadata": {"a": "b"}, "tool_choice": "auto",
+                    "parallel_tool_calls": True})
+    assert not {"metadata", "tool_choice", "parallel_tool_calls"} & set(chat)
 
 
 def test_store_and_include_never_reach_the_upstream() -> None:
