@@ -10,7 +10,7 @@ from router.api.deps import chat_service, read_body, settings
 from router.api.openai import until_disconnect
 from router.doors.responses import translate_completion, translate_request
 from router.doors.responses_stream import translate_stream
-from router.errors import JunctionError
+from router.errors import JunctionError, NotFound
 from router.gateway.plan import parse_json
 
 router = APIRouter(tags=["openai"])
@@ -37,3 +37,14 @@ async def create_response(request: Request) -> Response:
             raise
     return Response(body, status_code=reply.status, headers=reply.headers,
                     media_type="application/json")
+
+
+@router.get("/v1/responses/{response_id}", summary="Not kept: this gateway stores no responses")
+@router.delete("/v1/responses/{response_id}", summary="Not kept: nothing to delete")
+@router.get("/v1/responses/{response_id}/input_items", summary="Not kept: no input items")
+async def stored_response(request: Request, response_id: str) -> Response:
+    await chat_service(request).authenticate(dict(request.headers))
+    raise NotFound(
+        f"response {response_id!r} was not kept: this gateway is stateless and stores no "
+        "responses (every answer says store: false); keep what you need from the answer",
+        param="response_id", code="response_not_found")

@@ -271,6 +271,17 @@ def test_previous_response_id_is_a_clear_400(gateway: Gateway, vllm_url: str) ->
     assert emulator_requests(vllm_url) == []
 
 
+def test_stored_responses_are_a_clear_404(gateway: Gateway) -> None:
+    openai_client = client(gateway)
+    with pytest.raises(openai.NotFoundError) as info:
+        openai_client.responses.retrieve("resp_123")
+    assert info.value.code == "response_not_found" and "stateless" in info.value.message
+    with pytest.raises(openai.NotFoundError):
+        openai_client.responses.delete("resp_123")
+    with pytest.raises(openai.NotFoundError):
+        openai_client.responses.input_items.list("resp_123")
+
+
 @pytest.mark.parametrize(("body", "param"), [
     ({"tools": [{"type": "web_search"}]}, "tools[0].type"),
     ({"tools": [{"type": "file_search", "vector_store_ids": ["vs_1"]}]}, "tools[0].type"),
