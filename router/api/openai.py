@@ -11,16 +11,14 @@ import contextlib
 from collections.abc import Coroutine
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import StreamingResponse
 
 from router.api.deps import chat_service, read_body, settings
 from router.api.responses import json_response
-from router.doors import CHAT, resolve_shape
+from router.doors import as_chat_body
 from router.errors import NotFound
 from router.gateway.finish import Reply
-from router.gateway.plan import parse_json
 from router.policy.schema import Policy
 
 router = APIRouter(tags=["openai"])
@@ -74,14 +72,7 @@ class ClientDisconnected(Exception):
 async def route_explain(request: Request) -> Response:
     """The body may be any door's request shape: `?shape=` names it, or it is detected."""
     raw = await read_body(request, settings(request).max_body_bytes)
-    shape = CHAT
-    requested = request.query_params.get("shape")
-    if requested is not None or raw:
-        data = parse_json(raw)
-        found = resolve_shape(data, requested)
-        shape = found.name
-        if shape != CHAT:
-            raw = orjson.dumps(found.to_chat(data))
+    shape, raw = as_chat_body(raw, request.query_params.get("shape"))
     result = await chat_service(request).explain_request(raw, dict(request.headers))
     result["shape"] = shape
     return json_response(result)

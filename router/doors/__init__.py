@@ -14,7 +14,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from router.errors import InvalidRequest
+from router.gateway.plan import parse_json
 
 CHAT = "chat"
 
@@ -65,6 +68,17 @@ def resolve_shape(data: Any, requested: str | None) -> Shape:
             f"the body could be any of these request shapes: {names}; name one with "
             "?shape=NAME", param="shape", code="ambiguous_shape")
     return claimed[0] if claimed else _SHAPES[CHAT]
+
+
+def as_chat_body(raw: bytes, requested: str | None) -> tuple[str, bytes]:
+    """The shape of the body `raw` and its chat-completions form (chat bodies unchanged)."""
+    if requested is None and not raw:
+        return CHAT, raw  # chat's parser says what an empty body should have been
+    data = parse_json(raw)
+    shape = resolve_shape(data, requested)
+    if shape.name == CHAT:
+        return CHAT, raw
+    return shape.name, orjson.dumps(shape.to_chat(data))
 
 
 def _is_chat(data: Mapping[str, Any]) -> bool:
