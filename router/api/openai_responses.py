@@ -8,7 +8,8 @@ from fastapi.responses import StreamingResponse
 
 from router.api.deps import chat_service, read_body, settings
 from router.api.openai import until_disconnect
-from router.doors.responses import translate_completion, translate_request
+from router.doors.responses import translate_request
+from router.doors.responses_answer import translate_completion
 from router.doors.responses_stream import translate_stream
 from router.errors import JunctionError, NotFound
 from router.gateway.plan import parse_json

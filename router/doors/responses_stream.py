@@ -17,16 +17,14 @@ from typing import Any
 
 import orjson
 
-from router.doors.responses import (
+from router.doors.responses import ResponsesRequest, namespaces, split_name
+from router.doors.responses_answer import (
     INCOMPLETE,
-    ResponsesRequest,
     function_call_item,
-    namespaces,
     reasoning_item,
     response_id,
     response_shell,
     response_usage,
-    split_name,
     text_part,
 )
 from router.providers.sse import EventSplitter, EventTooLarge, event_data

@@ -10,7 +10,8 @@ from openai.types.responses import Response, ResponseStreamEvent
 from pydantic import TypeAdapter
 
 from router.doors import resolve_shape
-from router.doors.responses import parse_request, translate_completion, translate_request
+from router.doors.responses import parse_request, translate_request
+from router.doors.responses_answer import translate_completion
 from router.doors.responses_stream import StreamTranslator
 from router.errors import InvalidRequest, UpstreamError
 
