@@ -95,7 +95,6 @@ class Translated:
     """A Responses request and the chat-completions body that serves it."""
 
     request: ResponsesRequest
-    data: dict[str, Any]
     chat: dict[str, Any]
 
 
@@ -165,7 +164,7 @@ def translate_request(data: Any) -> Translated:
         chat["stream"] = True
         # The usage chunk fills the `usage` of response.completed.
         chat["stream_options"] = {"include_usage": True}
-    return Translated(request, data, chat)
+    return Translated(request, chat)
 
 
 def input_messages(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
