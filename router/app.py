@@ -15,15 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from router.accounts import AccessService
-from router.api import (
-    admin,
-    feedback,
-    health,
-    internal,
-    openai,
-    openai_responses,
-    policy_admin,
-)
+from router.api import admin, feedback, health, internal, openai, openai_responses, policy_admin
 from router.api.responses import error_response
 from router.classify import Classifier
 from router.control.service import PolicyControl
