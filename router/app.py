@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from router.accounts import AccessService
-from router.api import admin, feedback, health, internal, openai, policy_admin
+from router.api import admin, feedback, health, internal, openai, openai_responses, policy_admin
 from router.api.responses import error_response
 from router.classify import Classifier
 from router.control.service import PolicyControl
@@ -136,6 +136,7 @@ def create_app(
     app.state.durable = durable
     app.state.control = control
     app.include_router(openai.router)
+    app.include_router(openai_responses.router)
     app.include_router(feedback.router)
     app.include_router(admin.router)
     app.include_router(policy_admin.router)

@@ -16,6 +16,7 @@ from fastapi.responses import StreamingResponse
 
 from router.api.deps import chat_service, read_body, settings
 from router.api.responses import json_response
+from router.doors import as_chat_body
 from router.errors import NotFound
 from router.gateway.finish import Reply
 from router.policy.schema import Policy
@@ -69,8 +70,11 @@ class ClientDisconnected(Exception):
 
 @router.post("/v1/route/explain", summary="Explain how a request would be routed, calling nothing")
 async def route_explain(request: Request) -> Response:
+    """The body may be any door's request shape: `?shape=` names it, or it is detected."""
     raw = await read_body(request, settings(request).max_body_bytes)
+    shape, raw = as_chat_body(raw, request.query_params.get("shape"))
     result = await chat_service(request).explain_request(raw, dict(request.headers))
+    result["shape"] = shape
     return json_response(result)
 
 

@@ -1,7 +1,8 @@
 """Property: a planted sensitive value never reaches an external model, however it is sent.
 
 Hypothesis plants a value of each kind (`PLANTED`) under a disguise (`DISGUISES`) in one field
-of a request (message text, content parts, a text file, a message name, a tool's description,
+of a request sent through one of the gateway's doors (`DOORS`: chat completions, Responses)
+(message text, content parts, a text file, a message name, a tool's description,
 schema or result, tool-call arguments, ``response_format``, ``user``, ``metadata``, ``stop``,
 ``prediction``, an unknown ``documents`` field), sends it through a real gateway with a policy
 drawn from a few shapes (external model first, fallbacks and default fallbacks, the external
@@ -24,7 +25,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from junction_emulate import EmulatorBehaviour, create_openai_app, create_vllm_app, run_in_thread
@@ -166,6 +167,46 @@ defaults:
 """
 
 
+def responses_body(body: dict[str, Any]) -> dict[str, Any]:
+    """The same request in the OpenAI Responses shape: messages as input items, tools flat,
+    `response_format` as `text.format`; every other field as it is."""
+    out = {k: v for k, v in body.items() if k not in ("messages", "tools", "response_format")}
+    parts = {"text": lambda p: {"type": "input_text", "text": p["text"]},
+             "file": lambda p: {"type": "input_file", **p["file"]}}
+    items: list[dict[str, Any]] = []
+    for message in body["messages"]:
+        if message["role"] == "tool":
+            items.append({"type": "function_call_output", "call_id": message["tool_call_id"],
+                          "output": message["content"]})
+            continue
+        for call in message.get("tool_calls") or ():
+            items.append({"type": "function_call", "call_id": call["id"],
+                          **call["function"]})
+        if message.get("content") is not None:
+            content = message["content"]
+            if isinstance(content, list):
+                content = [parts[p["type"]](p) for p in content]
+            extra = {k: v for k, v in message.items() if k not in ("content", "tool_calls")}
+            items.append({"type": "message", **extra, "content": content})
+    out["input"] = items
+    if "tools" in body:
+        out["tools"] = [{"type": "function", **tool["function"]} for tool in body["tools"]]
+    if "response_format" in body:
+        schema = body["response_format"]["json_schema"]
+        out["text"] = {"format": {"type": "json_schema", "name": schema["name"],
+                                  "schema": schema["schema"]}}
+    return out
+
+
+# Each door: its path under /v1, the planted request in its shape, and the fields it never
+# forwards, so nothing planted there is sent anywhere and nothing is there to stop (a
+# Responses message item has no `name`; Responses `metadata` labels the response, which a
+# stateless gateway echoes and does not send upstream).
+DOORS: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]], frozenset[str]]] = {
+    "chat": ("/chat/completions", lambda body: body, frozenset()),
+    "responses": ("/responses", responses_body, frozenset({"name", "metadata"})),
+}
+
 SHAPES = ("external_first", "fallbacks", "local_down", "spill")
 TARGETS = ("auto", "default", "api", "api2")  # a route, the route by name, models by name
 
@@ -281,16 +322,21 @@ def strings(value: Any) -> Iterator[str]:
     shape=st.sampled_from(SHAPES),
     target=st.sampled_from(TARGETS),
     stream=st.booleans(),
+    door=st.sampled_from(tuple(DOORS)),
 )
 def test_no_planted_value_reaches_an_external_model(
     leak_gateways: dict[str, Gateway], leak_external: str, client: httpx.Client,
     planted: Planted, disguise: str, field: str, shape: str, target: str, stream: bool,
+    door: str,
 ) -> None:
     client.post(leak_external + "/_emulator/reset").raise_for_status()
     text = planted.text(DISGUISES[disguise](planted.value))
-    body = {"model": target, "stream": stream, **plant(field, text)}
-    r = client.post(leak_gateways[shape].v1 + "/chat/completions", json=body)
-    assert r.status_code < 500 or r.status_code == 503, r.text
+    path, shaped, unplaceable = DOORS[door]
+    assume(field not in unplaceable)
+    body = shaped({"model": target, "stream": stream, **plant(field, text)})
+    r = client.post(leak_gateways[shape].v1 + path, json=body)
+    # Served or refused for what it holds; a 400 would mean the door never read the request.
+    assert r.status_code != 400 and (r.status_code < 500 or r.status_code == 503), r.text
     recorded = client.get(leak_external + "/_emulator/requests")
     recorded.raise_for_status()
     data = recorded.json()
@@ -300,6 +346,7 @@ def test_no_planted_value_reaches_an_external_model(
     for form in forms:
         assert not any(form in s for s in received), (
             f"{planted.kind} ({disguise}) in {field} reached the external model via "
-            f"{shape}/{target}")
+            f"{shape}/{target} through the {door} door")
     # Every example carries a sensitive value, so an external model should get nothing at all.
-    assert received == [], f"{planted.kind} ({disguise}) in {field} via {shape}/{target}"
+    assert received == [], (
+        f"{planted.kind} ({disguise}) in {field} via {shape}/{target}, {door} door")
