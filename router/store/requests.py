@@ -244,18 +244,23 @@ async def summarize(db: Database, flt: RecordFilter, group_by: Sequence[Dimensio
         key = tuple(data[name] for name in names)
         if not keys and not data["requests"]:
             return [Group({}, Totals())]
-        totals = Totals(**{name: (float(data[name]) if name == "cost_usd" else int(data[name]))
-                           for name in Totals.__slots__ if name in data})
+        counts: dict[str, Any] = {name: int(data[name]) for name in _COUNTS}
+        totals = Totals(cost_usd=float(data["cost_usd"]), **counts)
         groups[key] = Group(_key(names, key, since, step), totals)
     await _percentiles(db, flt, group_by, since, step, groups)
     return list(groups.values())
+
+
+_COUNTS = ("requests", "errors", "refused", "tokens_in", "tokens_out", "answered_local", "spilled",
+           "sensitive", "sensitive_local", "sensitive_refused", "sensitive_sent_external",
+           "egress_refused", "exploration")
 
 
 def _key(names: list[str], key: tuple[Any, ...], since: float, step: float) -> dict[str, Any]:
     out = {name: None if value == "" else value
            for name, value in zip(names, key, strict=True)}
     if "time" in out:
-        out["time"] = since + int(out["time"]) * step
+        out["time"] = since + int(out["time"] or 0) * step
     if "exploration" in out and out["exploration"] is not None:
         out["exploration"] = bool(out["exploration"])
     return out
