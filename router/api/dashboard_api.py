@@ -28,7 +28,8 @@ from router.store.state import DurableState
 router = APIRouter(prefix="/admin", tags=["dashboard"])
 
 Text = Annotated[str | None, Query(max_length=200)]
-STATUS = r"^([1-5][0-9][0-9]|[1-5]xx|error)$"
+# Empty is "not given": the dashboard's filter form sends every field.
+STATUS = r"^([1-5][0-9][0-9]|[1-5]xx|error)?$"
 
 
 async def _db(request: Request) -> Database:
@@ -53,8 +54,9 @@ def record_filter(
 ) -> RecordFilter:
     if since is not None and until is not None and until <= since:
         raise InvalidRequest(f"until ({until}) must be after since ({since})", param="until")
-    return RecordFilter(since=since, until=until, team=team, key_id=key, route=route,
-                        model=model, status=status, task=task, sensitivity=sensitivity)
+    return RecordFilter(since=since, until=until, team=team or None, key_id=key or None,
+                        route=route or None, model=model or None, status=status or None,
+                        task=task or None, sensitivity=sensitivity or None)
 
 
 Filter = Annotated[RecordFilter, Depends(record_filter)]
