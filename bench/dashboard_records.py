@@ -7,9 +7,15 @@ spill-overs when the local model was saturated, a few errors and exploration pic
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
+from junction_emulate import run_in_thread
+from router.app import create_app
 from router.classify.types import Sensitivity, Task
 from router.stats.records import (
     Attempt,
@@ -18,7 +24,8 @@ from router.stats.records import (
     DecisionSummary,
     RequestRecord,
 )
-from router.store.database import Database
+from router.settings import Settings
+from router.store.database import Database, database_url
 
 MODELS = {"local": "local", "api-small": "external", "api-large": "external"}
 PRICES = {"local": (0.02, 0.02), "api-small": (0.15, 0.60), "api-large": (2.50, 10.0)}
@@ -95,3 +102,60 @@ async def fill(db: Database, records: list[RequestRecord], batch: int = 2000) ->
     """Through `Database.insert_records`, the writer's own path, in batches."""
     for start in range(0, len(records), batch):
         await db.insert_records(records[start:start + batch])
+
+
+POLICY = """
+version: 1
+models:
+  local:
+    backend: local
+    model: qwen-local
+    endpoints: ["http://127.0.0.1:9/v1"]
+  api-small:
+    backend: openai
+    model: gpt-small
+    endpoints: ["http://127.0.0.1:9/v1"]
+    api_key_env: BENCH_API_KEY
+    prices: {input_per_million: 0.15, output_per_million: 0.6}
+  api-large:
+    backend: openai
+    model: gpt-large
+    endpoints: ["http://127.0.0.1:9/v1"]
+    api_key_env: BENCH_API_KEY
+    prices: {input_per_million: 2.5, output_per_million: 10.0}
+routes:
+  - name: sensitive
+    match: {sensitivity: [pii, confidential, secret]}
+    candidates: [local]
+    on_unavailable: reject
+  - name: code
+    match: {task: [code]}
+    candidates: [local, api-small, api-large]
+  - name: default
+    candidates: [local, api-small, api-large]
+reporting: {reference_model: api-large}
+"""
+TOKEN = "bench-dashboard-token-0123456789"
+
+
+@contextmanager
+def dashboard_gateway(records: list[RequestRecord], workdir: Path) -> Iterator[str]:
+    """A real gateway on loopback whose SQLite store holds `records`; yields its URL.
+    The admin token is `TOKEN` (role viewer)."""
+    data = workdir / "data"
+    db = Database(database_url(None, data))
+
+    async def load() -> None:
+        try:
+            await fill(db, records)
+        finally:
+            await db.aclose()
+
+    asyncio.run(load())
+    policy = workdir / "policy.yaml"
+    policy.write_text(POLICY)
+    settings = Settings(policy_file=policy, data_dir=data, admin_tokens=[
+        {"name": "bench", "token": TOKEN, "role": "viewer"}])  # type: ignore[list-item]
+    app = create_app(settings, environ={"BENCH_API_KEY": "sk-bench"})
+    with run_in_thread(app) as url:
+        yield url

@@ -92,6 +92,8 @@ async def summary(
         + ", ".join(d.value for d in Dimension) + "; empty for the totals.")] = "",
     step: Annotated[float | None, Query(gt=0, description="Bucket width in seconds, for "
                                         "group_by=time (default: the range / 60).")] = None,
+    percentiles: Annotated[bool, Query(description="Include latency and first-token p50/p95 "
+                                       "(two more passes over the records).")] = True,
 ) -> Summary:
     dims = _dimensions(group_by)
     until = flt.until if flt.until is not None else time.time()
@@ -99,7 +101,7 @@ async def summary(
     flt = replace(flt, since=since, until=until)
     if Dimension.TIME in dims and step is None:
         step = max((until - since) / 60.0, 1.0)
-    groups = await summarize(db, flt, dims, step)
+    groups = await summarize(db, flt, dims, step, percentiles=percentiles)
     return Summary.of(since, until, [d.value for d in dims], step, groups)
 
 

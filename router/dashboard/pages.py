@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,7 +17,7 @@ from router.classify.types import Task
 from router.runtime import PolicyRuntime
 from router.stats.store import StatsStore
 from router.store.database import Database
-from router.store.requests import Dimension, Group, RecordFilter, Totals, summarize
+from router.store.requests import Dimension, Group, RecordFilter, Totals, combined, summarize
 
 RANGES = {"15m": 900, "1h": 3600, "6h": 21600, "24h": 86400, "7d": 604800, "30d": 2592000}
 REFRESH = (0, 10, 30, 60)
@@ -54,7 +54,8 @@ class Window:
 
 def _series(window: Window, groups: list[Group], dim: str, measure: str = "requests",
             kind: str = "line") -> dict[str, Any]:
-    """A chart spec of `measure` over time, one dataset per value of `dim`."""
+    """A chart spec of `measure` over time, one dataset per value of `dim` (summed over the
+    groups' other dimensions)."""
     buckets = [window.since + i * window.step for i in range(60)]
     values: dict[str, list[float]] = defaultdict(lambda: [0.0] * 60)
     for group in groups:
@@ -71,32 +72,45 @@ def _bars(labels: list[str], datasets: dict[str, list[float]], horizontal: bool 
             "datasets": [{"label": name, "data": data} for name, data in datasets.items()]}
 
 
-def _totals(groups: list[Group]) -> Totals:
-    return groups[0].totals if groups else Totals()
+def _by(groups: list[Group], dim: str) -> list[tuple[Any, Totals]]:
+    """The groups summed by one of their dimensions, largest first."""
+    parts: dict[Any, list[Group]] = defaultdict(list)
+    for group in groups:
+        parts[group.key[dim]].append(group)
+    return sorted(((key, combined(gs)) for key, gs in parts.items()),
+                  key=lambda kv: -kv[1].requests)
+
+
+def _by_cost(rows: list[tuple[Any, Totals]]) -> list[tuple[Any, Totals]]:
+    return sorted(rows, key=lambda kv: -kv[1].cost_usd)
 
 
 def _share(part: int, whole: int) -> float:
     return part / whole if whole else 0.0
 
 
+# Each page reads the fewest passes over the records it can: totals are the sum of any
+# grouping, and two groupings come from one finer one.
+
 async def traffic(src: Sources, window: Window) -> dict[str, Any]:
     flt = RecordFilter(since=window.since, until=window.until)
-    by_route = await summarize(src.db, flt, [Dimension.TIME, Dimension.ROUTE], window.step)
-    by_model = await summarize(src.db, flt, [Dimension.TIME, Dimension.MODEL], window.step)
-    total = _totals(await summarize(src.db, flt))
-    spills = await summarize(src.db, replace(flt), [Dimension.SPILL_REASON])
-    statuses = await summarize(src.db, flt, [Dimension.STATUS])
-    spill_rows = [(g.key["spill_reason"], g.totals.requests) for g in spills
-                  if g.key["spill_reason"] is not None]
-    error_rows = [(g.key["status"], g.totals.requests) for g in statuses if g.key["status"] >= 400]
+    over_time = await summarize(src.db, flt, [Dimension.TIME, Dimension.ROUTE, Dimension.MODEL],
+                                window.step, percentiles=False)
+    outcomes = await summarize(src.db, flt, [Dimension.STATUS, Dimension.SPILL_REASON],
+                               percentiles=False)
+    total = combined(outcomes)
+    spill_rows = [(reason, t.requests) for reason, t in _by(outcomes, "spill_reason")
+                  if reason is not None]
+    error_rows = sorted((status, t.requests) for status, t in _by(outcomes, "status")
+                        if status >= 400)
     return {
         "total": total,
         "local_share": _share(total.answered_local, total.requests),
         "spill_rows": spill_rows,
         "error_rows": error_rows,
         "charts": {
-            "per_route": _series(window, by_route, "route"),
-            "per_model": _series(window, by_model, "model"),
+            "per_route": _series(window, over_time, "route"),
+            "per_model": _series(window, over_time, "model"),
             "spills": _bars([r for r, _ in spill_rows],
                             {"spill-overs": [n for _, n in spill_rows]}),
             "errors": _bars([str(s) for s, _ in error_rows],
@@ -107,10 +121,9 @@ async def traffic(src: Sources, window: Window) -> dict[str, Any]:
 
 async def money(src: Sources, window: Window) -> dict[str, Any]:
     flt = RecordFilter(since=window.since, until=window.until)
-    teams = await summarize(src.db, flt, [Dimension.TEAM])
-    keys = await summarize(src.db, flt, [Dimension.KEY])
-    tasks = await summarize(src.db, flt, [Dimension.TASK])
-    total = _totals(await summarize(src.db, flt))
+    owners = await summarize(src.db, flt, [Dimension.TEAM, Dimension.KEY], percentiles=False)
+    tasks = await summarize(src.db, flt, [Dimension.TASK], percentiles=False)
+    total = combined(tasks)
     policy = src.runtime.policy
     reference = policy.reporting.reference_model if policy.reporting else None
     reference_cost = None
@@ -125,19 +138,19 @@ async def money(src: Sources, window: Window) -> dict[str, Any]:
                             "spent_usd": line.spent_usd, "limit_usd": line.limit_usd,
                             "share": _share(int(line.spent_usd * 1e6),
                                             int((line.limit_usd or 0) * 1e6))})
-    team_rows = sorted(teams, key=lambda g: -g.totals.cost_usd)
-    key_rows = sorted(keys, key=lambda g: -g.totals.cost_usd)[:50]
-    task_rows = sorted(tasks, key=lambda g: -g.totals.cost_usd)
+    team_rows = _by_cost(_by(owners, "team"))
+    key_rows = _by_cost(_by(owners, "key"))[:50]
+    task_rows = sorted(((g.key["task"], g.totals) for g in tasks), key=lambda kv: -kv[1].cost_usd)
     return {
         "total": total, "reference": reference, "reference_cost": reference_cost,
         "saving": None if reference_cost is None else reference_cost - total.cost_usd,
         "team_rows": team_rows, "key_rows": key_rows, "task_rows": task_rows,
         "budgets": budgets,
         "charts": {
-            "per_team": _bars([str(g.key["team"] or "none") for g in team_rows],
-                              {"spend (USD)": [round(g.totals.cost_usd, 6) for g in team_rows]}),
-            "per_task": _bars([str(g.key["task"] or "unknown") for g in task_rows],
-                              {"spend (USD)": [round(g.totals.cost_usd, 6) for g in task_rows]}),
+            "per_team": _bars([str(k or "none") for k, _ in team_rows],
+                              {"spend (USD)": [round(t.cost_usd, 6) for _, t in team_rows]}),
+            "per_task": _bars([str(k or "unknown") for k, _ in task_rows],
+                              {"spend (USD)": [round(t.cost_usd, 6) for _, t in task_rows]}),
         },
     }
 
@@ -170,20 +183,19 @@ async def speed(src: Sources, window: Window) -> dict[str, Any]:
 
 async def protection(src: Sources, window: Window) -> dict[str, Any]:
     flt = RecordFilter(since=window.since, until=window.until)
-    total = _totals(await summarize(src.db, flt))
-    levels = [g for g in await summarize(src.db, flt, [Dimension.SENSITIVITY])
-              if g.key["sensitivity"] not in (None, "none")]
-    where = await summarize(src.db, flt, [Dimension.SENSITIVE_WHERE])
+    found = await summarize(src.db, flt, [Dimension.SENSITIVITY, Dimension.SENSITIVE_WHERE],
+                            percentiles=False)
+    total = combined(found)
+    levels = [(level, t) for level, t in _by(found, "sensitivity")
+              if level not in (None, "none")]
     kinds: dict[str, int] = defaultdict(int)
     fields: dict[tuple[str, str], int] = defaultdict(int)
-    for group in where:
-        for pair in (group.key["sensitive_where"] or "").split(","):
-            if pair:
-                kind, _, path = pair.partition("@")
-                fields[(kind, path or "(not located)")] += group.totals.requests
-        for kind in {p.partition("@")[0] for p in (group.key["sensitive_where"] or "").split(",")
-                     if p}:
-            kinds[kind] += group.totals.requests
+    for where, totals in _by(found, "sensitive_where"):
+        pairs = [p.partition("@") for p in (where or "").split(",") if p]
+        for kind, _, path in pairs:
+            fields[(kind, path or "(not located)")] += totals.requests
+        for kind in {kind for kind, _, _ in pairs}:
+            kinds[kind] += totals.requests
     kind_rows = sorted(kinds.items(), key=lambda kv: -kv[1])
     return {
         "total": total, "level_rows": levels, "kind_rows": kind_rows,
@@ -207,8 +219,8 @@ async def quality(src: Sources, window: Window) -> dict[str, Any]:
             rows.append({"task": task.value, "model": model, "mean": estimate.mean,
                          "lower": estimate.lower, "upper": estimate.upper,
                          "feedback": estimate.n})
-    routes = await summarize(src.db, flt, [Dimension.ROUTE])
-    total = _totals(await summarize(src.db, flt))
+    routes = await summarize(src.db, flt, [Dimension.ROUTE], percentiles=False)
+    total = combined(routes)
     return {
         "rows": rows, "route_rows": routes, "total": total,
         "exploration_share": _share(total.exploration, total.requests),

@@ -170,6 +170,16 @@ class Totals:
     ttft_ms: dict[str, float] = field(default_factory=dict)
 
 
+def combined(groups: Sequence[Group]) -> Totals:
+    """The counts and sums of several groups together (percentiles do not add up: none)."""
+    out = Totals()
+    for group in groups:
+        for name in _COUNTS:
+            setattr(out, name, getattr(out, name) + getattr(group.totals, name))
+        out.cost_usd += group.totals.cost_usd
+    return out
+
+
 @dataclass(slots=True)
 class Group:
     key: dict[str, Any]
@@ -223,10 +233,10 @@ _NUMBER = frozenset({Dimension.STATUS, Dimension.POLICY_VERSION})
 
 
 async def summarize(db: Database, flt: RecordFilter, group_by: Sequence[Dimension] = (),
-                    step: float | None = None) -> list[Group]:
-    """The measures per group (one group, key {}, without `group_by`), latency percentiles
-    included. Grouping by time needs `flt.since` and `step` (seconds); the key is the bucket's
-    start in Unix seconds."""
+                    step: float | None = None, *, percentiles: bool = True) -> list[Group]:
+    """The measures per group (one group, key {}, without `group_by`), with latency
+    percentiles unless `percentiles` is False (they cost two more passes). Grouping by time
+    needs `flt.since` and `step` (seconds); the key is the bucket's start in Unix seconds."""
     since = flt.since if flt.since is not None else 0.0
     if Dimension.TIME in group_by and (flt.since is None or not step or step <= 0):
         raise InvalidRequest("group_by=time needs since and a positive step (seconds)",
@@ -247,7 +257,8 @@ async def summarize(db: Database, flt: RecordFilter, group_by: Sequence[Dimensio
         counts: dict[str, Any] = {name: int(data[name]) for name in _COUNTS}
         totals = Totals(cost_usd=float(data["cost_usd"]), **counts)
         groups[key] = Group(_key(names, key, since, step), totals)
-    await _percentiles(db, flt, group_by, since, step, groups)
+    if percentiles:
+        await _percentiles(db, flt, group_by, since, step, groups)
     return list(groups.values())
 
 
