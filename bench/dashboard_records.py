@@ -14,9 +14,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from junction_emulate import run_in_thread
+from junction_emulate import EmulatorBehaviour, create_vllm_app, run_in_thread
 from router.app import create_app
 from router.classify.types import Sensitivity, Task
+from router.settings import Settings
 from router.stats.records import (
     Attempt,
     CandidateSummary,
@@ -24,7 +25,6 @@ from router.stats.records import (
     DecisionSummary,
     RequestRecord,
 )
-from router.settings import Settings
 from router.store.database import Database, database_url
 
 MODELS = {"local": "local", "api-small": "external", "api-large": "external"}
@@ -110,7 +110,7 @@ models:
   local:
     backend: local
     model: qwen-local
-    endpoints: ["http://127.0.0.1:9/v1"]
+    endpoints: ["{local}"]
   api-small:
     backend: openai
     model: gpt-small
@@ -152,10 +152,13 @@ def dashboard_gateway(records: list[RequestRecord], workdir: Path) -> Iterator[s
             await db.aclose()
 
     asyncio.run(load())
-    policy = workdir / "policy.yaml"
-    policy.write_text(POLICY)
-    settings = Settings(policy_file=policy, data_dir=data, admin_tokens=[
-        {"name": "bench", "token": TOKEN, "role": "viewer"}])  # type: ignore[list-item]
-    app = create_app(settings, environ={"BENCH_API_KEY": "sk-bench"})
-    with run_in_thread(app) as url:
-        yield url
+    # An emulated vLLM as the local model, so Speed shows the probe's queue and KV cache.
+    vllm = create_vllm_app(EmulatorBehaviour(models=("qwen-local",)))
+    with run_in_thread(vllm) as local:
+        policy = workdir / "policy.yaml"
+        policy.write_text(POLICY.replace("{local}", local))
+        settings = Settings(policy_file=policy, data_dir=data, admin_tokens=[
+            {"name": "bench", "token": TOKEN, "role": "viewer"}])  # type: ignore[list-item]
+        app = create_app(settings, environ={"BENCH_API_KEY": "sk-bench"})
+        with run_in_thread(app) as url:
+            yield url
