@@ -173,3 +173,16 @@ def test_the_log_needs_an_admin_token_and_is_in_the_openapi_description(gateway:
     assert get(gateway, "/admin/requests/nope").status_code == 404
     paths = httpx.get(gateway.url + "/openapi.json", timeout=10).json()["paths"]
     assert {"/admin/requests", "/admin/requests/{request_id}", "/admin/summary"} <= set(paths)
+
+
+def test_content_appears_only_where_the_operator_turned_content_logging_on(
+        vllm_url: str, api_url: str, tmp_path: Path) -> None:
+    text = policy_text(vllm_url, api_url)
+    with running_gateway(text, tmp_path, ENV, admin_tokens=TOKENS, log_content=True) as gw:
+        client = openai.OpenAI(base_url=gw.v1, api_key="unused", max_retries=0)
+        client.chat.completions.create(model="auto",
+                                       messages=[{"role": "user", "content": "logged words"}])
+        [row] = wait_for_records(gw, 1)
+        detail = get(gw, f"/admin/requests/{row['request_id']}").json()
+        assert detail["content_logged"] is True
+        assert "logged words" in detail["record"]["prompt"]
