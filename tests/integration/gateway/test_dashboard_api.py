@@ -186,3 +186,25 @@ def test_content_appears_only_where_the_operator_turned_content_logging_on(
         detail = get(gw, f"/admin/requests/{row['request_id']}").json()
         assert detail["content_logged"] is True
         assert "logged words" in detail["record"]["prompt"]
+
+
+def test_pages_take_the_bearer_header_send_a_csp_and_send_browsers_to_sign_in(
+        gateway: Gateway) -> None:
+    serve_some(gateway)
+    wait_for_records(gateway, 3)
+    for page in ("traffic", "money", "speed", "protection", "quality", "requests"):
+        r = get(gateway, f"/dashboard/{page}")
+        assert r.status_code == 200, (page, r.text)
+        assert "script-src 'self'" in r.headers["content-security-policy"]
+        assert r.headers["content-type"].startswith("text/html")
+    anonymous = httpx.get(gateway.url + "/dashboard/money", timeout=10)
+    assert anonymous.status_code == 303
+    assert anonymous.headers["location"] == "/dashboard/sign-in"
+    wrong = get(gateway, "/dashboard/money", token="not-a-token-0123456789")
+    assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "invalid_admin_token"
+    signed = httpx.post(gateway.url + "/dashboard/sign-in", data={"token": VIEWER}, timeout=10)
+    assert signed.status_code == 303
+    cookie = signed.headers["set-cookie"].lower()
+    assert "httponly" in cookie and "samesite=strict" in cookie and "path=/dashboard" in cookie
+    assert "max-age=28800" in cookie
+    assert get(gateway, "/dashboard/nowhere").status_code == 404
