@@ -95,9 +95,10 @@ def _share(part: int, whole: int) -> float:
 async def traffic(src: Sources, window: Window) -> dict[str, Any]:
     flt = RecordFilter(since=window.since, until=window.until)
     over_time = await summarize(src.db, flt, [Dimension.TIME, Dimension.ROUTE, Dimension.MODEL],
-                                window.step, percentiles=False)
+                                window.step, percentiles=False, measures=())
     outcomes = await summarize(src.db, flt, [Dimension.STATUS, Dimension.SPILL_REASON],
-                               percentiles=False)
+                               percentiles=False, measures=("errors", "answered_local",
+                                                            "spilled"))
     total = combined(outcomes)
     spill_rows = [(reason, t.requests) for reason, t in _by(outcomes, "spill_reason")
                   if reason is not None]
@@ -121,8 +122,10 @@ async def traffic(src: Sources, window: Window) -> dict[str, Any]:
 
 async def money(src: Sources, window: Window) -> dict[str, Any]:
     flt = RecordFilter(since=window.since, until=window.until)
-    owners = await summarize(src.db, flt, [Dimension.TEAM, Dimension.KEY], percentiles=False)
-    tasks = await summarize(src.db, flt, [Dimension.TASK], percentiles=False)
+    owners = await summarize(src.db, flt, [Dimension.TEAM, Dimension.KEY], percentiles=False,
+                             measures=("cost_usd",))
+    tasks = await summarize(src.db, flt, [Dimension.TASK], percentiles=False,
+                            measures=("cost_usd", "tokens_in", "tokens_out"))
     total = combined(tasks)
     policy = src.runtime.policy
     reference = policy.reporting.reference_model if policy.reporting else None
@@ -157,7 +160,7 @@ async def money(src: Sources, window: Window) -> dict[str, Any]:
 
 async def speed(src: Sources, window: Window) -> dict[str, Any]:
     flt = RecordFilter(since=window.since, until=window.until)
-    models = [g for g in await summarize(src.db, flt, [Dimension.MODEL])
+    models = [g for g in await summarize(src.db, flt, [Dimension.MODEL], measures=())
               if g.key["model"] is not None]
     local = []
     capacity = src.runtime.capacity
@@ -184,7 +187,9 @@ async def speed(src: Sources, window: Window) -> dict[str, Any]:
 async def protection(src: Sources, window: Window) -> dict[str, Any]:
     flt = RecordFilter(since=window.since, until=window.until)
     found = await summarize(src.db, flt, [Dimension.SENSITIVITY, Dimension.SENSITIVE_WHERE],
-                            percentiles=False)
+                            percentiles=False, measures=(
+                                "sensitive", "sensitive_local", "sensitive_refused",
+                                "sensitive_sent_external", "egress_refused"))
     total = combined(found)
     levels = [(level, t) for level, t in _by(found, "sensitivity")
               if level not in (None, "none")]
@@ -219,7 +224,8 @@ async def quality(src: Sources, window: Window) -> dict[str, Any]:
             rows.append({"task": task.value, "model": model, "mean": estimate.mean,
                          "lower": estimate.lower, "upper": estimate.upper,
                          "feedback": estimate.n})
-    routes = await summarize(src.db, flt, [Dimension.ROUTE], percentiles=False)
+    routes = await summarize(src.db, flt, [Dimension.ROUTE], percentiles=False,
+                             measures=("exploration",))
     total = combined(routes)
     return {
         "rows": rows, "route_rows": routes, "total": total,

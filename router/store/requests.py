@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -190,10 +190,10 @@ def _flag(condition: ColumnElement[bool]) -> Any:
     return func.sum(case((condition, 1), else_=0))
 
 
-def _measures() -> list[Any]:
+def _measures(names: Collection[str] | None) -> list[Any]:
     sensitive = and_(rr.c.sensitivity.is_not(None), rr.c.sensitivity != "none")
     refused = and_(rr.c.answered_by.is_(None), rr.c.status >= 400)
-    return [
+    every = [
         func.count().label("requests"),
         _flag(rr.c.status >= 400).label("errors"),
         _flag(refused).label("refused"),
@@ -209,6 +209,7 @@ def _measures() -> list[Any]:
         _flag(rr.c.egress_refused == true()).label("egress_refused"),
         _flag(rr.c.exploration == true()).label("exploration"),
     ]
+    return [m for m in every if names is None or m.name in names or m.name == "requests"]
 
 
 def _group_columns(group_by: Sequence[Dimension], since: float, step: float) -> list[Any]:
@@ -233,17 +234,20 @@ _NUMBER = frozenset({Dimension.STATUS, Dimension.POLICY_VERSION})
 
 
 async def summarize(db: Database, flt: RecordFilter, group_by: Sequence[Dimension] = (),
-                    step: float | None = None, *, percentiles: bool = True) -> list[Group]:
+                    step: float | None = None, *, percentiles: bool = True,
+                    measures: Collection[str] | None = None) -> list[Group]:
     """The measures per group (one group, key {}, without `group_by`), with latency
     percentiles unless `percentiles` is False (they cost two more passes). Grouping by time
-    needs `flt.since` and `step` (seconds); the key is the bucket's start in Unix seconds."""
+    needs `flt.since` and `step` (seconds); the key is the bucket's start in Unix seconds.
+    `measures` names the `Totals` fields to compute (each is a sum over every row; the pages
+    ask only for what they show); the others stay 0."""
     since = flt.since if flt.since is not None else 0.0
     if Dimension.TIME in group_by and (flt.since is None or not step or step <= 0):
         raise InvalidRequest("group_by=time needs since and a positive step (seconds)",
                              param="step")
     step = step or 1.0
     keys = _group_columns(group_by, since, step)
-    query = select(*keys, *_measures()).where(flt.where())
+    query = select(*keys, *_measures(measures)).where(flt.where())
     if keys:
         query = query.group_by(*keys).order_by(*keys)
     rows = await db.fetch(query.limit(MAX_GROUPS))
@@ -254,8 +258,8 @@ async def summarize(db: Database, flt: RecordFilter, group_by: Sequence[Dimensio
         key = tuple(data[name] for name in names)
         if not keys and not data["requests"]:
             return [Group({}, Totals())]
-        counts: dict[str, Any] = {name: int(data[name]) for name in _COUNTS}
-        totals = Totals(cost_usd=float(data["cost_usd"]), **counts)
+        counts: dict[str, Any] = {name: int(data[name]) for name in _COUNTS if name in data}
+        totals = Totals(cost_usd=float(data.get("cost_usd", 0.0)), **counts)
         groups[key] = Group(_key(names, key, since, step), totals)
     if percentiles:
         await _percentiles(db, flt, group_by, since, step, groups)
