@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from router.accounts.models import SpendReport
 from router.accounts.service import AccessService
 from router.classify.types import Task
+from router.errors import NotFound
 from router.runtime import PolicyRuntime
 from router.stats.store import StatsStore
 from router.store.database import Database
@@ -81,6 +83,13 @@ def _by(groups: list[Group], dim: str) -> list[tuple[Any, Totals]]:
                   key=lambda kv: -kv[1].requests)
 
 
+def _budget_lines(report: SpendReport) -> list[dict[str, Any]]:
+    return [{"scope": line.scope.value, "owner": line.owner, "window": line.window.value,
+             "period": line.period, "spent_usd": line.spent_usd, "limit_usd": line.limit_usd,
+             "share": line.spent_usd / line.limit_usd if line.limit_usd else 0.0}
+            for line in report.lines]
+
+
 def _by_cost(rows: list[tuple[Any, Totals]]) -> list[tuple[Any, Totals]]:
     return sorted(rows, key=lambda kv: -kv[1].cost_usd)
 
@@ -133,16 +142,19 @@ async def money(src: Sources, window: Window) -> dict[str, Any]:
     if reference is not None:
         price = src.runtime.signals.price(reference)
         reference_cost = price.cost(total.tokens_in, total.tokens_out)
-    budgets = []
-    for team in await src.access.admin.list_teams():
-        report = await src.access.spend(team=team.name)
-        for line in report.lines:
-            budgets.append({"team": team.name, "window": line.window, "period": line.period,
-                            "spent_usd": line.spent_usd, "limit_usd": line.limit_usd,
-                            "share": _share(int(line.spent_usd * 1e6),
-                                            int((line.limit_usd or 0) * 1e6))})
     team_rows = _by_cost(_by(owners, "team"))
     key_rows = _by_cost(_by(owners, "key"))[:50]
+    budgets = [line for team in await src.access.admin.list_teams()
+               for line in _budget_lines(await src.access.spend(team=team.name))]
+    for key_id, _ in key_rows:
+        if key_id is not None:
+            try:
+                report = await src.access.spend(key_id=str(key_id))
+            except NotFound:  # revoked and gone, or never a key of this gateway
+                continue
+            # A key's lines include its team's; the team's are listed above.
+            budgets += [line for line in _budget_lines(report)
+                        if line["scope"] == "key" and line["limit_usd"] is not None]
     task_rows = sorted(((g.key["task"], g.totals) for g in tasks), key=lambda kv: -kv[1].cost_usd)
     return {
         "total": total, "reference": reference, "reference_cost": reference_cost,

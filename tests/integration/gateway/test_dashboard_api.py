@@ -208,3 +208,22 @@ def test_pages_take_the_bearer_header_send_a_csp_and_send_browsers_to_sign_in(
     assert "httponly" in cookie and "samesite=strict" in cookie and "path=/dashboard" in cookie
     assert "max-age=28800" in cookie
     assert get(gateway, "/dashboard/nowhere").status_code == 404
+
+
+def test_money_shows_spend_per_team_and_key_against_their_budgets(gateway: Gateway) -> None:
+    admin = {"authorization": f"Bearer {ADMIN}"}
+    team = httpx.post(gateway.url + "/admin/teams", headers=admin, timeout=10, json={
+        "name": "acme", "limits": {"daily_usd": 5.0}})
+    assert team.status_code == 201, team.text
+    created = httpx.post(gateway.url + "/admin/keys", headers=admin, timeout=10, json={
+        "team": "acme", "limits": {"monthly_usd": 2.0}})
+    assert created.status_code == 201, created.text
+    key_id = created.json()["key_id"]
+    client = openai.OpenAI(base_url=gateway.v1, api_key=created.json()["key"], max_retries=0)
+    client.chat.completions.create(model="auto", messages=[{"role": "user", "content": "hi"}])
+    wait_for_records(gateway, 1)
+    page = get(gateway, "/dashboard/money?range=1h").text
+    assert "<td>team acme</td><td>day</td>" in page
+    assert f"<td>key {key_id}</td><td>month</td>" in page
+    assert f"<td>{key_id}</td><td>1</td>" in page  # the key's row in spend per key
+    assert "$5.0000" in page and "$2.0000" in page
