@@ -12,7 +12,7 @@ import openai
 import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from bench.dashboard_records import fill, synthetic_records
 from router.store.database import Database, database_url
@@ -97,6 +97,16 @@ def test_sign_in_pages_filters_detail_and_sign_out(gateway: Gateway,
         if page == "protection":
             assert int(browser.find_element(By.ID, "sensitive").text) > 0
             assert browser.find_element(By.ID, "sent-outside").text == "0"
+
+    # The range and refresh selectors apply on change; refresh is a meta refresh.
+    browser.get(gateway.url + "/dashboard/traffic")
+    wait(browser, "body[data-charts-ready]")
+    refresh = browser.find_element(By.CSS_SELECTOR, 'meta[http-equiv="refresh"]')
+    assert refresh.get_attribute("content") == "30"
+    Select(browser.find_element(By.ID, "range")).select_by_value("6h")
+    WebDriverWait(browser, 15).until(lambda d: "range=6h" in d.current_url)
+    wait(browser, "body[data-charts-ready]")
+    assert console_errors(browser) == []
 
     browser.get(gateway.url + "/dashboard/requests?range=1h&refresh=0")
     wait(browser, "#request-table tr.row")
