@@ -29,6 +29,7 @@ router = APIRouter(prefix="/admin", tags=["dashboard"])
 
 Text = Annotated[str | None, Query(max_length=200)]
 # Empty is "not given": the dashboard's filter form sends every field.
+MAX_BUCKETS = 1000
 STATUS = r"^([1-5][0-9][0-9]|[1-5]xx|error)?$"
 
 
@@ -101,6 +102,10 @@ async def summary(
     flt = replace(flt, since=since, until=until)
     if Dimension.TIME in dims and step is None:
         step = max((until - since) / 60.0, 1.0)
+    if step is not None and (until - since) / step > MAX_BUCKETS:
+        raise InvalidRequest(
+            f"step: {step:g} s makes {int((until - since) / step)} time buckets between since "
+            f"and until; at most {MAX_BUCKETS} are allowed", param="step")
     groups = await summarize(db, flt, dims, step, percentiles=percentiles)
     return Summary.of(since, until, [d.value for d in dims], step, groups)
 

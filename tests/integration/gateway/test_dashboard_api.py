@@ -156,6 +156,7 @@ def test_paging_walks_every_record_once_newest_first(gateway: Gateway, tmp_path:
     ({"status": "teapot"}, "status"),
     ({"limit": 100000}, "limit"),
     ({"cursor": "not-a-cursor"}, "cursor"),
+    ({"group_by": "time", "step": 1}, "step"),
 ])
 def test_bad_queries_are_clear_errors_in_the_api_shape(gateway: Gateway, params: dict[str, Any],
                                                       param: str) -> None:
