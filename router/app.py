@@ -15,7 +15,17 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from router.accounts import AccessService
-from router.api import admin, feedback, health, internal, openai, openai_responses, policy_admin
+from router.api import (
+    admin,
+    dashboard_api,
+    dashboard_pages,
+    feedback,
+    health,
+    internal,
+    openai,
+    openai_responses,
+    policy_admin,
+)
 from router.api.responses import error_response
 from router.classify import Classifier
 from router.control.service import PolicyControl
@@ -140,6 +150,9 @@ def create_app(
     app.include_router(feedback.router)
     app.include_router(admin.router)
     app.include_router(policy_admin.router)
+    app.include_router(dashboard_api.router)
+    app.mount("/dashboard/static", dashboard_pages.static, name="dashboard-static")
+    app.include_router(dashboard_pages.router)
     app.include_router(health.router)
     if hidden:
         app.include_router(internal.protected_docs_router(app))
@@ -195,6 +208,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     for kind in (JunctionError, RequestValidationError, StarletteHTTPException, Exception):
         app.add_exception_handler(kind, any_error)
+
+    app.add_exception_handler(dashboard_pages.SignInNeeded, dashboard_pages.sign_in_redirect)
 
     @app.exception_handler(openai.ClientDisconnected)
     async def disconnected(request: Request, exc: openai.ClientDisconnected) -> Response:

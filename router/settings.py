@@ -283,6 +283,10 @@ class Settings(BaseSettings):
         description='Named admin tokens with roles, as JSON: [{"name": "ci", "token": "...", '
         '"role": "editor"}]; roles viewer, editor, admin.',
     )
+    dashboard_session_hours: float = Field(
+        8.0, gt=0, le=24 * 30,
+        description="How long a dashboard sign-in lasts before the token is asked again.",
+    )
     protect_internal_endpoints: bool = Field(
         False,
         description="Require the admin token (or metrics_token, for /metrics) on /metrics, "

@@ -261,3 +261,5 @@ class PolicyControl:
         """The runtime built from the seed file now knows which stored version it is."""
         current = self._holder.current
         self._holder.swap(replace(current, version=PolicyVersionRef(version.id, version.hash)))
+        # Only the records' policy version changes; the request path's parts stay as built.
+        self._chat.finisher.policy_version = version.id

@@ -30,6 +30,8 @@ log = logging.getLogger("junction.access")
 # A 503 means no permitted model can serve now (local model down or full, fail-closed); a
 # breaker's cooldown or the probe's next look usually changes that within seconds.
 RETRY_AFTER_S = "5"
+# Attempt outcomes that never sent a byte upstream (as in `stats.records`).
+_NOT_SENT = frozenset({"circuit_open", "refused_egress", "refused_residency"})
 
 
 @dataclass(slots=True)
@@ -60,6 +62,10 @@ class Finished:
     team: str | None = None
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    policy_version: int | None = None
+    # Residency facts, read from the policy the request was served under.
+    answered_local: bool | None = None
+    sent_external: bool = False
 
 
 Recorder = Callable[[Finished], None]
@@ -92,6 +98,8 @@ class Finisher:
         self.metrics = metrics
         self.recorders = recorders or []
         self.log_content = log_content
+        # The stored version `policy` came from (set with it by `ChatService.use`).
+        self.policy_version: int | None = None
 
     # -- before execution --------------------------------------------------------------------
 
@@ -118,6 +126,12 @@ class Finisher:
         }
         log.info("request=%s route=%s refused code=%s", req.request_id, decision.route,
                  rejection.code)
+        if self.recorders:
+            # Refusals belong in the request log too (data protection counts them).
+            total_ms = (time.perf_counter() - req.t0) * 1000.0
+            done = self.finished(req, decision, None, Usage(), 0.0, rejection.status, total_ms,
+                                 None, streamed=req.chat.stream, error=rejection.code)
+            asyncio.get_running_loop().call_soon(self._record, done)
         return error
 
     # -- after execution ---------------------------------------------------------------------
@@ -174,7 +188,7 @@ class Finisher:
                              streamed=req.chat.stream, error=error)
 
     def finished(
-        self, req: PlannedRequest, decision: Decision, outcome: Outcome, usage: Usage,
+        self, req: PlannedRequest, decision: Decision, outcome: Outcome | None, usage: Usage,
         cost: float, status: int, total_ms: float, ttft_ms: float | None, *, streamed: bool,
         error: str | None = None,
     ) -> Finished:
@@ -185,11 +199,23 @@ class Finisher:
             streamed=streamed, error=error,
             key_id=principal.key_id if principal else None,
             team=principal.team if principal else None,
+            policy_version=self.policy_version,
         )
+        if outcome is not None:
+            done.answered_local = (None if not outcome.model
+                                   else self._residency(outcome.model) == "local")
+            done.sent_external = any(
+                a.outcome not in _NOT_SENT and self._residency(a.model) != "local"
+                for a in outcome.attempts)
         if self.log_content:
             # Operator opt-in (JUNCTION_LOG_CONTENT): the messages as sent, into the record.
             done.extra["prompt"] = orjson.dumps(req.data.get("messages")).decode()
         return done
+
+    def _residency(self, model: str) -> str:
+        spec = self.policy.models.get(model)
+        # A model the policy no longer names is counted as external: the safe reading.
+        return spec.effective_residency if spec is not None else "external"
 
     async def finish(self, done: Finished) -> None:
         """Metrics and the access log now; the recorders once the response is on its way."""

@@ -25,6 +25,7 @@ class PolicyParts:
     prices: PriceSource
     judge: SampledJudge | None = None
     capacity: LocalCapacity | None = None
+    version: int | None = None  # the stored policy version, for the records
 
     @property
     def policy(self) -> Policy:

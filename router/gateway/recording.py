@@ -6,7 +6,18 @@ from __future__ import annotations
 from typing import Any
 
 from router.gateway.finish import Finished
-from router.stats.records import Attempt, ClassificationSummary, RequestRecord
+from router.policy.decision import Decision
+from router.stats.records import (
+    Attempt,
+    CandidateSummary,
+    ClassificationSummary,
+    DecisionSummary,
+    RequestRecord,
+)
+
+# The measure named first in a saturation reading ("waiting 5 > 4") -> the spill kind.
+_SATURATION_KINDS = (("waiting", "local_queue"), ("KV cache", "local_kv_cache"),
+                     ("predicted TTFT", "local_ttft"))
 
 
 def to_record(done: Finished) -> RequestRecord | None:
@@ -43,6 +54,45 @@ def to_record(done: Finished) -> RequestRecord | None:
         router_score=decision.router_score,
         prompt=_text(done.extra.get("prompt")),
         completion=_text(done.extra.get("completion")),
+        spill_reason=spill_reason(decision, attempts, outcome.model if outcome else None),
+        policy_version=done.policy_version,
+        decision=decision_summary(decision),
+        answered_local=done.answered_local,
+        sent_external=done.sent_external,
+    )
+
+
+def spill_reason(decision: Decision, attempts: list[Attempt], answered_by: str | None
+                 ) -> str | None:
+    """Why the policy's first choice did not answer, as a kind; None when it did."""
+    if decision.spilled:
+        for verdict in decision.verdicts:
+            if verdict.spilled:
+                reading = verdict.saturation or ""
+                for measure, kind in _SATURATION_KINDS:
+                    if reading.startswith(measure):
+                        return kind
+                return "local_saturated"
+    if answered_by is not None and attempts and attempts[0].model != answered_by:
+        return f"failover_{attempts[0].outcome}"
+    return None
+
+
+def decision_summary(decision: Decision) -> DecisionSummary:
+    return DecisionSummary(
+        objective=str(decision.objective),
+        fail_closed=decision.fail_closed,
+        candidates=[CandidateSummary(
+            model=v.model, role=v.role, kept=v.kept, kind=v.kind.value, reason=v.reason,
+            residency=v.residency,
+            quality=None if v.quality is None else round(v.quality, 4),
+            expected_cost_usd=v.expected_cost_usd,
+            expected_latency_ms=(None if v.expected_latency_ms is None
+                                 else round(v.expected_latency_ms, 1)),
+            spilled=v.spilled, saturation=v.saturation,
+        ) for v in decision.verdicts],
+        router_threshold=decision.router_threshold,
+        rejection=decision.rejection.code if decision.rejection else None,
     )
 
 

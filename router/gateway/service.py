@@ -66,6 +66,7 @@ class ChatService:
         # reservation's prices (new requests pass theirs in) and the residency metric.
         self.admission.prices = parts.prices
         self.finisher.policy = parts.policy
+        self.finisher.policy_version = parts.version
 
     @property
     def planner(self) -> Planner:

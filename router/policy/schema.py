@@ -336,6 +336,13 @@ class SensitivitySettings(_Strict):
         return self
 
 
+class Reporting(_Strict):
+    """What the dashboard compares against: `reference_model` is the API model everything
+    could have been sent to; Money shows the saving against sending it all there."""
+
+    reference_model: str = Field(min_length=1)
+
+
 class Policy(_Strict):
     """A whole policy file."""
 
@@ -345,6 +352,7 @@ class Policy(_Strict):
     quality: dict[Task, dict[str, float]] = Field(default_factory=dict)
     defaults: Defaults = Defaults()
     sensitivity: SensitivitySettings = SensitivitySettings()
+    reporting: Reporting | None = None
     # Old key names the loader accepted and renamed, for `junction policy check` to warn about.
     _deprecations: tuple[str, ...] = PrivateAttr(default=())
 
@@ -389,6 +397,12 @@ class Policy(_Strict):
             if ref not in names:
                 raise PolicyReferenceError(f"defaults.fallbacks names unknown model {ref!r}",
                                            ("defaults", "fallbacks", i))
+        if self.reporting is not None:
+            ref = self.reporting.reference_model
+            if ref not in names:
+                raise PolicyReferenceError(
+                    f"reporting.reference_model names unknown model {ref!r}; models are: "
+                    f"{', '.join(sorted(names))}", ("reporting", "reference_model"))
         for task, table in self.quality.items():
             for model, score in table.items():
                 if model not in names:

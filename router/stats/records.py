@@ -82,6 +82,37 @@ class ClassificationSummary(BaseModel):
         return self.sensitivity is not Sensitivity.NONE
 
 
+class CandidateSummary(BaseModel):
+    """One candidate as the decision judged it: kept or why not, and the numbers it was ranked
+    by. The reason is the engine's own sentence; it names kinds and limits, never content."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    model: str
+    role: str
+    kept: bool
+    kind: str
+    reason: str
+    residency: str
+    quality: float | None = None
+    expected_cost_usd: float | None = None
+    expected_latency_ms: float | None = None
+    spilled: bool = False
+    saturation: str | None = None
+
+
+class DecisionSummary(BaseModel):
+    """The explain view of a served request, compact: objective, candidates in order, why."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    objective: str
+    fail_closed: bool = False
+    candidates: list[CandidateSummary] = Field(default_factory=list)
+    router_threshold: float | None = None
+    rejection: str | None = Field(None, description="The refusal's code, when refused.")
+
+
 class RequestRecord(BaseModel):
     """Everything Junction remembers about one request, kept for `record_retention_s`."""
 
@@ -111,6 +142,19 @@ class RequestRecord(BaseModel):
     )
     prompt: str | None = Field(None, description="Only with content logging on.")
     completion: str | None = Field(None, description="Only with content logging on.")
+    # Added with the dashboard; records stored before lack them and load with the defaults.
+    spill_reason: str | None = Field(
+        None, description="Why the first choice did not answer: `local_<measure>` when a "
+        "saturated local model was passed over, `failover_<outcome>` when its attempt failed."
+    )
+    policy_version: int | None = Field(None, description="The stored policy version served.")
+    decision: DecisionSummary | None = None
+    answered_local: bool | None = Field(
+        None, description="Whether the answering model is local; None when none answered."
+    )
+    sent_external: bool = Field(
+        False, description="Whether any attempt sent the request to an external model."
+    )
 
     @property
     def task(self) -> Task:

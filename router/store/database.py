@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import logging
+import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -225,7 +226,39 @@ def _record_row(record: RequestRecord) -> dict[str, Any]:
         # Prompt and completion are only ever present with content logging on; they are
         # stored as the record carries them.
         "record": record.model_dump_json(),
+        **dashboard_columns(record),
     }
+
+
+def dashboard_columns(record: RequestRecord) -> dict[str, Any]:
+    """The columns the dashboard filters and aggregates on (migration 0003)."""
+    summary = record.classification
+    return {
+        "task": summary.task.value, "sensitivity": summary.sensitivity.value,
+        "spill_reason": record.spill_reason, "tokens_in": record.tokens_in,
+        "tokens_out": record.tokens_out, "total_ms": record.total_ms,
+        "ttft_ms": record.ttft_ms, "streamed": record.streamed,
+        "exploration": record.exploration, "answered_local": record.answered_local,
+        "sent_external": record.sent_external,
+        "egress_refused": any(a.outcome == "refused_egress" for a in record.attempts),
+        "sensitive_where": sensitive_where(summary.findings, summary.fields),
+        "policy_version": record.policy_version,
+    }
+
+
+_INDEX = re.compile(r"\[\d+\]")
+
+
+def sensitive_where(findings: Mapping[str, int], fields: Mapping[str, Sequence[str]]
+                    ) -> str | None:
+    """`kind@field` for every kind found, with list indexes as [*] so requests group."""
+    pairs = {f"{kind}@{_INDEX.sub('[*]', path)}" for kind, paths in fields.items()
+             for path in paths}
+    pairs |= {f"{kind}@" for kind in findings if kind not in fields}
+    if not pairs:
+        return None
+    joined = ",".join(sorted(pairs))
+    return joined if len(joined) <= 500 else joined[:500].rsplit(",", 1)[0]
 
 
 def _lock_file(path: Path) -> IO[bytes]:

@@ -20,7 +20,7 @@ from router.store.writer import StoreWriter
 from tests.unit.accounts.support import FakeClock
 
 START = "2026-03-10T12:00:00+00:00"
-HEAD = "0002"  # the newest migration shipped
+HEAD = "0003"  # the newest migration shipped
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
