@@ -35,7 +35,7 @@ from router.stats.store import create_stats_store
 from router.store.audit import AuditLog
 from router.store.policies import PolicyStore
 from router.store.state import DurableState, check_deployment
-from router.telemetry import Metrics, configure_tracing
+from router.telemetry import Metrics, configure_tracing, shutdown_tracing
 
 log = logging.getLogger("junction")
 
@@ -112,6 +112,7 @@ def create_app(
                 await provider.aclose()
             if redis is not None:
                 await redis.aclose()
+            shutdown_tracing()  # the spans still batched go out before the process ends
 
     # Protected, the schema and docs are served by our own handlers that check the token.
     hidden = settings.protect_internal_endpoints

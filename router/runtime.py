@@ -63,7 +63,8 @@ class PolicyRuntime:
     def parts(self) -> PolicyParts:
         """What the request path uses of this runtime (`ChatService.use` takes it)."""
         return PolicyParts(Planner(self.classifier, self.engine), self.executor, self.signals,
-                           self.judge, self.capacity)
+                           self.judge, self.capacity,
+                           self.version.id if self.version is not None else None)
 
 
 class RuntimeBuilder:

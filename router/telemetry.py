@@ -93,6 +93,11 @@ class Metrics:
 _configured: TracerProvider | None = None
 
 
+def tracing_enabled() -> bool:
+    """Whether spans go anywhere in this process (the request path skips the work if not)."""
+    return _configured is not None
+
+
 def configure_tracing(
     kind: str = "none",
     *,
@@ -101,11 +106,14 @@ def configure_tracing(
 ) -> TracerProvider | None:
     """Install the SDK tracer provider once per process when spans have somewhere to go.
 
-    `exporter` (tests: an InMemorySpanExporter) is exported synchronously; `kind` "otlp" and
-    "console" are batched. With nothing to export the API's no-op tracer stays, at no cost.
+    `exporter` (tests: an InMemorySpanExporter) is exported synchronously, and is added to the
+    provider already installed if there is one; `kind` "otlp" and "console" are batched. With
+    nothing to export the API's no-op tracer stays, at no cost.
     """
     global _configured
     if _configured is not None:
+        if exporter is not None:
+            _configured.add_span_processor(SimpleSpanProcessor(exporter))
         return _configured
     if exporter is None and kind == "none":
         return None
@@ -121,3 +129,9 @@ def configure_tracing(
     trace.set_tracer_provider(provider)
     _configured = provider
     return provider
+
+
+def shutdown_tracing() -> None:
+    """Export the spans still batched (at shutdown); the provider stays installed."""
+    if _configured is not None:
+        _configured.force_flush()

@@ -261,3 +261,5 @@ class PolicyControl:
         """The runtime built from the seed file now knows which stored version it is."""
         current = self._holder.current
         self._holder.swap(replace(current, version=PolicyVersionRef(version.id, version.hash)))
+        # The request path's parts are the same objects; they now say which version they are.
+        self._chat.parts = replace(self._chat.parts, policy_version=version.id)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from opentelemetry.trace import Span
 
 from router.errors import (
     InvalidRequest,
@@ -19,6 +20,7 @@ from router.errors import (
     ServiceUnavailable,
     UpstreamError,
 )
+from router.gateway import spans
 from router.gateway.execute import AllAttemptsFailed, EgressRefused, Outcome, UpstreamRejected
 from router.gateway.plan import PlannedRequest
 from router.policy.decision import Decision
@@ -60,6 +62,7 @@ class Finished:
     team: str | None = None
     error: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    span: Span | None = None  # the request's span, ended by `Finisher.finish`
 
 
 Recorder = Callable[[Finished], None]
@@ -186,14 +189,20 @@ class Finisher:
             key_id=principal.key_id if principal else None,
             team=principal.team if principal else None,
         )
+        # The span goes with the record: finishing ends it, and nothing else may.
+        done.span, req.span = req.span, None
         if self.log_content:
             # Operator opt-in (JUNCTION_LOG_CONTENT): the messages as sent, into the record.
             done.extra["prompt"] = orjson.dumps(req.data.get("messages")).decode()
         return done
 
     async def finish(self, done: Finished) -> None:
-        """Metrics and the access log now; the recorders once the response is on its way."""
+        """Metrics, the span and the access log now; the recorders once the response is on
+        its way."""
         self._count(done)
+        if done.span is not None:
+            self._end_span(done.span, done)
+            done.span = None
         if log.isEnabledFor(logging.INFO):
             route = done.decision.route if done.decision else "none"
             model = (done.outcome.model if done.outcome else None) or "none"
@@ -234,6 +243,75 @@ class Finisher:
             sensitivity = done.decision.classification.sensitivity.value if done.decision else ""
             if spec is not None:
                 m.residency.labels(spec.effective_residency, sensitivity).inc()
+
+    # -- tracing -----------------------------------------------------------------------------
+
+    def trace_decision(self, span: Span, req: PlannedRequest, decision: Decision,
+                       policy_version: int | None) -> None:
+        """The request span's GenAI request attributes and Junction's decision attributes."""
+        if not span.is_recording():
+            return
+        span.update_name(f"{spans.OPERATION} {req.chat.model}")
+        attributes = spans.request_attributes(req.data, req.chat.model)
+        classification = req.classification
+        attributes.update({
+            "junction.request_id": req.request_id,
+            "junction.route": decision.route,
+            "junction.objective": decision.objective,
+            "junction.task": classification.task.value,
+            "junction.sensitivity": classification.sensitivity.value,
+            "junction.spilled": decision.spilled,
+            "junction.exploration": decision.exploration,
+            "junction.fail_closed": decision.fail_closed,
+        })
+        if decision.spilled:
+            attributes["junction.spill_reason"] = spill_header(decision)
+        if decision.router_score is not None:
+            attributes["junction.router_score"] = decision.router_score
+        if decision.router_threshold is not None:
+            attributes["junction.router_threshold"] = decision.router_threshold
+        if decision.attempts:
+            attributes["junction.candidates"] = list(decision.attempts)
+        if policy_version is not None:
+            attributes["junction.policy_version"] = policy_version
+        if req.principal is not None:
+            if req.principal.key_id:
+                attributes["junction.key_id"] = req.principal.key_id
+            if req.principal.team:
+                attributes["junction.team"] = req.principal.team
+        span.set_attributes(attributes)
+
+    def _end_span(self, span: Span, done: Finished) -> None:
+        """The answer's attributes (model, usage, finish reasons, cost) or `error.type`."""
+        if span.is_recording():
+            attributes: dict[str, Any] = {
+                "junction.status": done.status, "junction.cost_usd": done.cost_usd,
+                "junction.streamed": done.streamed,
+            }
+            outcome = done.outcome
+            if outcome is not None:
+                attributes["junction.attempts"] = outcome.header()
+                if len(outcome.attempts) > 1 and outcome.model:
+                    attributes["junction.fallback_reason"] = outcome.attempts[0].outcome
+                spec = self.policy.models.get(outcome.model) if outcome.model else None
+                if outcome.model:
+                    attributes["junction.model"] = outcome.model
+                if spec is not None:
+                    attributes[spans.PROVIDER_NAME] = spans.provider_name(spec)
+                    attributes["junction.residency"] = spec.effective_residency
+                    attributes[spans.RESPONSE_MODEL] = spec.model
+                attributes.update(outcome.response)  # the upstream's own model name wins
+            if outcome is not None and outcome.model:
+                attributes.update(spans.usage_attributes(
+                    done.usage.prompt_tokens, done.usage.completion_tokens,
+                    done.usage.reasoning_tokens))
+                if done.ttft_ms is not None and done.streamed:
+                    attributes["junction.ttft_ms"] = done.ttft_ms
+            span.set_attributes(attributes)
+            if done.status >= 400:
+                spans.fail(span, str(done.status))
+                return
+        span.end()
 
     def _record(self, done: Finished) -> None:
         for recorder in self.recorders:

@@ -25,6 +25,7 @@ class PolicyParts:
     prices: PriceSource
     judge: SampledJudge | None = None
     capacity: LocalCapacity | None = None
+    policy_version: int | None = None  # the stored version served, once it is known
 
     @property
     def policy(self) -> Policy:
