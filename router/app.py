@@ -72,7 +72,8 @@ def create_app(
         probe_client=probe_client, classifier=classifier,
     )
     runtime = RuntimeHolder(builder.build(policy))
-    metrics = Metrics()
+    # Several workers share their metrics through files (set up by `router.server`).
+    metrics = Metrics(settings.metrics_dir if settings.workers > 1 else None)
     durable.writer.on_dropped(metrics.records_dropped.inc)
     first = runtime.current
     parts = first.parts()

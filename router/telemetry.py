@@ -6,6 +6,10 @@ once at start-up. Metrics live on a `Metrics` object built per app, so tests get
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -16,15 +20,22 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
 )
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 _OVERHEAD_BUCKETS = (0.0002, 0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.01, 0.025, 0.1)
 
 
 class Metrics:
-    """Junction's Prometheus metrics on a registry of their own."""
+    """Junction's Prometheus metrics on a registry of their own.
 
-    def __init__(self) -> None:
+    With several workers (`shared_dir` given, and `PROMETHEUS_MULTIPROC_DIR` set before
+    prometheus_client was imported, which `share_metrics` arranges) each worker writes its
+    values to files there, and a scrape of any worker adds up every worker's files.
+    """
+
+    def __init__(self, shared_dir: Path | None = None) -> None:
+        self.shared_dir = shared_dir
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
@@ -87,7 +98,36 @@ class Metrics:
         )
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if self.shared_dir is None:
+            return generate_latest(self.registry)
+        # Every worker's values, this one's included, read from their files.
+        combined = CollectorRegistry()
+        MultiProcessCollector(combined, path=str(self.shared_dir))  # type: ignore[no-untyped-call]
+        return generate_latest(combined)
+
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def share_metrics(given: Path | None) -> tuple[Path, bool]:
+    """Prepare the directory several workers share their metrics in, before they start.
+
+    A given directory is emptied (files of an earlier start would count twice); otherwise a
+    fresh one is made. Returns it and whether it is ours to remove at exit. The workers learn it
+    from the environment, which prometheus_client reads when a worker imports it. Counters and
+    histograms of a worker that died stay in the sum (dropping them would make totals go
+    backwards, which Prometheus reads as a reset); Junction keeps no per-process gauges.
+    """
+    if given is None:
+        path, owned = Path(tempfile.mkdtemp(prefix="junction-metrics-")), True
+    else:
+        given.mkdir(parents=True, exist_ok=True)
+        for stale in given.glob("*.db"):
+            stale.unlink()
+        path, owned = given, False
+    os.environ[MULTIPROC_ENV] = str(path)
+    os.environ["JUNCTION_METRICS_DIR"] = str(path)
+    return path, owned
 
 
 _configured: TracerProvider | None = None
