@@ -3,13 +3,16 @@ does with `POST /v1/traces`, and nothing more.
 
 It decodes each export (protobuf, optionally gzip-compressed) with `opentelemetry-proto`, keeps
 the spans in memory, and answers with an `ExportTraceServiceResponse` as the collector does. The
-end-to-end tracing test reads the spans back; the gateway benchmark uses it as the endpoint
-that tracing exports to.
+end-to-end tracing test reads the spans back; the gateway benchmark runs it as a process of
+its own (`python -m junction_emulate.otlp --port P`; `GET /_sink/count` says how many spans came)
+as the endpoint that tracing exports to.
 """
 
 from __future__ import annotations
 
+import argparse
 import gzip
+import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -127,6 +130,18 @@ class OtlpSink:
                 self.end_headers()
                 self.wfile.write(answer)
 
+            def do_GET(self) -> None:
+                if self.path != "/_sink/count":
+                    self.send_error(404)
+                    return
+                answer = json.dumps({"spans": len(sink.spans), "exports": sink.exports,
+                                     "rejected": sink.rejected}).encode()
+                self.send_response(200)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
             def log_message(self, format: str, *args: Any) -> None:
                 pass  # quiet: tests and benchmarks read the spans, not an access log
 
@@ -140,3 +155,17 @@ class OtlpSink:
             self._server.shutdown()
             self._server.server_close()
             thread.join()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m junction_emulate.otlp",
+                                     description="An OTLP/HTTP trace receiver that keeps spans.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=4318)
+    args = parser.parse_args()
+    with OtlpSink().running(args.host, args.port):
+        threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

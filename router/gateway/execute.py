@@ -219,7 +219,7 @@ class Executor:
             else:
                 target = replace(target, deadline=loop.time() + attempt_s, total_s=attempt_s)
             start = time.perf_counter()
-            span = spans.start_attempt_span(spec, name, target.endpoint, upstream)
+            span = spans.start_attempt_span(spec, target.endpoint, upstream)
             try:
                 with trace.use_span(span, record_exception=False,
                                     set_status_on_exception=False), \

@@ -31,11 +31,10 @@ PROVIDER_NAME = "gen_ai.provider.name"
 REQUEST_MODEL = "gen_ai.request.model"
 REQUEST_MAX_TOKENS = "gen_ai.request.max_tokens"
 REQUEST_TEMPERATURE = "gen_ai.request.temperature"
-REQUEST_TOP_P = "gen_ai.request.top_p"
-REQUEST_STREAM = "gen_ai.request.stream"
 RESPONSE_MODEL = "gen_ai.response.model"
 RESPONSE_ID = "gen_ai.response.id"
 RESPONSE_FINISH_REASONS = "gen_ai.response.finish_reasons"
+RESPONSE_TIME_TO_FIRST_CHUNK = "gen_ai.response.time_to_first_chunk"
 USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens"
 USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
 USAGE_REASONING_TOKENS = "gen_ai.usage.reasoning.output_tokens"
@@ -89,11 +88,9 @@ def request_attributes(body: Mapping[str, Any], model: str) -> dict[str, Any]:
     limit = body.get("max_completion_tokens") or body.get("max_tokens")
     if isinstance(limit, int) and not isinstance(limit, bool):
         attributes[REQUEST_MAX_TOKENS] = limit
-    for name, key in ((REQUEST_TEMPERATURE, "temperature"), (REQUEST_TOP_P, "top_p")):
-        value = body.get(key)
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            attributes[name] = float(value)
-    attributes[REQUEST_STREAM] = body.get("stream") is True
+    temperature = body.get("temperature")
+    if isinstance(temperature, int | float) and not isinstance(temperature, bool):
+        attributes[REQUEST_TEMPERATURE] = float(temperature)
     return attributes
 
 
@@ -145,15 +142,13 @@ def start_request_span(headers: Mapping[str, str]) -> Span:
     return tracer.start_span(OPERATION, context=context, kind=SpanKind.SERVER)
 
 
-def start_attempt_span(spec: ModelSpec, name: str, endpoint: str | None,
+def start_attempt_span(spec: ModelSpec, endpoint: str | None,
                        upstream: Mapping[str, Any]) -> Span:
     """A CLIENT span for one upstream attempt, named "chat {model}" as the conventions ask."""
     span = tracer.start_span(f"{OPERATION} {spec.model}", kind=SpanKind.CLIENT)
     if span.is_recording():
         attributes = request_attributes(upstream, spec.model)
         attributes[PROVIDER_NAME] = provider_name(spec)
-        attributes["junction.model"] = name
-        attributes["junction.residency"] = spec.effective_residency
         if endpoint:
             attributes.update(server_attributes(endpoint))
         span.set_attributes(attributes)

@@ -85,24 +85,19 @@ def test_request_and_attempt_spans_follow_the_genai_conventions(
     a = dict(request.attributes or {})
     assert a["gen_ai.operation.name"] == "chat"
     assert a["gen_ai.request.model"] == "auto"
-    assert a["gen_ai.request.max_tokens"] == 40
-    assert a["gen_ai.request.temperature"] == pytest.approx(0.3)
-    assert a["gen_ai.response.model"] == LOCAL_MODEL
+    assert a["gen_ai.response.model"] == r.json()["model"]
     assert a["gen_ai.provider.name"] == "vllm"
     usage = r.json()["usage"]
     assert a["gen_ai.usage.input_tokens"] == usage["prompt_tokens"]
     assert a["gen_ai.usage.output_tokens"] == usage["completion_tokens"]
-    assert a["gen_ai.response.finish_reasons"] == (r.json()["choices"][0]["finish_reason"],)
-    assert a["gen_ai.response.id"] == r.json()["id"]
     assert a["junction.route"] == "default"
     assert a["junction.task"] == r.headers["x-junction-task"]
     assert a["junction.sensitivity"] == "none"
-    assert a["junction.spilled"] is False
-    assert a["junction.exploration"] is False
+    assert "junction.spilled" not in a and "junction.exploration" not in a  # only when true
     assert a["junction.model"] == "local"
     assert a["junction.residency"] == "local"
-    assert a["junction.status"] == 200
-    assert "junction.policy_version" in a
+    assert a["junction.cost_usd"] > 0
+    assert isinstance(a["junction.policy_version"], int)
     assert request.status.status_code != StatusCode.ERROR
 
     assert len(attempts) == 1
@@ -116,8 +111,11 @@ def test_request_and_attempt_spans_follow_the_genai_conventions(
     assert b["gen_ai.request.model"] == LOCAL_MODEL
     assert b["gen_ai.provider.name"] == "vllm"
     assert b["gen_ai.response.id"] == r.json()["id"]
+    assert b["gen_ai.response.model"] == r.json()["model"]
+    assert b["gen_ai.response.finish_reasons"] == (r.json()["choices"][0]["finish_reason"],)
     assert b["gen_ai.usage.output_tokens"] == usage["completion_tokens"]
     assert b["gen_ai.request.max_tokens"] == 40
+    assert b["gen_ai.request.temperature"] == pytest.approx(0.3)
 
     # The upstream got the attempt span's context: same trace, the attempt as parent.
     sent = emulator_requests(vllm_url)[-1]["headers"]
@@ -148,8 +146,7 @@ def test_a_streamed_attempt_span_ends_with_the_stream(
     assert b["gen_ai.response.id"] == events[0]["id"]
     # The request span covers the whole stream, the attempt inside it.
     assert (request.end_time or 0) >= (attempts[0].end_time or 0)
-    assert dict(request.attributes or {})["junction.streamed"] is True
-    assert "junction.ttft_ms" in dict(request.attributes or {})
+    assert 0 < dict(request.attributes or {})["gen_ai.response.time_to_first_chunk"] < 30
     _no_content([request, *attempts])
 
 
@@ -168,6 +165,7 @@ def test_a_failed_attempt_is_a_span_with_its_error_type(
     assert dict(served.attributes or {})["gen_ai.provider.name"] == "openai"
     a = dict(request.attributes or {})
     assert a["junction.fallback_reason"] == "500"
+    assert a["junction.attempts"] == r.headers["x-junction-attempts"]
     assert a["junction.model"] == "api"
     assert a["junction.residency"] == "external"
     # Each attempt passed its own span's context upstream.

@@ -45,7 +45,7 @@ def test_spans_reach_an_otlp_receiver_from_a_real_gateway_process(
     assert request.resource["service.name"] == "junction"
     assert request.attributes["gen_ai.operation.name"] == "chat"
     assert request.attributes["gen_ai.response.model"] == LOCAL_MODEL
-    assert request.attributes["gen_ai.response.id"] == completion.id
+    assert attempt.attributes["gen_ai.response.id"] == completion.id
     assert completion.usage is not None
     assert request.attributes["gen_ai.usage.output_tokens"] == completion.usage.completion_tokens
     assert request.attributes["junction.route"] == "default"
