@@ -286,7 +286,7 @@ class Finisher:
                 spec = self.policy.models.get(outcome.model)
                 if spec is not None:
                     attributes[spans.PROVIDER_NAME] = spans.provider_name(spec)
-                    attributes[spans.RESPONSE_MODEL] = spec.model
+                    attributes[spans.RESPONSE_MODEL] = spans.upstream_model(spec)
                     attributes["junction.residency"] = spec.effective_residency
                 model = outcome.response.get(spans.RESPONSE_MODEL)
                 if model is not None:  # the upstream's own name for it wins

@@ -72,6 +72,13 @@ def provider_name(spec: ModelSpec) -> str:
     return "openai"
 
 
+def upstream_model(spec: ModelSpec) -> str:
+    """The model name the upstream knows: a litellm id without its provider prefix."""
+    if spec.backend == "litellm":
+        return spec.model.partition("/")[2] or spec.model
+    return spec.model
+
+
 @lru_cache(maxsize=256)
 def server_attributes(endpoint: str) -> tuple[tuple[str, str | int], ...]:
     """`server.address` and `server.port` of an endpoint URL (credentials never included)."""
@@ -145,9 +152,10 @@ def start_request_span(headers: Mapping[str, str]) -> Span:
 def start_attempt_span(spec: ModelSpec, endpoint: str | None,
                        upstream: Mapping[str, Any]) -> Span:
     """A CLIENT span for one upstream attempt, named "chat {model}" as the conventions ask."""
-    span = tracer.start_span(f"{OPERATION} {spec.model}", kind=SpanKind.CLIENT)
+    model = upstream_model(spec)
+    span = tracer.start_span(f"{OPERATION} {model}", kind=SpanKind.CLIENT)
     if span.is_recording():
-        attributes = request_attributes(upstream, spec.model)
+        attributes = request_attributes(upstream, model)
         attributes[PROVIDER_NAME] = provider_name(spec)
         if endpoint:
             attributes.update(server_attributes(endpoint))

@@ -74,7 +74,8 @@ def _no_content(spans: list[ReadableSpan]) -> None:
 
 def test_request_and_attempt_spans_follow_the_genai_conventions(
         traced: Gateway, spans_of: InMemorySpanExporter, vllm_url: str) -> None:
-    r = httpx.post(traced.v1 + "/chat/completions", headers={"traceparent": TRACEPARENT},
+    r = httpx.post(traced.v1 + "/chat/completions",
+                   headers={"traceparent": TRACEPARENT, "tracestate": "vendor=abc"},
                    json={"model": "auto", "max_tokens": 40, "temperature": 0.3,
                          "messages": [{"role": "user", "content": PROMPT}]})
     assert r.status_code == 200, r.text
@@ -82,6 +83,8 @@ def test_request_and_attempt_spans_follow_the_genai_conventions(
 
     assert request.name == "chat auto"
     assert request.context.trace_id == int(CALLER_TRACE, 16)  # the caller's trace continues
+    assert request.parent is not None and request.parent.span_id == int(CALLER_PARENT, 16)
+    assert request.kind == SpanKind.SERVER
     a = dict(request.attributes or {})
     assert a["gen_ai.operation.name"] == "chat"
     assert a["gen_ai.request.model"] == "auto"
@@ -122,6 +125,7 @@ def test_request_and_attempt_spans_follow_the_genai_conventions(
     version, trace_id, parent_id, _flags = sent["traceparent"].split("-")
     assert (version, trace_id) == ("00", CALLER_TRACE)
     assert int(parent_id, 16) == attempt.context.span_id
+    assert sent["tracestate"] == "vendor=abc"
     _no_content([request, *attempts])
 
 
@@ -223,3 +227,38 @@ sys.exit(1 if "traceparent" in sent else 0)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
+
+
+def test_content_logging_on_still_keeps_text_out_of_spans(
+        vllm_url: str, api_url: str, tmp_path: Path, spans_of: InMemorySpanExporter) -> None:
+    with running_gateway(policy_text(vllm_url, api_url), tmp_path, ENV, log_content=True) as gw:
+        r = httpx.post(gw.v1 + "/chat/completions", json={
+            "model": "auto", "messages": [{"role": "user", "content": PROMPT}]})
+        assert r.status_code == 200
+        answer = r.json()["choices"][0]["message"]["content"]
+    request, attempts = _trace(spans_of, r.headers["x-junction-request-id"])
+    _no_content([request, *attempts])
+    assert all(answer not in str(dict(s.attributes or {})) for s in [request, *attempts])
+
+
+def test_litellm_attempts_pass_trace_context_upstream(
+        vllm_url: str, api_url: str, tmp_path: Path, spans_of: InMemorySpanExporter) -> None:
+    extra = f"""
+  gpt:
+    backend: litellm
+    model: openai/api-large
+    endpoints: ["{api_url}/v1"]
+    api_key_env: TEST_API_KEY
+"""
+    with running_gateway(policy_text(vllm_url, api_url, extra_models=extra), tmp_path,
+                         ENV) as gw:
+        # The first litellm request waits for litellm's import (seconds on a busy machine).
+        r = httpx.post(gw.v1 + "/chat/completions", headers={"traceparent": TRACEPARENT},
+                       json={"model": "gpt", "messages": [{"role": "user", "content": "hi"}]},
+                       timeout=180)
+    assert r.status_code == 200, r.text
+    _, attempts = _trace(spans_of, r.headers["x-junction-request-id"])
+    assert [s.name for s in attempts] == ["chat api-large"]
+    assert dict(attempts[0].attributes or {})["gen_ai.provider.name"] == "openai"
+    sent = emulator_requests(api_url)[-1]["headers"]["traceparent"]
+    assert sent == f"00-{CALLER_TRACE}-{attempts[0].context.span_id:016x}-01"
