@@ -33,10 +33,13 @@ PROMPT = "trace me please, the secret word is periwinkle"
 
 
 @pytest.fixture(scope="module")
-def exporter() -> InMemorySpanExporter:
+def exporter() -> Iterator[InMemorySpanExporter]:
     exporter = InMemorySpanExporter()
     assert configure_tracing(exporter=exporter) is not None
-    return exporter
+    yield exporter
+    # The SDK stays installed for the rest of the session (a process installs it once); a
+    # stopped exporter keeps no more spans.
+    exporter.shutdown()
 
 
 @pytest.fixture
