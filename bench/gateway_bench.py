@@ -4,6 +4,7 @@ LiteLLM proxy, both pointed at the same emulated OpenAI-compatible upstream on l
     .venv/bin/python bench/gateway_bench.py            # everything (LiteLLM proxy if installed)
     .venv/bin/python bench/gateway_bench.py --quick    # fewer requests
     .venv/bin/python bench/gateway_bench.py --setup-litellm   # first install litellm[proxy]
+    .venv/bin/python bench/gateway_bench.py --otlp     # tracing to an OTLP endpoint vs off
 
 Every server runs in its own process; the load generator (bench/loadgen.py) is a raw asyncio
 HTTP/1.1 client so that it costs little CPU. Targets (issue 2): added p50 <= 1.5 ms at
@@ -15,6 +16,8 @@ them moves it; "added p50 interleaved" alternates one request to Junction with o
 upstream directly, so both see the same load: on a busy machine, quote that one. Each gateway is
 measured once `/health/ready` answers (for a policy with a litellm model, after litellm's
 import has finished).
+With `--otlp` (issue 13): tracing exported over OTLP/HTTP to a local receiver adds <= 1.5 ms p50
+at concurrency 1 and costs <= 10 % of the throughput at concurrency 64, against tracing off.
 """
 
 from __future__ import annotations
@@ -179,9 +182,15 @@ def main() -> int:
     parser.add_argument("--skip-litellm", action="store_true")
     parser.add_argument("--memory-requests", type=int, default=10_000)
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument("--otlp", action="store_true",
+                        help="only compare tracing exported to a local OTLP receiver with "
+                        "tracing off, the two gateways measured in alternation")
+    parser.add_argument("--rounds", type=int, default=5, help="alternations for --otlp")
     args = parser.parse_args()
     os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
     n1, n64, ns = (300, 1000, 200) if args.quick else (2000, 4000, 1000)
+    if args.otlp:
+        return otlp_comparison(n1, n64, args.rounds, args.json)
 
     if args.setup_litellm and not (LITELLM_VENV / "bin" / "litellm").exists():
         subprocess.run([PY, "-m", "venv", str(LITELLM_VENV)], check=True)
@@ -336,6 +345,101 @@ def interleaved(port: int, model: str, base_port: int, base_model: str, n: int) 
     p50, base_p50 = ours.pct(ours.latencies_ms, 50), base.pct(base.latencies_ms, 50)
     return {"p50_ms": p50, "base_p50_ms": base_p50, "added_p50_ms": p50 - base_p50,
             "errors": float(ours.errors + base.errors)}
+
+
+@contextmanager
+def junction(tmp: Path, name: str, upstream: str,
+             extra_env: dict[str, str]) -> Iterator[tuple[int, int]]:
+    """`junction serve` on the bench's one-model policy (openai path); yields (port, pid)."""
+    policy = tmp / f"policy-{name}.yaml"
+    policy.write_text(junction_policy(upstream, "openai"))
+    port = free_port()
+    env = {"JUNCTION_LOG_LEVEL": "warning", "JUNCTION_DATA_DIR": str(tmp / f"data-{name}"),
+           **extra_env}
+    with process([PY, "-m", "router.cli", "serve", "--config", str(policy), "--port", str(port)],
+                 env=env, log=tmp / f"junction-{name}.log") as proc:
+        wait_http(f"http://127.0.0.1:{port}/health/ready")
+        yield port, proc.pid
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used, every thread included."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def otlp_comparison(n1: int, n64: int, rounds: int, out: Path | None) -> int:
+    """Tracing on (OTLP/HTTP to a receiver in its own process) against tracing off: both
+    gateways run at once and are measured in alternation, so drift on a shared machine falls
+    on both alike; each figure is the median over the rounds."""
+    tmp = Path(tempfile.mkdtemp(prefix="junction-bench-otlp-"))
+    up_port, sink_port = free_port(), free_port()
+    upstream, sink = f"http://127.0.0.1:{up_port}", f"http://127.0.0.1:{sink_port}"
+    runs: dict[str, dict[str, list[float]]] = {
+        mode: {"c1_p50_ms": [], "c64_rps": [], "c64_cpu_ms_per_request": [], "errors": []}
+        for mode in ("off", "otlp")}
+    with process([PY, "-m", "junction_emulate", "openai", "--port", str(up_port), "--models",
+                  "fake-model"], log=tmp / "emulator.log"), \
+            process([PY, "-m", "junction_emulate.otlp", "--port", str(sink_port)],
+                    log=tmp / "sink.log"), \
+            junction(tmp, "off", upstream, {}) as off, \
+            junction(tmp, "otlp", upstream, {"JUNCTION_OTEL_EXPORTER": "otlp",
+                                             "OTEL_EXPORTER_OTLP_ENDPOINT": sink}) as on:
+        wait_http(upstream + "/v1/models")
+        wait_http(sink + "/_sink/count")
+        ports = {"off": off[0], "otlp": on[0]}
+        pids = {"off": off[1], "otlp": on[1]}
+        requests = {mode: build_request("127.0.0.1", port, "/v1/chat/completions",
+                                        body("auto"), {}) for mode, port in ports.items()}
+        for mode, port in ports.items():
+            asyncio.run(run_load("127.0.0.1", port, requests[mode], 200, 8))  # warm up
+        for i in range(rounds):
+            order = ("off", "otlp") if i % 2 == 0 else ("otlp", "off")
+            print(f"round {i + 1}/{rounds} ({' then '.join(order)}) ...", flush=True)
+            for mode in order:
+                c1 = asyncio.run(run_load("127.0.0.1", ports[mode], requests[mode], n1, 1))
+                runs[mode]["c1_p50_ms"].append(float(c1.summary()["p50_ms"]))
+                runs[mode]["errors"].append(float(c1.errors))
+            for mode in reversed(order):
+                used = cpu_s(pids[mode])
+                c64 = asyncio.run(run_load("127.0.0.1", ports[mode], requests[mode], n64, 64))
+                # The exporter's thread is in the gateway's process: its CPU counts too.
+                runs[mode]["c64_cpu_ms_per_request"].append(
+                    (cpu_s(pids[mode]) - used) * 1000.0 / n64)
+                runs[mode]["c64_rps"].append(float(c64.summary()["rps"]))
+                runs[mode]["errors"].append(float(c64.errors))
+        time.sleep(2)  # the exporter's batch delay is 5 s at most; let the last batch out
+        received = httpx.get(sink + "/_sink/count", timeout=5).json()
+
+    def median(values: list[float]) -> float:
+        ordered = sorted(values)
+        mid = len(ordered) // 2
+        return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+    figures = {mode: {k: median(v) for k, v in data.items()} for mode, data in runs.items()}
+    added = figures["otlp"]["c1_p50_ms"] - figures["off"]["c1_p50_ms"]
+    ratio = figures["otlp"]["c64_rps"] / figures["off"]["c64_rps"]
+    cpu_ratio = (figures["off"]["c64_cpu_ms_per_request"]
+                 / figures["otlp"]["c64_cpu_ms_per_request"])
+    print("\n== tracing to OTLP vs off (median of rounds; per-round values in brackets)")
+    for mode in ("off", "otlp"):
+        print(f"{mode:6} c1 p50 {figures[mode]['c1_p50_ms']:6.2f} ms "
+              f"{[round(v, 2) for v in runs[mode]['c1_p50_ms']]}   "
+              f"c64 {figures[mode]['c64_rps']:6.0f} rps "
+              f"{[round(v) for v in runs[mode]['c64_rps']]}   "
+              f"c64 CPU {figures[mode]['c64_cpu_ms_per_request']:.3f} ms/request "
+              f"{[round(v, 3) for v in runs[mode]['c64_cpu_ms_per_request']]}")
+    print(f"added p50 at c1: {added:+.2f} ms (target <= 1.5); c64 throughput with tracing: "
+          f"{ratio:.1%} of off (target >= 90%), by CPU per request (the one worker is CPU-bound "
+          f"at c64, so throughput is its inverse) {cpu_ratio:.1%}; spans received: "
+          f"{received['spans']} in {received['exports']} exports, {received['rejected']} "
+          "rejected; failed requests: "
+          f"off {sum(runs['off']['errors']):.0f}, otlp {sum(runs['otlp']['errors']):.0f}")
+    if out:
+        out.write_text(json.dumps({"runs": runs, "figures": figures, "added_c1_p50_ms": added,
+                                   "c64_ratio": ratio, "c64_cpu_ratio": cpu_ratio,
+                                   "sink": received}, indent=2))
+    return 0
 
 
 def memory_run(port: int, pid: int, total: int) -> dict[str, object]:

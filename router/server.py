@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
 import socket
 from collections.abc import Generator
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from router.redact import RedactingFilter
 from router.runtime import RuntimeHolder
 from router.settings import Settings
 from router.store.state import check_deployment
+from router.telemetry import share_metrics
 
 log = logging.getLogger("junction")
 
@@ -106,8 +108,15 @@ def run_gateway(settings: Settings) -> None:
         os.environ["JUNCTION_POLICY_FILE"] = str(settings.policy_file)
         os.environ["JUNCTION_HOST"] = settings.host
         os.environ["JUNCTION_PORT"] = str(settings.port)
-        uvicorn.run("router.app:app_factory", factory=True, workers=settings.workers,
-                    **common)  # type: ignore[arg-type]
+        os.environ["JUNCTION_WORKERS"] = str(settings.workers)
+        # One scrape of any worker must count every worker: they share their metrics.
+        shared, owned = share_metrics(settings.metrics_dir)
+        try:
+            uvicorn.run("router.app:app_factory", factory=True, workers=settings.workers,
+                        **common)  # type: ignore[arg-type]
+        finally:
+            if owned:
+                shutil.rmtree(shared, ignore_errors=True)
         return
     app = create_app(settings, policy=policy)
     config = uvicorn.Config(app, **common)  # type: ignore[arg-type]

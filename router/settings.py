@@ -268,6 +268,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535)
     workers: int = Field(1, ge=1)
+    metrics_dir: Path | None = Field(
+        None,
+        description="With several workers, where they share their Prometheus metrics (emptied "
+        "at start). Unset: a fresh temporary directory per start, removed at exit.",
+    )
     policy_file: Path = SHIPPED_POLICY
     max_body_bytes: int = Field(8 * 1024 * 1024, ge=1024)
     redis_url: str | None = Field(

@@ -6,6 +6,10 @@ once at start-up. Metrics live on a `Metrics` object built per app, so tests get
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -16,15 +20,22 @@ from opentelemetry.sdk.trace.export import (
     SpanExporter,
 )
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
 _OVERHEAD_BUCKETS = (0.0002, 0.0005, 0.001, 0.0015, 0.002, 0.003, 0.005, 0.01, 0.025, 0.1)
 
 
 class Metrics:
-    """Junction's Prometheus metrics on a registry of their own."""
+    """Junction's Prometheus metrics on a registry of their own.
 
-    def __init__(self) -> None:
+    With several workers (`shared_dir` given, and `PROMETHEUS_MULTIPROC_DIR` set before
+    prometheus_client was imported, which `share_metrics` arranges) each worker writes its
+    values to files there, and a scrape of any worker adds up every worker's files.
+    """
+
+    def __init__(self, shared_dir: Path | None = None) -> None:
+        self.shared_dir = shared_dir
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         self.requests = Counter(
@@ -87,10 +98,44 @@ class Metrics:
         )
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        if self.shared_dir is None:
+            return generate_latest(self.registry)
+        # Every worker's values, this one's included, read from their files.
+        combined = CollectorRegistry()
+        MultiProcessCollector(combined, path=str(self.shared_dir))  # type: ignore[no-untyped-call]
+        return generate_latest(combined)
+
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def share_metrics(given: Path | None) -> tuple[Path, bool]:
+    """Prepare the directory several workers share their metrics in, before they start.
+
+    A given directory is emptied (files of an earlier start would count twice); otherwise a
+    fresh one is made. Returns it and whether it is ours to remove at exit. The workers learn it
+    from the environment, which prometheus_client reads when a worker imports it. Counters and
+    histograms of a worker that died stay in the sum (dropping them would make totals go
+    backwards, which Prometheus reads as a reset); Junction keeps no per-process gauges.
+    """
+    if given is None:
+        path, owned = Path(tempfile.mkdtemp(prefix="junction-metrics-")), True
+    else:
+        given.mkdir(parents=True, exist_ok=True)
+        for stale in given.glob("*.db"):
+            stale.unlink()
+        path, owned = given, False
+    os.environ[MULTIPROC_ENV] = str(path)
+    os.environ["JUNCTION_METRICS_DIR"] = str(path)
+    return path, owned
 
 
 _configured: TracerProvider | None = None
+
+
+def tracing_enabled() -> bool:
+    """Whether spans go anywhere in this process (the request path skips the work if not)."""
+    return _configured is not None
 
 
 def configure_tracing(
@@ -101,11 +146,14 @@ def configure_tracing(
 ) -> TracerProvider | None:
     """Install the SDK tracer provider once per process when spans have somewhere to go.
 
-    `exporter` (tests: an InMemorySpanExporter) is exported synchronously; `kind` "otlp" and
-    "console" are batched. With nothing to export the API's no-op tracer stays, at no cost.
+    `exporter` (tests: an InMemorySpanExporter) is exported synchronously, and is added to the
+    provider already installed if there is one; `kind` "otlp" and "console" are batched. With
+    nothing to export the API's no-op tracer stays, at no cost.
     """
     global _configured
     if _configured is not None:
+        if exporter is not None:
+            _configured.add_span_processor(SimpleSpanProcessor(exporter))
         return _configured
     if exporter is None and kind == "none":
         return None
@@ -121,3 +169,9 @@ def configure_tracing(
     trace.set_tracer_provider(provider)
     _configured = provider
     return provider
+
+
+def shutdown_tracing() -> None:
+    """Export the spans still batched (at shutdown); the provider stays installed."""
+    if _configured is not None:
+        _configured.force_flush()

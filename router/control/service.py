@@ -261,5 +261,6 @@ class PolicyControl:
         """The runtime built from the seed file now knows which stored version it is."""
         current = self._holder.current
         self._holder.swap(replace(current, version=PolicyVersionRef(version.id, version.hash)))
-        # Only the records' policy version changes; the request path's parts stay as built.
-        self._chat.finisher.policy_version = version.id
+        # The request path's parts are the same objects; they now say which version they are
+        # (records and spans read it).
+        self._chat.use(replace(self._chat.parts, policy_version=version.id))

@@ -20,8 +20,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
+from opentelemetry import trace
+from opentelemetry.trace import INVALID_SPAN, Span
 from pydantic import SecretStr
 
+from router.gateway import spans
 from router.gateway.egress import EgressGuard, EgressRefusal
 from router.policy.engine import Decision
 from router.policy.schema import ModelSpec, Policy
@@ -59,6 +62,8 @@ class Outcome:
     endpoint: str | None = None
     upstream_ms: float = 0.0
     egress_refusal: EgressRefusal | None = None  # what the egress guard found, if it refused
+    # The answer's GenAI response attributes (id, model, finish reasons); only while tracing.
+    response: dict[str, Any] = field(default_factory=dict)
 
     def header(self) -> str:
         return ",".join(f"{a.model}:{a.outcome}" for a in self.attempts)
@@ -146,9 +151,16 @@ class Executor:
     async def complete(
         self, body: Mapping[str, Any], decision: Decision
     ) -> tuple[Completion, Outcome]:
-        async def call(provider: Provider, target: CallTarget, upstream: dict[str, Any]
-                       ) -> tuple[Completion, float]:
+        async def call(provider: Provider, target: CallTarget, upstream: dict[str, Any],
+                       outcome: Outcome) -> tuple[Completion, float]:
             completion = await provider.complete(target, upstream)
+            span = trace.get_current_span()  # the attempt's
+            if span.is_recording():
+                outcome.response = spans.completion_attributes(completion.body)
+                span.set_attributes(outcome.response)
+                usage = completion.usage
+                span.set_attributes(spans.usage_attributes(
+                    usage.prompt_tokens, usage.completion_tokens, usage.reasoning_tokens))
             return completion, completion.upstream_ms
 
         return await self._attempt(body, decision, call)
@@ -156,8 +168,10 @@ class Executor:
     async def open_stream(
         self, body: Mapping[str, Any], decision: Decision, want_usage: bool
     ) -> tuple[OpenStream, Outcome]:
-        async def call(provider: Provider, target: CallTarget, upstream: dict[str, Any]
-                       ) -> tuple[OpenStream, float]:
+        span: Span = INVALID_SPAN
+
+        async def call(provider: Provider, target: CallTarget, upstream: dict[str, Any],
+                       outcome: Outcome) -> tuple[OpenStream, float]:
             if target.spec.backend != "litellm":
                 # Ask for usage always (to count cost); the provider drops the extra event
                 # when the client did not ask for it.
@@ -165,23 +179,28 @@ class Executor:
                     **(upstream.get("stream_options") or {}), "include_usage": True
                 }
             stream = await provider.open_stream(target, upstream, want_usage)
+            nonlocal span
+            span = trace.get_current_span()  # the attempt's; it ends with the stream
             return stream, stream.first_byte_ms
 
         stream, outcome = await self._attempt(body, decision, call, settle_now=False)
         assert outcome.model is not None
-        return TrackedStream(stream, outcome.model, self.breakers, self._streams), outcome
+        return TrackedStream(stream, outcome.model, self.breakers, self._streams,
+                             span, outcome), outcome
 
     async def _attempt(
         self,
         body: Mapping[str, Any],
         decision: Decision,
-        call: Callable[[Provider, CallTarget, dict[str, Any]], Awaitable[tuple[T, float]]],
+        call: Callable[[Provider, CallTarget, dict[str, Any], Outcome],
+                       Awaitable[tuple[T, float]]],
         settle_now: bool = True,
     ) -> tuple[T, Outcome]:
         """Try the decision's models in order until one answers; record every attempt.
 
-        `settle_now=False` leaves the breaker's verdict on a success to the caller (a stream
-        is judged when it ends).
+        `settle_now=False` leaves the breaker's verdict on a success, and the end of the
+        attempt's span, to the caller (a stream is judged when it ends). Each call runs in a
+        CLIENT span of its own, the current span while the provider sends the request.
         """
         outcome = Outcome()
         last: AttemptFailed | None = None
@@ -200,16 +219,25 @@ class Executor:
             else:
                 target = replace(target, deadline=loop.time() + attempt_s, total_s=attempt_s)
             start = time.perf_counter()
+            span = spans.start_attempt_span(spec, target.endpoint, upstream)
             try:
-                with self.balancers[name].track(target.endpoint or ""):
+                with trace.use_span(span, record_exception=False,
+                                    set_status_on_exception=False), \
+                        self.balancers[name].track(target.endpoint or ""):
                     result, upstream_ms = await call(self.providers[spec.backend], target,
-                                                     upstream)
+                                                     upstream, outcome)
             except AttemptFailed as failure:
+                spans.fail(span, failure.outcome)
                 last = failure
                 self._failed(outcome, target, failure, start)
                 if not failure.retryable:
                     raise UpstreamRejected(outcome, failure) from None
                 continue
+            except BaseException as exc:
+                spans.fail(span, type(exc).__name__)
+                raise
+            if settle_now:
+                span.end()
             self._succeeded(outcome, target, start, settle_now)
             outcome.upstream_ms += upstream_ms
             return result, outcome
@@ -318,9 +346,12 @@ class TrackedStream:
 
     def __init__(
         self, inner: OpenStream, model: str, breakers: CircuitBreakers,
-        registry: set[TrackedStream],
+        registry: set[TrackedStream], span: Span = INVALID_SPAN,
+        outcome: Outcome | None = None,
     ) -> None:
         self._inner = inner
+        self._span = span
+        self._outcome = outcome
         self._model = model
         self._breakers = breakers
         self._registry = registry
@@ -345,9 +376,27 @@ class TrackedStream:
         self._closed = True
         self._registry.discard(self)
         await self._inner.aclose()
+        self._end_span()
         if self._interrupted:
             return  # our own doing, not the model's
         if self._inner.end.error is not None:
             self._breakers.record_failure(self._model)
         else:
             self._breakers.record_success(self._model)
+
+    def _end_span(self) -> None:
+        span, end = self._span, self._inner.end
+        if span.is_recording():
+            span.set_attributes(spans.usage_attributes(
+                end.usage.prompt_tokens, end.usage.completion_tokens,
+                end.usage.reasoning_tokens))
+            response = spans.response_identity(end.response)
+            if end.finish_reasons:
+                response[spans.RESPONSE_FINISH_REASONS] = list(end.finish_reasons)
+            span.set_attributes(response)
+            if self._outcome is not None:
+                self._outcome.response = response
+            if end.error is not None:
+                spans.fail(span, "interrupted" if self._interrupted else "stream_error")
+                return
+        span.end()

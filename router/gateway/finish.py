@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
+from opentelemetry.trace import Span
 
 from router.errors import (
     InvalidRequest,
@@ -19,6 +20,7 @@ from router.errors import (
     ServiceUnavailable,
     UpstreamError,
 )
+from router.gateway import spans
 from router.gateway.execute import AllAttemptsFailed, EgressRefused, Outcome, UpstreamRejected
 from router.gateway.plan import PlannedRequest
 from router.policy.decision import Decision
@@ -66,6 +68,7 @@ class Finished:
     # Residency facts, read from the policy the request was served under.
     answered_local: bool | None = None
     sent_external: bool = False
+    span: Span | None = None  # the request's span, ended by `Finisher.finish`
 
 
 Recorder = Callable[[Finished], None]
@@ -207,6 +210,8 @@ class Finisher:
             done.sent_external = any(
                 a.outcome not in _NOT_SENT and self._residency(a.model) != "local"
                 for a in outcome.attempts)
+        # The span goes with the record: finishing ends it, and nothing else may.
+        done.span, req.span = req.span, None
         if self.log_content:
             # Operator opt-in (JUNCTION_LOG_CONTENT): the messages as sent, into the record.
             done.extra["prompt"] = orjson.dumps(req.data.get("messages")).decode()
@@ -218,8 +223,12 @@ class Finisher:
         return spec.effective_residency if spec is not None else "external"
 
     async def finish(self, done: Finished) -> None:
-        """Metrics and the access log now; the recorders once the response is on its way."""
+        """Metrics, the span and the access log now; the recorders once the response is on
+        its way."""
         self._count(done)
+        if done.span is not None:
+            self._end_span(done.span, done)
+            done.span = None
         if log.isEnabledFor(logging.INFO):
             route = done.decision.route if done.decision else "none"
             model = (done.outcome.model if done.outcome else None) or "none"
@@ -260,6 +269,69 @@ class Finisher:
             sensitivity = done.decision.classification.sensitivity.value if done.decision else ""
             if spec is not None:
                 m.residency.labels(spec.effective_residency, sensitivity).inc()
+
+    # -- tracing -----------------------------------------------------------------------------
+
+    def trace_decision(self, span: Span, req: PlannedRequest, decision: Decision,
+                       policy_version: int | None) -> None:
+        """The request span's name and Junction's decision attributes.
+
+        Kept to what a reader filters on: each attribute costs the exporter a few microseconds
+        per request, and the request parameters are on the attempt spans already.
+        """
+        if not span.is_recording():
+            return
+        span.update_name(f"{spans.OPERATION} {req.chat.model}")
+        classification = req.classification
+        attributes: dict[str, Any] = {
+            spans.OPERATION_NAME: spans.OPERATION,
+            spans.REQUEST_MODEL: req.chat.model,
+            "junction.request_id": req.request_id,
+            "junction.route": decision.route,
+            "junction.task": classification.task.value,
+            "junction.sensitivity": classification.sensitivity.value,
+        }
+        if decision.spilled:  # present only when true, like the response headers
+            attributes["junction.spilled"] = True
+            attributes["junction.spill_reason"] = spill_header(decision)
+        if decision.exploration:
+            attributes["junction.exploration"] = True
+        if decision.router_score is not None:
+            attributes["junction.router_score"] = decision.router_score
+        if policy_version is not None:
+            attributes["junction.policy_version"] = policy_version
+        span.set_attributes(attributes)
+
+    def _end_span(self, span: Span, done: Finished) -> None:
+        """The answer's attributes (model, provider, usage, cost) or `error.type`."""
+        if span.is_recording():
+            attributes: dict[str, Any] = {}
+            outcome = done.outcome
+            if outcome is not None and outcome.model:
+                attributes["junction.model"] = outcome.model
+                spec = self.policy.models.get(outcome.model)
+                if spec is not None:
+                    attributes[spans.PROVIDER_NAME] = spans.provider_name(spec)
+                    attributes[spans.RESPONSE_MODEL] = spans.upstream_model(spec)
+                    attributes["junction.residency"] = spec.effective_residency
+                model = outcome.response.get(spans.RESPONSE_MODEL)
+                if model is not None:  # the upstream's own name for it wins
+                    attributes[spans.RESPONSE_MODEL] = model
+                attributes.update(spans.usage_attributes(
+                    done.usage.prompt_tokens, done.usage.completion_tokens,
+                    done.usage.reasoning_tokens))
+                attributes["junction.cost_usd"] = done.cost_usd
+                if done.streamed and done.ttft_ms is not None:
+                    attributes[spans.RESPONSE_TIME_TO_FIRST_CHUNK] = done.ttft_ms / 1000.0
+            if outcome is not None and len(outcome.attempts) > 1:
+                attributes["junction.attempts"] = outcome.header()
+                if outcome.model:
+                    attributes["junction.fallback_reason"] = outcome.attempts[0].outcome
+            span.set_attributes(attributes)
+            if done.status >= 400:
+                spans.fail(span, str(done.status))
+                return
+        span.end()
 
     def _record(self, done: Finished) -> None:
         for recorder in self.recorders:

@@ -25,7 +25,7 @@ class PolicyParts:
     prices: PriceSource
     judge: SampledJudge | None = None
     capacity: LocalCapacity | None = None
-    version: int | None = None  # the stored policy version, for the records
+    policy_version: int | None = None  # the stored version served, once it is known
 
     @property
     def policy(self) -> Policy:

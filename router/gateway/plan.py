@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from opentelemetry.trace import Span
 
 from router.accounts import Principal, Reservation
 from router.classify.types import Classification, Classifier, Sensitivity
@@ -40,6 +41,7 @@ class PlannedRequest:
     ctx: RequestContext
     principal: Principal | None = None
     reservation: Reservation | None = None
+    span: Span | None = None  # the request's span until finishing ends it
 
 
 def new_request_id() -> str:

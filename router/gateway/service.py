@@ -12,9 +12,11 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from opentelemetry import trace
+from opentelemetry.trace import INVALID_SPAN
 
 from router.accounts import Principal, Reservation
 from router.errors import JunctionError
+from router.gateway import spans
 from router.gateway.admit import Admission
 from router.gateway.capacity import LocalCapacity
 from router.gateway.execute import AllAttemptsFailed, Executor, Outcome, UpstreamRejected
@@ -24,9 +26,9 @@ from router.gateway.parts import PolicyParts
 from router.gateway.plan import PlannedRequest, Planner
 from router.policy.engine import Decision, PolicyEngine
 from router.providers.base import OpenStream
+from router.telemetry import tracing_enabled
 
 log = logging.getLogger("junction.access")
-tracer = trace.get_tracer(__name__)
 
 
 class ChatService:
@@ -66,7 +68,7 @@ class ChatService:
         # reservation's prices (new requests pass theirs in) and the residency metric.
         self.admission.prices = parts.prices
         self.finisher.policy = parts.policy
-        self.finisher.policy_version = parts.version
+        self.finisher.policy_version = parts.policy_version
 
     @property
     def planner(self) -> Planner:
@@ -102,31 +104,40 @@ class ChatService:
         t0 = time.perf_counter()
         # This request's parts from here to its end, whatever is activated meanwhile.
         parts = self.parts
-        principal, pressure = await self.admission.caller(headers)
-        req = parts.planner.prepare(raw, headers, principal, pressure, t0)
-        with tracer.start_as_current_span("junction.chat") as span:
-            span.set_attribute("junction.request_id", req.request_id)
-            decision = parts.planner.decide(req)
-            if parts.capacity is not None:
-                # Serving acts on the decision, so it (and only it) moves the spill state.
-                parts.capacity.remember(decision.spill_checks)
-            span.set_attribute("junction.route", decision.route)
-            span.set_attribute("junction.task", req.classification.task.value)
-            span.set_attribute("junction.sensitivity", req.classification.sensitivity.value)
-            refusal = self.finisher.refusal(req, decision)
-            if refusal is not None:
-                raise refusal
-            await self.admission.admit(req, decision, parts.prices)
-            try:
-                if req.chat.stream:
-                    reply = await self._stream(parts, req, decision)
-                else:
-                    reply = await self._complete(parts, req, decision)
-            finally:
-                # Whatever did not settle (failure, disconnect, cancellation) is released.
-                self.admission.release(req)
-            span.set_attribute("junction.model", reply.headers.get("x-junction-model", ""))
-            return reply
+        # With tracing off the API's no-op span stands in, and no header is read.
+        span = spans.start_request_span(headers) if tracing_enabled() else INVALID_SPAN
+        req: PlannedRequest | None = None
+        try:
+            with trace.use_span(span, record_exception=False, set_status_on_exception=False):
+                principal, pressure = await self.admission.caller(headers)
+                req = parts.planner.prepare(raw, headers, principal, pressure, t0)
+                req.span = span
+                return await self._serve(parts, req)
+        except BaseException as exc:
+            # Refused, invalid or cut short before finishing took the span: end it here.
+            if req is None or req.span is not None:
+                status = exc.status_code if isinstance(exc, JunctionError) else None
+                spans.fail(span, str(status) if status else type(exc).__name__)
+            raise
+
+    async def _serve(self, parts: PolicyParts, req: PlannedRequest) -> Reply:
+        decision = parts.planner.decide(req)
+        if parts.capacity is not None:
+            # Serving acts on the decision, so it (and only it) moves the spill state.
+            parts.capacity.remember(decision.spill_checks)
+        if req.span is not None:
+            self.finisher.trace_decision(req.span, req, decision, parts.policy_version)
+        refusal = self.finisher.refusal(req, decision)
+        if refusal is not None:
+            raise refusal
+        await self.admission.admit(req, decision, parts.prices)
+        try:
+            if req.chat.stream:
+                return await self._stream(parts, req, decision)
+            return await self._complete(parts, req, decision)
+        finally:
+            # Whatever did not settle (failure, disconnect, cancellation) is released.
+            self.admission.release(req)
 
     async def drain(self) -> None:
         """Wait for settlements and judging still in flight (at shutdown)."""

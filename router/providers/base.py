@@ -13,12 +13,15 @@ from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
+from opentelemetry import trace
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from pydantic import SecretStr
 
 from router.policy.schema import ModelSpec
 
 # More tokens than any model has a context for: a count above it is a lie, not usage.
 MAX_REPORTED_TOKENS = 100_000_000
+MAX_FINISH_REASONS = 8
 
 
 def _token_count(value: object) -> int | None:
@@ -106,6 +109,20 @@ class StreamEnd:
     completed: bool = False
     error: str | None = None
     chunks: int = 0
+    # For the attempt's span: the upstream's response id and model, and why choices ended.
+    response: dict[str, str] = field(default_factory=dict)
+    finish_reasons: list[str] = field(default_factory=list)
+
+    def note_finish(self, reason: str) -> None:
+        if len(self.finish_reasons) < MAX_FINISH_REASONS:
+            self.finish_reasons.append(reason[:32])
+
+    def note_response(self, obj: Mapping[str, Any]) -> None:
+        """Keep a chunk's `id` and `model` (untrusted, so bounded)."""
+        for key in ("id", "model"):
+            value = obj.get(key)
+            if isinstance(value, str) and value:
+                self.response[key] = value[:128]
 
 
 class OpenStream(Protocol):
@@ -163,3 +180,13 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
         when = when.replace(tzinfo=UTC)
     now = now or datetime.now(UTC)
     return max((when - now).total_seconds(), 0.0)
+
+
+_PROPAGATOR = TraceContextTextMapPropagator()
+
+
+def add_trace_context(headers: dict[str, str]) -> None:
+    """Add the current span's W3C `traceparent` (and `tracestate`) to an upstream request's
+    headers, when a span is recording (the executor's attempt span); with tracing off, none."""
+    if trace.get_current_span().is_recording():
+        _PROPAGATOR.inject(headers)

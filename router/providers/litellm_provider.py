@@ -24,6 +24,7 @@ from router.providers.base import (
     Completion,
     StreamEnd,
     Usage,
+    add_trace_context,
     retryable_status,
 )
 from router.providers.openai_shape import chunk_shape, completion_shape
@@ -115,6 +116,12 @@ class LiteLLMProvider:
             kwargs["api_base"] = target.endpoint
         if target.api_key is not None:
             kwargs["api_key"] = target.api_key.get_secret_value()
+        traced: dict[str, str] = {}
+        add_trace_context(traced)
+        if traced:
+            # litellm passes extra_headers on to the provider's HTTP request.
+            given = kwargs.get("extra_headers")
+            kwargs["extra_headers"] = {**(given if isinstance(given, dict) else {}), **traced}
         return kwargs
 
     async def complete(self, target: CallTarget, body: dict[str, Any]) -> Completion:
@@ -178,6 +185,11 @@ class LiteLLMStream:
     def _encode(self, chunk: Any) -> bytes | None:
         data = chunk_shape(chunk.model_dump(exclude_none=True))
         self.end.chunks += 1
+        if not self.end.response:
+            self.end.note_response(data)
+        for choice in data.get("choices") or ():
+            if isinstance(choice, dict) and isinstance(choice.get("finish_reason"), str):
+                self.end.note_finish(choice["finish_reason"])
         usage = data.get("usage")
         if isinstance(usage, dict) and usage:
             self.end.usage.update_from(usage)

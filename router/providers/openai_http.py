@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -23,6 +24,7 @@ from router.providers.base import (
     Completion,
     StreamEnd,
     Usage,
+    add_trace_context,
     retry_after_seconds,
     retryable_status,
 )
@@ -32,6 +34,7 @@ from router.redact import redact
 from router.settings import LimitsSettings, TimeoutSettings
 
 _DETAIL_CHARS = 200  # how much of an upstream's own error message is quoted back
+_FINISH_REASON = re.compile(rb'"finish_reason"\s*:\s*"([A-Za-z_\-]{1,32})"')
 
 
 def chat_url(endpoint: str) -> str:
@@ -76,6 +79,7 @@ class OpenAIHttpProvider:
             headers["authorization"] = "Bearer " + target.api_key.get_secret_value()
         elif basic is not None:
             headers["authorization"] = basic
+        add_trace_context(headers)
         timeout = httpx.Timeout(read_s, connect=self.timeouts.connect_s)
         return self.client.build_request(
             "POST", url, content=orjson.dumps(body), headers=headers, timeout=timeout
@@ -236,6 +240,10 @@ class HttpStream:
                 out.append(event)
                 continue
             self.end.chunks += 1
+            if b'"finish_reason":null' not in data and b"finish_reason" in data:
+                reason = _FINISH_REASON.search(data)
+                if reason is not None:
+                    self.end.note_finish(reason.group(1).decode())
             if b'"usage"' in data:
                 drop = self._read_usage(data)
                 if drop:
@@ -254,6 +262,7 @@ class HttpStream:
         if not isinstance(obj, dict) or "usage" not in obj:
             return False
         self.end.usage.update_from(obj["usage"])  # an invalid usage is ignored and estimated
+        self.end.note_response(obj)
         return not self._want_usage and not obj.get("choices")
 
     async def aclose(self) -> None:
