@@ -15,10 +15,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from router.accounts import AccessService
-from router.api import admin, feedback, health, internal, openai, policy_admin
+from router.api import admin, embeddings, feedback, health, internal, openai, policy_admin
 from router.api.responses import error_response
 from router.classify import Classifier
 from router.control.service import PolicyControl
+from router.doors.embeddings import EmbeddingsDoor
 from router.errors import JunctionError
 from router.gateway.admit import Admission
 from router.gateway.background import Background
@@ -130,12 +131,14 @@ def create_app(
     app.state.breakers = breakers
     app.state.metrics = metrics
     app.state.chat = chat
+    app.state.embeddings = EmbeddingsDoor(chat, settings.embeddings)
     app.state.redis = redis
     app.state.stats = stats
     app.state.access = access
     app.state.durable = durable
     app.state.control = control
     app.include_router(openai.router)
+    app.include_router(embeddings.router)
     app.include_router(feedback.router)
     app.include_router(admin.router)
     app.include_router(policy_admin.router)

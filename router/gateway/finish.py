@@ -186,9 +186,13 @@ class Finisher:
             key_id=principal.key_id if principal else None,
             team=principal.team if principal else None,
         )
+        if req.door != "chat":
+            done.extra["door"] = req.door
         if self.log_content:
-            # Operator opt-in (JUNCTION_LOG_CONTENT): the messages as sent, into the record.
-            done.extra["prompt"] = orjson.dumps(req.data.get("messages")).decode()
+            # Operator opt-in (JUNCTION_LOG_CONTENT): the messages (embeddings: the inputs) as
+            # sent, into the record.
+            sent = req.data.get("messages") if req.door == "chat" else req.data.get("input")
+            done.extra["prompt"] = orjson.dumps(sent).decode()
         return done
 
     async def finish(self, done: Finished) -> None:

@@ -40,6 +40,7 @@ class PlannedRequest:
     ctx: RequestContext
     principal: Principal | None = None
     reservation: Reservation | None = None
+    door: str = "chat"  # the API it came through, for the record (chat, embeddings...)
 
 
 def new_request_id() -> str:
