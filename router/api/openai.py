@@ -105,14 +105,17 @@ def model_objects(policy: Policy) -> list[dict[str, object]]:
     for route in policy.routes:
         data.append({
             "id": route.name, "object": "model", "created": 0, "owned_by": "junction",
-            "junction": {"kind": "route", "description": route.description,
+            "junction": {"kind": "route", "model_kind": policy.route_kind(route),
+                         "description": route.description,
                          "candidates": route.candidates, "objective": route.objective,
                          "fail_closed": route.on_unavailable == "reject"},
         })
     for name, spec in policy.models.items():
         data.append({
             "id": name, "object": "model", "created": 0, "owned_by": spec.backend,
-            "junction": {"kind": "model", "residency": spec.effective_residency,
+            "junction": {"kind": "model", "model_kind": spec.kind,
+                         **({"dimensions": spec.dimensions} if spec.dimensions else {}),
+                         "residency": spec.effective_residency,
                          "backend": spec.backend,
                          "capabilities": [c.value for c in spec.capabilities],
                          "context_window": spec.context_window},
