@@ -102,10 +102,12 @@ def _vector(value: Any, encoding: EncodingFormat, position: int) -> tuple[Any, i
         raise _invalid(f"data[{position}].embedding is neither a list of numbers nor base64")
     try:
         floats = array("d", value)
+        if any(isinstance(x, bool) for x in value):
+            raise TypeError("a boolean")
     except TypeError:
         raise _invalid(f"data[{position}].embedding holds something that is not a number") \
             from None
-    if not all(map(math.isfinite, floats)) or any(isinstance(x, bool) for x in value):
+    if not all(map(math.isfinite, floats)):
         raise _invalid(f"data[{position}].embedding holds a number that is not finite")
     if encoding == "base64":
         return encode_base64(floats), len(floats)
