@@ -440,6 +440,15 @@ class Policy(_Strict):
                         f"{kind} model but {ref!r} is a {self.models[ref].kind} model; a route "
                         "serves one kind", (*at, key, i))
         if kind == "embedding":
+            declared = {m: self.models[m].dimensions for m in (*route.candidates,
+                                                               *route.fallbacks)}
+            sizes = {d for d in declared.values() if d is not None}
+            if len(sizes) > 1:
+                shown = ", ".join(f"{m}: {d}" for m, d in declared.items() if d is not None)
+                raise PolicyReferenceError(
+                    f"route {route.name!r} mixes embedding dimensions ({shown}); vectors of "
+                    "different sizes cannot be compared, so a route's models must agree",
+                    (*at, "candidates"))
             for key in ("judge", "router", "reasoning"):
                 if getattr(route, key) is not None:
                     raise PolicyReferenceError(

@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import struct
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,6 +26,10 @@ from tests.support.gateway import (
     emulator_reset,
     running_gateway,
 )
+from tests.support.redis_server import free_port
+
+ROOT = Path(__file__).resolve().parents[3]
+DEFAULT_POLICY = ROOT / "policies" / "default.yaml"
 
 CHAT_MODEL = "qwen-test"
 LOCAL_EMBED = "embed-test"
@@ -375,3 +382,43 @@ def test_budgets_charge_input_tokens_and_refuse_at_the_limit(gateway: Gateway) -
             break
     # Charged by input tokens (the upstream's count) at $0.02 per million, never over the limit.
     assert 0 < spent() <= 0.00002
+
+
+def test_the_default_policy_embeds_on_its_local_embedding_model(tmp_path: Path) -> None:
+    served = "Qwen/Qwen3-Embedding-0.6B"
+    with run_in_thread(create_vllm_app(EmulatorBehaviour(
+            models=(served,), embedding_dimensions=1024))) as embedding:
+        env = {"JUNCTION_EMBEDDING_URL": embedding, "OPENAI_API_KEY": "sk-o",
+               "ANTHROPIC_API_KEY": "sk-a"}
+        with running_gateway(DEFAULT_POLICY.read_text(), tmp_path, env) as gw:
+            raw = client(gw).embeddings.with_raw_response.create(
+                model="auto", input=["hello", f"mail {EMAIL}"])
+            assert raw.headers["x-junction-route"] == "embeddings"
+            assert raw.headers["x-junction-model"] == "local-embed"
+            assert [len(d.embedding) for d in raw.parse().data] == [1024, 1024]
+
+
+def test_the_demo_serves_embeddings_out_of_the_box() -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "router.cli", "demo", "--port", str(port)], cwd=ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=1)
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "demo did not start"
+                assert proc.poll() is None, "demo exited"
+                time.sleep(0.3)
+        with openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="demo",
+                           max_retries=0, timeout=10) as sdk:
+            raw = sdk.embeddings.with_raw_response.create(model="auto", input=["a", "b"])
+            assert raw.headers["x-junction-model"] == "local-embed"
+            assert len(raw.parse().data[1].embedding) == 1024
+    finally:
+        proc.terminate()
+        proc.wait(timeout=15)

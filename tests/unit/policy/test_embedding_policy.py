@@ -100,6 +100,8 @@ def test_auto_without_an_embedding_route_says_how_to_set_one() -> None:
     (("candidates: [embed-api, embed-local]", "candidates: [embed-api, chat]"),
      "mixes kinds"),
     (("  embedding_route: embed", "  embedding_route: default"), "is a chat route"),
+    (("    model: text-embedding-3-small\n", "    model: text-embedding-3-small\n"
+      "    dimensions: 1536\n"), "mixes embedding dimensions"),
     (("  embedding_route: embed", "  embedding_route: nowhere"), "is not a route"),
     (("    model: qwen\n", "    model: qwen\n    dimensions: 8\n"), "for embedding models"),
     (("    model: bge\n", "    model: bge\n    capabilities: [tools]\n"), "are for chat models"),
@@ -133,3 +135,15 @@ routes:
     policy = parse_policy(text, source="test.yaml", environ={})
     assert policy.models["chat"].kind == "chat"
     assert policy.defaults.embedding_route is None
+
+
+def test_policy_check_warns_about_embedding_routes_it_cannot_use() -> None:
+    from router.policy.check import policy_warnings
+
+    text = POLICY.replace("  embedding_route: embed\n", "").replace(
+        "  - name: embed\n", "  - name: embed\n    match: {task: [code]}\n")
+    warnings = policy_warnings(parse_policy(text, source="test.yaml", environ={}))
+    assert any("'match' is never used" in w for w in warnings)
+    assert any("no defaults.embedding_route" in w for w in warnings)
+    # Embedding routes neither shadow chat routes nor count as the chat catch-all.
+    assert not any("can never match" in w or "catch-all" in w for w in warnings)
