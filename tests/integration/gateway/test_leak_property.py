@@ -3,7 +3,8 @@
 Hypothesis plants a value of each kind (`PLANTED`) under a disguise (`DISGUISES`) in one field
 of a request (message text, content parts, a text file, a message name, a tool's description,
 schema or result, tool-call arguments, ``response_format``, ``user``, ``metadata``, ``stop``,
-``prediction``, an unknown ``documents`` field), sends it through a real gateway with a policy
+``prediction``, an unknown ``documents`` field) of a request to one of the doors (`DOORS`: chat
+completions, embeddings), sends it through a real gateway with a policy
 drawn from a few shapes (external model first, fallbacks and default fallbacks, the external
 model named directly, the local model down, the local model saturated so that its route spills
 over to the API), and reads what the external emulator received.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -105,6 +107,37 @@ FIELDS = ("content", "content_part", "file_data", "name", "tool_description", "t
           "prediction", "documents")
 
 
+def chat_request(target: str, stream: bool, field: str, text: str) -> tuple[str, dict[str, Any]]:
+    return "/chat/completions", {"model": target, "stream": stream, **plant(field, text)}
+
+
+# The embeddings door's names for the chat targets: its default route, its route, its models.
+EMBEDDING_TARGETS = {"auto": "auto", "default": "embed", "api": "embed-api",
+                     "api2": "embed-api2"}
+
+
+def embeddings_request(target: str, stream: bool, field: str,
+                       text: str) -> tuple[str, dict[str, Any]]:
+    """The planted text as an input (among others), the `user`, or a passed-through field."""
+    body: dict[str, Any] = {"model": EMBEDDING_TARGETS[target], "input": [ASK["content"]]}
+    if field == "user":
+        body["user"] = text
+    elif field in ("metadata", "documents"):
+        body[field] = {"note": text}
+    elif field == "content":
+        body["input"] = f"note: {text}"
+    else:
+        body["input"].append(text)
+    return "/embeddings", body
+
+
+# Each door: (target, stream, field, text) -> (path under /v1, body).
+DOORS: dict[str, Callable[[str, bool, str, str], tuple[str, dict[str, Any]]]] = {
+    "chat": chat_request,
+    "embeddings": embeddings_request,
+}
+
+
 def policy(local: str, api: str, shape: str) -> str:
     routes = {
         # the external model is the first choice; the local one a fallback
@@ -133,6 +166,9 @@ def policy(local: str, api: str, shape: str) -> str:
     spill: {max_kv_cache: 0.5}
 """,
     }[shape]
+    # The same shape for the embeddings door, on its own models.
+    routes += re.sub(r"(?<![\w-])(local|api2|api)(?![\w-])", r"embed-\1", routes).replace(
+        "name: default", "name: embed")
     endpoint = closed_port_url() if shape == "local_down" else local
     return f"""
 version: 1
@@ -159,20 +195,42 @@ models:
     prices: {{input_per_million: 1.0, output_per_million: 4.0}}
     capabilities: [tools, vision, json_schema]
     context_window: 128000
+  embed-local:
+    backend: local
+    kind: embedding
+    model: {LOCAL_EMBEDDING_MODEL}
+    endpoints: ["{endpoint}"]
+  embed-api:
+    backend: openai
+    kind: embedding
+    model: api-small
+    endpoints: ["{api}/v1"]
+    api_key_env: TEST_API_KEY
+    prices: {{input_per_million: 0.02}}
+  embed-api2:
+    backend: openai
+    kind: embedding
+    model: api-large
+    endpoints: ["{api}/v1"]
+    api_key_env: TEST_API_KEY
+    prices: {{input_per_million: 0.13}}
 routes:
 {routes}
 defaults:
-  fallbacks: [api2]
+  fallbacks: [api2, embed-api2]
+  embedding_route: embed
 """
 
 
 SHAPES = ("external_first", "fallbacks", "local_down", "spill")
+LOCAL_EMBEDDING_MODEL = "embed-test"
 TARGETS = ("auto", "default", "api", "api2")  # a route, the route by name, models by name
 
 
 @pytest.fixture(scope="module")
 def leak_local() -> Iterator[str]:
-    with run_in_thread(create_vllm_app(EmulatorBehaviour(models=(LOCAL_MODEL,)))) as url:
+    behaviour = EmulatorBehaviour(models=(LOCAL_MODEL, LOCAL_EMBEDDING_MODEL))
+    with run_in_thread(create_vllm_app(behaviour)) as url:
         yield url
 
 
@@ -186,7 +244,7 @@ def leak_external() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def saturated_local() -> Iterator[str]:
     """A vLLM emulator whose KV cache stays full: one request holds it for the whole module."""
-    behaviour = EmulatorBehaviour(models=(LOCAL_MODEL,), kv_cache_tokens=1)
+    behaviour = EmulatorBehaviour(models=(LOCAL_MODEL, LOCAL_EMBEDDING_MODEL), kv_cache_tokens=1)
     with run_in_thread(create_vllm_app(behaviour)) as url, httpx.Client(timeout=None) as http:
         http.post(url + "/_emulator/config", json={"ttft": 600.0}).raise_for_status()
 
@@ -281,15 +339,17 @@ def strings(value: Any) -> Iterator[str]:
     shape=st.sampled_from(SHAPES),
     target=st.sampled_from(TARGETS),
     stream=st.booleans(),
+    door=st.sampled_from(tuple(DOORS)),
 )
 def test_no_planted_value_reaches_an_external_model(
     leak_gateways: dict[str, Gateway], leak_external: str, client: httpx.Client,
     planted: Planted, disguise: str, field: str, shape: str, target: str, stream: bool,
+    door: str,
 ) -> None:
     client.post(leak_external + "/_emulator/reset").raise_for_status()
     text = planted.text(DISGUISES[disguise](planted.value))
-    body = {"model": target, "stream": stream, **plant(field, text)}
-    r = client.post(leak_gateways[shape].v1 + "/chat/completions", json=body)
+    path, body = DOORS[door](target, stream, field, text)
+    r = client.post(leak_gateways[shape].v1 + path, json=body)
     assert r.status_code < 500 or r.status_code == 503, r.text
     recorded = client.get(leak_external + "/_emulator/requests")
     recorded.raise_for_status()
@@ -300,6 +360,6 @@ def test_no_planted_value_reaches_an_external_model(
     for form in forms:
         assert not any(form in s for s in received), (
             f"{planted.kind} ({disguise}) in {field} reached the external model via "
-            f"{shape}/{target}")
+            f"{door} {shape}/{target}")
     # Every example carries a sensitive value, so an external model should get nothing at all.
-    assert received == [], f"{planted.kind} ({disguise}) in {field} via {shape}/{target}"
+    assert received == [], f"{planted.kind} ({disguise}) in {field} via {door} {shape}/{target}"
