@@ -129,7 +129,8 @@ class LiteLLMProvider:
     async def embed(self, target: CallTarget, body: dict[str, Any],
                     ask: EmbeddingAsk) -> Embedded:
         """`litellm.aembedding`; the answer is checked against `ask` like an HTTP one."""
-        kwargs = {k: v for k, v in body.items() if k != "model"}
+        # litellm's response models hold floats: ask for them, and encode base64 here.
+        kwargs = {k: v for k, v in body.items() if k not in ("model", "encoding_format")}
         kwargs["model"] = target.spec.model
         kwargs["timeout"] = target.timeout_s
         kwargs["num_retries"] = 0

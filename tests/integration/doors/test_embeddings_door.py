@@ -422,3 +422,54 @@ def test_the_demo_serves_embeddings_out_of_the_box() -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=15)
+
+
+def test_a_litellm_embedding_model_is_checked_and_shaped_alike(
+    vllm_url: str, api_url: str, tmp_path: Path
+) -> None:
+    text = policy(vllm_url, api_url).replace("""routes:
+""", f"""  embed-litellm:
+    backend: litellm
+    kind: embedding
+    model: openai/{API_LARGE}
+    endpoints: ["{api_url}/v1"]
+    api_key_env: TEST_API_KEY
+    prices: {{input_per_million: 0.13}}
+routes:
+""")
+    with running_gateway(text, tmp_path, ENV) as gw:
+        sdk = client(gw)
+        floats = sdk.embeddings.create(model="embed-litellm", input=["x", "y"],
+                                       encoding_format="float", dimensions=8, timeout=60)
+        assert [d.embedding for d in floats.data] == [unit_vector(API_LARGE, t, 8)
+                                                       for t in ("x", "y")]
+        assert floats.usage.prompt_tokens > 0
+        decoded = sdk.embeddings.create(model="embed-litellm", input="z", timeout=60)
+        assert decoded.data[0].embedding == pytest.approx(unit_vector(API_LARGE, "z", 64),
+                                                          abs=1e-7)
+        emulator_config(api_url, embedding_fault="count")
+        with pytest.raises(openai.APIStatusError) as invalid:
+            sdk.embeddings.create(model="embed-litellm", input=["x", "y"], timeout=60)
+        assert invalid.value.status_code == 502 or invalid.value.status_code == 503
+        assert "invalid_response" in invalid.value.message
+
+
+def test_explain_decides_an_embeddings_body_as_serving_would(gateway: Gateway,
+                                                             api_url: str) -> None:
+    door = gateway.app.state.embeddings
+
+    def explain(body: dict[str, Any]) -> dict[str, Any]:
+        import orjson
+
+        result: dict[str, Any] = asyncio.run(door.explain(orjson.dumps(body), {}))
+        return result
+
+    plain = explain({"model": "auto", "input": ["hello"]})
+    assert plain["route"] == "embed" and plain["attempt_order"] == ["embed-api", "embed-local"]
+    assert plain["shape"] == "embeddings"
+    sensitive = explain({"model": "auto", "input": [f"mail {EMAIL}"]})
+    assert sensitive["attempt_order"] == ["embed-local"]
+    assert sensitive["classification"]["sensitivity"] == "pii"
+    wrong = explain({"model": "chat-local", "input": "x"})
+    assert wrong["rejection"]["code"] == "model_kind_mismatch"
+    assert embedding_calls(api_url) == []  # explain calls nothing
