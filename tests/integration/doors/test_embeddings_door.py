@@ -473,3 +473,18 @@ def test_explain_decides_an_embeddings_body_as_serving_would(gateway: Gateway,
     wrong = explain({"model": "chat-local", "input": "x"})
     assert wrong["rejection"]["code"] == "model_kind_mismatch"
     assert embedding_calls(api_url) == []  # explain calls nothing
+
+
+def test_an_answer_over_the_size_limit_fails_the_attempt(vllm_url: str, api_url: str,
+                                                         tmp_path: Path) -> None:
+    with running_gateway(policy(vllm_url, api_url), tmp_path, ENV,
+                         limits={"max_response_bytes": 4096}) as gw:
+        small = client(gw).embeddings.create(model="auto", input="one", dimensions=8,
+                                              encoding_format="float")
+        assert len(small.data[0].embedding) == 8
+        with pytest.raises(openai.APIStatusError) as failed:
+            client(gw).embeddings.create(model="auto", input=["text"] * 8,
+                                         encoding_format="float")
+    assert failed.value.status_code == 502
+    assert "embed-api: response_too_large" in failed.value.message
+    assert "embed-local: response_too_large" in failed.value.message
