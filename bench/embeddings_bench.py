@@ -6,12 +6,13 @@
 An emulated vLLM (1024-dimension vectors) runs in its own process and Junction in another
 (`junction serve`). At concurrency 1 the same request goes to the upstream directly and through
 Junction, in alternating blocks of 50 so that drift in the machine's load hits both alike; the
-figure is p50 (through Junction) - p50 (direct). Cases: one text in float (the smallest
-request), 16 texts in base64 (what the `openai` SDK sends by default), and the same batch to a
-model of external residency (the egress guard re-scans the body before it leaves), and a chat
-completion measured the same way, as the reference for what the chat door adds. Junction
-checks every answer (one vector per input, one length, finite numbers), which is part of the
-figure.
+figure is p50 (through Junction) - p50 (direct); "own" is the p50 of the
+`x-junction-overhead-ms` header (Junction's time, upstream excluded). Cases: one text in float
+(the smallest request), 16 texts in base64 (what the `openai` SDK sends by default), the same
+batch to a model of external residency (the egress guard re-scans the body before it leaves),
+and a chat completion measured the same way, as the reference for what the chat door adds.
+Junction checks every answer (one vector per input, one length, finite numbers), which is part
+of the figure.
 """
 
 from __future__ import annotations
@@ -104,6 +105,19 @@ async def interleaved(up_port: int, gw_port: int, case: tuple[str, bytes, bytes]
     return direct, junction
 
 
+def own_time(gw_port: int, case: tuple[str, bytes, bytes], total: int) -> float:
+    """p50 of `x-junction-overhead-ms`: Junction's own time, upstream time excluded (less
+    moved by the load of other processes than the difference of two wall times)."""
+    path, through, _ = case
+    seen: list[float] = []
+    with httpx.Client(base_url=f"http://127.0.0.1:{gw_port}") as http:
+        for _ in range(total):
+            answer = http.post(path, content=through,
+                               headers={"content-type": "application/json"})
+            seen.append(float(answer.headers["x-junction-overhead-ms"]))
+    return sorted(seen)[len(seen) // 2]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true")
@@ -136,12 +150,14 @@ def main() -> int:
                     "direct_p50_ms": d["p50_ms"], "junction_p50_ms": j["p50_ms"],
                     "added_p50_ms": j["p50_ms"] - d["p50_ms"],
                     "added_p95_ms": j["p95_ms"] - d["p95_ms"],
+                    "own_p50_ms": own_time(gw_port, case, total // 4),
                 }
     print(f"\n{'case (concurrency 1)':<50} {'direct p50':>11} {'Junction p50':>13} "
-          f"{'added p50':>10} {'added p95':>10}")
+          f"{'added p50':>10} {'added p95':>10} {'own p50':>10}")
     for name, r in results.items():
         print(f"{name:<50} {r['direct_p50_ms']:>8.3f} ms {r['junction_p50_ms']:>10.3f} ms "
-              f"{r['added_p50_ms']:>7.3f} ms {r['added_p95_ms']:>7.3f} ms"
+              f"{r['added_p50_ms']:>7.3f} ms {r['added_p95_ms']:>7.3f} ms "
+              f"{r['own_p50_ms']:>7.3f} ms"
               + (f"  ({r['errors']:.0f} errors)" if r["errors"] else ""))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

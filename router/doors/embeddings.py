@@ -15,8 +15,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
 from router.accounts import Principal
 from router.accounts.estimate import TokenBound
 from router.classify.types import TOKEN_IDS
@@ -238,6 +236,7 @@ class EmbeddingsDoor:
                 usage.prompt_tokens = req.classification.prompt_tokens
                 embedded.body["usage"] = {"prompt_tokens": usage.prompt_tokens,
                                           "total_tokens": usage.prompt_tokens}
+                embedded.raw = None
             model = outcome.model or ""
             cost = parts.prices.price(model).cost(usage.prompt_tokens, 0)
             chat.admission.settle(req, cost)
@@ -247,7 +246,7 @@ class EmbeddingsDoor:
             finisher.metrics.embedding_inputs.labels(model).inc(embedding.ask.inputs)
             await finisher.finish(finisher.finished(
                 req, decision, outcome, usage, cost, 200, total_ms, None, streamed=False))
-            return Reply(200, headers_out, body=orjson.dumps(embedded.body))
+            return Reply(200, headers_out, body=embedded.encoded())
         finally:
             chat.admission.release(req)
 

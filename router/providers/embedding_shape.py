@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import orjson
+
 from router.providers.base import AttemptFailed, Usage, _token_count
 
 EncodingFormat = Literal["float", "base64"]
@@ -39,12 +41,19 @@ class Embedded:
     usage: Usage
     upstream_ms: float
     dimensions: int = 0
+    # The upstream's own bytes when they already are the answer (vectors in the asked
+    # encoding and order, usage given): forwarded as they came, like chat answers.
+    raw: bytes | None = None
+
+    def encoded(self) -> bytes:
+        return self.raw if self.raw is not None else orjson.dumps(self.body)
 
 
 def checked_embeddings(obj: Any, ask: EmbeddingAsk, model: str,
-                       upstream_ms: float) -> Embedded:
+                       upstream_ms: float, raw: bytes | None = None) -> Embedded:
     """The answer in OpenAI's shape and `ask`'s encoding; `AttemptFailed` (retryable) if the
-    upstream's 200 is not a valid answer to `ask`."""
+    upstream's 200 is not a valid answer to `ask`. `raw`, the bytes `obj` was parsed from, is
+    kept to forward when nothing needs changing."""
     if not isinstance(obj, Mapping):
         raise _invalid("JSON that is not an object")
     if obj.get("error") is not None:
@@ -55,6 +64,7 @@ def checked_embeddings(obj: Any, ask: EmbeddingAsk, model: str,
         raise _invalid(f"{got} embeddings for {ask.inputs} inputs")
     vectors: list[Any] = [None] * ask.inputs
     size: int | None = None
+    as_sent = raw is not None
     for position, item in enumerate(data):
         if not isinstance(item, Mapping):
             raise _invalid(f"data[{position}] is not an object")
@@ -63,7 +73,8 @@ def checked_embeddings(obj: Any, ask: EmbeddingAsk, model: str,
                 or vectors[index] is not None:
             raise _invalid(f"data[{position}].index {index!r} is missing, out of range or "
                            "repeated")
-        vector, length = _vector(item.get("embedding"), ask.encoding_format, position)
+        vector, length, same = _vector(item.get("embedding"), ask.encoding_format, position)
+        as_sent = as_sent and same and index == position
         if size is None:
             size = length
         if length != size or length == 0:
@@ -81,6 +92,7 @@ def checked_embeddings(obj: Any, ask: EmbeddingAsk, model: str,
             usage.prompt_tokens = prompt
             usage.reported = "prompt_tokens" in raw_usage
     answered = obj.get("model")
+    as_sent = as_sent and usage.reported and isinstance(answered, str)
     body = {
         "object": "list",
         "data": [{"object": "embedding", "index": i, "embedding": v}
@@ -88,44 +100,57 @@ def checked_embeddings(obj: Any, ask: EmbeddingAsk, model: str,
         "model": answered if isinstance(answered, str) and len(answered) <= 256 else model,
         "usage": {"prompt_tokens": usage.prompt_tokens, "total_tokens": usage.prompt_tokens},
     }
-    return Embedded(body=body, usage=usage, upstream_ms=upstream_ms, dimensions=size)
+    return Embedded(body=body, usage=usage, upstream_ms=upstream_ms, dimensions=size,
+                    raw=raw if as_sent else None)
 
 
-def _vector(value: Any, encoding: EncodingFormat, position: int) -> tuple[Any, int]:
-    """The vector as the caller wants it, and its length; checks every number is finite."""
+def _vector(value: Any, encoding: EncodingFormat, position: int) -> tuple[Any, int, bool]:
+    """The vector as the caller wants it, its length, and whether that is the value as it came;
+    checks every number is finite."""
     if isinstance(value, str):
         floats = _decode_base64(value, position)
         if encoding == "base64":
-            return value, len(floats)
-        return floats.tolist(), len(floats)
+            return value, len(floats), True
+        return floats.tolist(), len(floats), False
     if not isinstance(value, list):
         raise _invalid(f"data[{position}].embedding is neither a list of numbers nor base64")
     try:
         floats = array("d", value)
-        if any(isinstance(x, bool) for x in value):
-            raise TypeError("a boolean")
     except TypeError:
         raise _invalid(f"data[{position}].embedding holds something that is not a number") \
             from None
-    if not all(map(math.isfinite, floats)):
+    if not _all_finite(floats):
         raise _invalid(f"data[{position}].embedding holds a number that is not finite")
     if encoding == "base64":
-        return encode_base64(floats), len(floats)
-    return value, len(floats)
+        return encode_base64(floats), len(floats), False
+    # A JSON `true` would pass array("d") as 1.0: send the numbers, not what was written.
+    exact = bool not in set(map(type, value))
+    return (value if exact else floats.tolist()), len(floats), exact
+
+
+def _all_finite(floats: array[float]) -> bool:
+    """Whether every number is finite: a sum (in C) is finite unless one is not, or unless
+    huge values overflow it, which only the exact check then tells apart."""
+    return math.isfinite(sum(floats)) or all(map(math.isfinite, floats))
 
 
 def _decode_base64(text: str, position: int) -> array[float]:
+    # The lenient decoder is several times faster than validate=True; a character outside the
+    # alphabet, which it skips, shows as bytes missing from what the length promises.
+    padding = len(text) - len(text.rstrip("="))
     try:
-        raw = base64.b64decode(text, validate=True)
+        raw = base64.b64decode(text)
     except (binascii.Error, ValueError):
         raise _invalid(f"data[{position}].embedding is not valid base64") from None
+    if len(text) % 4 or padding > 2 or len(raw) != len(text) // 4 * 3 - padding:
+        raise _invalid(f"data[{position}].embedding is not valid base64")
     if len(raw) % 4:
         raise _invalid(f"data[{position}].embedding is {len(raw)} bytes, not float32s")
     floats = array("f")
     floats.frombytes(raw)
     if sys.byteorder == "big":
         floats.byteswap()
-    if not all(map(math.isfinite, floats)):
+    if not _all_finite(floats):
         raise _invalid(f"data[{position}].embedding holds a number that is not finite")
     return floats
 

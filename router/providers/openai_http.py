@@ -104,7 +104,7 @@ class OpenAIHttpProvider:
         if isinstance(obj, dict) and obj.get("error") is not None:
             raise AttemptFailed("error_body", "upstream answered 200 with an error: "
                                 + _error_detail(content, obj), retryable=True)
-        return checked_embeddings(obj, ask, target.spec.model, elapsed)
+        return checked_embeddings(obj, ask, target.spec.model, elapsed, raw=content)
 
     async def _post(self, target: CallTarget, request: httpx.Request) -> tuple[bytes, float]:
         """Send `request`; the whole body of a 2xx answer (bounded) and the time it took."""

@@ -55,7 +55,7 @@ def test_the_encoding_is_the_one_asked_for(asked: str, given: Any) -> None:
     (answer([[1.0], [1.0, 2.0]]), EmbeddingAsk(2), "different lengths"),
     (answer([[1.0, 2.0]]), EmbeddingAsk(1, dimensions=3), "3 were asked for"),
     (answer([[1.0, "x"]]), EmbeddingAsk(1), "not a number"),
-    (answer([[1.0, True]]), EmbeddingAsk(1), "not a number"),
+    (answer([[1.0, None]]), EmbeddingAsk(1), "not a number"),
     (answer([b64([1.0, math.nan])]), EmbeddingAsk(1), "not finite"),
     (answer([b64([math.inf])]), EmbeddingAsk(1, "base64"), "not finite"),
     (answer(["!!!"]), EmbeddingAsk(1), "not valid base64"),
@@ -77,7 +77,35 @@ def test_an_invalid_answer_fails_the_attempt_so_another_model_may_serve(
     assert why in failed.value.message
 
 
+def test_huge_but_finite_numbers_pass_and_booleans_become_numbers() -> None:
+    done = checked_embeddings(answer([[1.7e308, 1.7e308, True]]), EmbeddingAsk(1), "x", 0.0)
+    assert done.body["data"][0]["embedding"] == [1.7e308, 1.7e308, 1.0]
+
+
 def test_untrusted_usage_is_ignored_not_fatal() -> None:
     done = checked_embeddings(answer([[1.0]], usage={"prompt_tokens": -3}), EmbeddingAsk(1),
                               "x", 0.0)
     assert not done.usage.reported and done.usage.prompt_tokens == 0
+
+
+def test_an_answer_already_in_shape_is_forwarded_as_it_came() -> None:
+    import orjson
+
+    obj = answer([b64([0.5]), b64([0.25])], id="embd-1")
+    raw = orjson.dumps(obj)
+    kept = checked_embeddings(obj, EmbeddingAsk(2, "base64"), "x", 0.0, raw=raw)
+    assert kept.encoded() == raw
+    # Re-encoded, re-ordered or without usage: Junction writes the body itself.
+    for changed, ask in ((answer([[0.5], [0.25]]), EmbeddingAsk(2, "base64")),
+                         ({**obj, "data": obj["data"][::-1]}, EmbeddingAsk(2, "base64")),
+                         ({k: v for k, v in obj.items() if k != "usage"},
+                          EmbeddingAsk(2, "base64"))):
+        out = checked_embeddings(changed, ask, "x", 0.0, raw=orjson.dumps(changed))
+        assert out.raw is None
+        assert orjson.loads(out.encoded())["data"][1]["embedding"] == b64([0.25])
+
+
+def test_base64_with_a_stray_character_is_refused() -> None:
+    good = b64([0.5, 0.25])
+    with pytest.raises(AttemptFailed):
+        checked_embeddings(answer([good[:-4] + "!" + good[-3:]]), EmbeddingAsk(1), "x", 0.0)
