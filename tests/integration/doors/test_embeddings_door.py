@@ -488,3 +488,27 @@ def test_an_answer_over_the_size_limit_fails_the_attempt(vllm_url: str, api_url:
     assert failed.value.status_code == 502
     assert "embed-api: response_too_large" in failed.value.message
     assert "embed-local: response_too_large" in failed.value.message
+
+
+def test_a_missing_embedding_server_does_not_take_the_gateway_out_of_service(
+    tmp_path: Path,
+) -> None:
+    from junction_emulate import create_anthropic_app
+    from tests.support.gateway import closed_port_url
+
+    with run_in_thread(create_vllm_app(EmulatorBehaviour(models=("qwen3.5-35b-a3b",)))) as local, \
+         run_in_thread(create_openai_app(EmulatorBehaviour(
+             models=("gpt-4o", "gpt-4o-mini"), api_key="sk-o"))) as api, \
+         run_in_thread(create_anthropic_app(EmulatorBehaviour(
+             models=("claude-sonnet-4-5",), api_key="sk-a"))) as anthropic:
+        env = {"JUNCTION_LOCAL_URL": local, "OPENAI_BASE_URL": api + "/v1",
+               "OPENAI_API_KEY": "sk-o", "ANTHROPIC_BASE_URL": anthropic,
+               "ANTHROPIC_API_KEY": "sk-a", "JUNCTION_EMBEDDING_URL": closed_port_url()}
+        with running_gateway(DEFAULT_POLICY.read_text(), tmp_path, env) as gw:
+            ready = httpx.get(gw.url + "/health/ready", timeout=10)
+            with pytest.raises(openai.InternalServerError) as down:
+                client(gw).embeddings.create(model="auto", input="x")
+    assert ready.status_code == 200, ready.text
+    embeddings = ready.json()["checks"]["routes"]["embeddings"]
+    assert embeddings["ok"] is False and embeddings["required"] is False
+    assert down.value.status_code == 503
