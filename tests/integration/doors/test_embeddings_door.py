@@ -512,3 +512,23 @@ def test_a_missing_embedding_server_does_not_take_the_gateway_out_of_service(
     embeddings = ready.json()["checks"]["routes"]["embeddings"]
     assert embeddings["ok"] is False and embeddings["required"] is False
     assert down.value.status_code == 503
+
+
+def test_what_if_replays_embeddings_requests_among_embedding_routes(gateway: Gateway) -> None:
+    sdk = client(gateway)
+    for _ in range(2):
+        sdk.embeddings.create(model="auto", input=["some text"], encoding_format="float")
+    sdk.chat.completions.create(model="auto", messages=[{"role": "user", "content": "hi"}])
+    auth = {"authorization": f"Bearer {ADMIN}"}
+
+    def whatif() -> dict[str, Any]:
+        r = httpx.post(gateway.url + "/admin/policy/whatif", headers=auth, timeout=30,
+                       json={"version_id": 1})
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    deadline = time.monotonic() + 20
+    while whatif()["requests"] < 3:  # records reach the database in batches
+        assert time.monotonic() < deadline, "records were not written"
+    same = whatif()
+    assert same["routes"]["before"] == same["routes"]["after"] == {"embed": 2, "default": 1}
