@@ -154,9 +154,13 @@ def test_a_batch_with_dimensions_in_base64_as_the_sdk_asks_by_default(
     gateway: Gateway, api_url: str
 ) -> None:
     texts = ["alpha", "beta", "gamma"]
-    result = client(gateway).embeddings.create(model="embed", input=texts, dimensions=16)
+    result = client(gateway).embeddings.create(model="embed", input=texts, dimensions=16,
+                                               user="team-search",
+                                               extra_body={"truncate_prompt_tokens": 32})
     sent = embedding_calls(api_url)[0]["body"]
     assert sent["encoding_format"] == "base64" and sent["dimensions"] == 16
+    # `user` and fields Junction does not know pass through to the model.
+    assert sent["user"] == "team-search" and sent["truncate_prompt_tokens"] == 32
     assert [d.index for d in result.data] == [0, 1, 2]
     for item, text in zip(result.data, texts, strict=True):
         # The SDK decoded Junction's base64 (little-endian float32) back into floats.
@@ -532,3 +536,19 @@ def test_what_if_replays_embeddings_requests_among_embedding_routes(gateway: Gat
         assert time.monotonic() < deadline, "records were not written"
     same = whatif()
     assert same["routes"]["before"] == same["routes"]["after"] == {"embed": 2, "default": 1}
+
+
+def test_rate_limits_apply_to_embeddings(gateway: Gateway) -> None:
+    auth = {"authorization": f"Bearer {ADMIN}"}
+    team = httpx.post(gateway.url + "/admin/teams", headers=auth, json={
+        "name": "limited", "limits": {"requests_per_minute": 2}})
+    assert team.status_code in (200, 201), team.text
+    key = httpx.post(gateway.url + "/admin/keys", headers=auth,
+                     json={"team": "limited"}).json()["key"]
+    sdk = client(gateway, key)
+    for _ in range(2):
+        sdk.embeddings.create(model="auto", input="x", encoding_format="float")
+    with pytest.raises(openai.RateLimitError) as limited:
+        sdk.embeddings.create(model="auto", input="x", encoding_format="float")
+    assert limited.value.status_code == 429
+    assert int(limited.value.response.headers["retry-after"]) > 0
