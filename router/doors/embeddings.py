@@ -15,12 +15,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from opentelemetry import trace
+
 from router.accounts import Principal
 from router.accounts.estimate import TokenBound
 from router.classify.types import TOKEN_IDS
 from router.errors import InvalidRequest
 from router.gateway.execute import AllAttemptsFailed, UpstreamRejected
 from router.gateway.finish import Reply
+from router.gateway.parts import PolicyParts
 from router.gateway.plan import (
     PlannedRequest,
     Planner,
@@ -33,6 +36,8 @@ from router.policy.decision import RequestContext
 from router.protocol import ChatCompletionRequest
 from router.providers.embedding_shape import EmbeddingAsk, EncodingFormat
 from router.settings import EmbeddingsSettings
+
+tracer = trace.get_tracer(__name__)
 
 DOOR = "embeddings"
 _FORMATS: tuple[EncodingFormat, ...] = ("float", "base64")
@@ -218,6 +223,16 @@ class EmbeddingsDoor:
         planned = plan_embeddings(parts.planner, raw, headers, self.limits, principal, pressure,
                                   t0)
         req, embedding = planned.request, planned.embedding
+        with tracer.start_as_current_span("junction.embeddings") as span:
+            span.set_attribute("junction.request_id", req.request_id)
+            span.set_attribute("junction.inputs", embedding.ask.inputs)
+            reply = await self._serve(parts, req, embedding)
+            span.set_attribute("junction.model", reply.headers.get("x-junction-model", ""))
+            return reply
+
+    async def _serve(self, parts: PolicyParts, req: PlannedRequest,
+                     embedding: EmbeddingInput) -> Reply:
+        chat = self.chat
         decision = parts.planner.decide(req)
         if parts.capacity is not None:
             parts.capacity.remember(decision.spill_checks)
@@ -240,7 +255,7 @@ class EmbeddingsDoor:
             model = outcome.model or ""
             cost = parts.prices.price(model).cost(usage.prompt_tokens, 0)
             chat.admission.settle(req, cost)
-            total_ms = (time.perf_counter() - t0) * 1000.0
+            total_ms = (time.perf_counter() - req.t0) * 1000.0
             finisher = chat.finisher
             headers_out = finisher.headers(req, decision, outcome, total_ms)
             finisher.metrics.embedding_inputs.labels(model).inc(embedding.ask.inputs)
