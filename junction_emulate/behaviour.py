@@ -49,6 +49,10 @@ class EmulatorBehaviour:
     hang_seconds: float = 0.0
     # Drop the connection mid-stream after this many SSE events (None = never).
     cut_after_chunks: int | None = None
+    # /v1/embeddings: the vectors' length when the request sets no `dimensions` (the most it
+    # may ask for), and a fault to play an upstream whose 200 is not a valid answer.
+    embedding_dimensions: int = 64
+    embedding_fault: typing.Literal["none", "count", "dimensions", "nan"] = "none"
     kv_cache_tokens: int = 65_536
     max_model_len: int = 32_768
     record_limit: int = 100
@@ -59,7 +63,7 @@ class EmulatorBehaviour:
         for name in ("completion_tokens", "reasoning_tokens", "max_concurrency", "fail_next",
                      "extra_running", "extra_waiting"):
             _require(name, getattr(self, name) >= 0, getattr(self, name), "an integer >= 0")
-        for name in ("kv_cache_tokens", "max_model_len", "record_limit"):
+        for name in ("kv_cache_tokens", "max_model_len", "record_limit", "embedding_dimensions"):
             _require(name, getattr(self, name) >= 1, getattr(self, name), "an integer >= 1")
         _require("error_rate", 0.0 <= self.error_rate <= 1.0, self.error_rate, "0..1")
         _require(

@@ -11,6 +11,7 @@ from junction_emulate.app import EmulatorApp
 from junction_emulate.asgi import Handler, Request
 from junction_emulate.behaviour import DEFAULT_VLLM_MODELS, EmulatorBehaviour
 from junction_emulate.control import control_routes
+from junction_emulate.embeddings import Embeddings
 from junction_emulate.errors import vllm_error_body
 from junction_emulate.openai_chat import ChatCompletions, ModelList
 from junction_emulate.openai_protocol import VLLM
@@ -50,6 +51,7 @@ def create_vllm_app(behaviour: EmulatorBehaviour | None = None) -> EmulatorApp:
     routes: dict[tuple[str, str], Handler] = {
         ("POST", "/v1/chat/completions"): ChatCompletions(state, VLLM, metrics.observe),
         ("GET", "/v1/models"): ModelList(state, VLLM),
+        ("POST", "/v1/embeddings"): Embeddings(state, VLLM),
         ("GET", "/health"): health,
         ("GET", "/load"): load,
         ("GET", "/version"): version,

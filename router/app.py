@@ -21,6 +21,7 @@ from router.api import (
     admin,
     dashboard_api,
     dashboard_pages,
+    embeddings,
     feedback,
     health,
     internal,
@@ -31,6 +32,7 @@ from router.api import (
 from router.api.responses import error_response
 from router.classify import Classifier
 from router.control.service import PolicyControl
+from router.doors.embeddings import EmbeddingsDoor
 from router.errors import JunctionError
 from router.gateway.admit import Admission
 from router.gateway.background import Background
@@ -145,6 +147,7 @@ def create_app(
     app.state.breakers = breakers
     app.state.metrics = metrics
     app.state.chat = chat
+    app.state.embeddings = EmbeddingsDoor(chat, settings.embeddings)
     app.state.redis = redis
     app.state.stats = stats
     app.state.access = access
@@ -152,6 +155,7 @@ def create_app(
     app.state.control = control
     app.include_router(openai.router)
     app.include_router(openai_responses.router)
+    app.include_router(embeddings.router)
     app.include_router(feedback.router)
     app.include_router(admin.router)
     app.include_router(policy_admin.router)

@@ -1,8 +1,8 @@
 """`junction demo`: the gateway on the default policy, with emulated local and API backends.
 
 A newcomer with no GPU and no API keys gets a working endpoint: an emulated vLLM stands in for
-the local Qwen3.5 model, emulated OpenAI and Anthropic APIs for the proprietary ones. Every
-emulated reply says that it is emulated.
+the local Qwen3.5 model (another for the local embedding model), emulated OpenAI and Anthropic
+APIs for the proprietary ones. Every emulated reply says that it is emulated.
 """
 
 from __future__ import annotations
@@ -29,15 +29,19 @@ from router.server import configure_logging
 from router.settings import Settings
 
 LOCAL_MODEL = "qwen3.5-35b-a3b"
+EMBEDDING_MODEL = "Qwen/Qwen3-Embedding-0.6B"
 BANNER = """
 Junction demo: gateway on http://{host}:{port}/v1 (policy {policy})
   local model (emulated vLLM):  {local}
+  local embeddings (emulated):  {embedding}
   OpenAI API (emulated):        {openai}
   Anthropic API (emulated):     {anthropic}
 
 Try it:
   curl -s http://{host}:{port}/v1/chat/completions -H 'content-type: application/json' \\
     -d '{{"model": "auto", "messages": [{{"role": "user", "content": "Hello!"}}]}}' -i
+  curl -s http://{host}:{port}/v1/embeddings -H 'content-type: application/json' \\
+    -d '{{"model": "auto", "input": ["first text", "second text"]}}'
   curl -s http://{host}:{port}/v1/route/explain -H 'content-type: application/json' \\
     -d '{{"model": "auto", "messages": [{{"role": "user", "content": "Prove it, step by step"}}]}}'
 
@@ -61,7 +65,8 @@ def run_demo(host: str, port: int, policy_file: Path | None) -> int:
         settings = settings.model_copy(update={"policy_file": policy_file})
     configure_logging(settings.log_level)
     started = time.perf_counter()
-    say("starting emulated backends on loopback: vLLM (local model), OpenAI, Anthropic")
+    say("starting emulated backends on loopback: vLLM (local chat and embedding models), "
+        "OpenAI, Anthropic")
     with ExitStack() as stack:
         # The demo keeps nothing: a database of its own for this run, so the policy given
         # (or the shipped one) is what serves, never a version stored by an earlier demo.
@@ -70,6 +75,10 @@ def run_demo(host: str, port: int, policy_file: Path | None) -> int:
         local = stack.enter_context(run_in_thread(create_vllm_app(EmulatorBehaviour(
             models=(LOCAL_MODEL,), ttft=0.05, tps=120, completion_tokens=48,
             max_concurrency=8,
+        ))))
+        # vLLM serves one model per server: the embedding model gets its own.
+        embedding = stack.enter_context(run_in_thread(create_vllm_app(EmulatorBehaviour(
+            models=(EMBEDDING_MODEL,), embedding_dimensions=1024, max_concurrency=8,
         ))))
         openai_url = stack.enter_context(run_in_thread(create_openai_app(EmulatorBehaviour(
             models=("gpt-4o", "gpt-4o-mini"), api_key="demo-openai-key", ttft=0.3, tps=80,
@@ -83,6 +92,8 @@ def run_demo(host: str, port: int, policy_file: Path | None) -> int:
             **os.environ,
             "JUNCTION_LOCAL_URL": local,
             "JUNCTION_LOCAL_MODEL": LOCAL_MODEL,
+            "JUNCTION_EMBEDDING_URL": embedding,
+            "JUNCTION_EMBEDDING_MODEL": EMBEDDING_MODEL,
             "OPENAI_BASE_URL": openai_url + "/v1",
             "OPENAI_API_KEY": "demo-openai-key",
             "ANTHROPIC_BASE_URL": anthropic,
@@ -97,6 +108,7 @@ def run_demo(host: str, port: int, policy_file: Path | None) -> int:
             return 2
         say(f"starting the gateway ({time.perf_counter() - started:.1f} s so far)")
         print(BANNER.format(host=host, port=port, policy=settings.policy_file, local=local,
-                            openai=openai_url, anthropic=anthropic), flush=True)
+                            embedding=embedding, openai=openai_url, anthropic=anthropic),
+              flush=True)
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     return 0

@@ -43,6 +43,17 @@ class LimitsSettings(BaseModel):
     )
 
 
+class EmbeddingsSettings(BaseModel):
+    """Bounds on one `POST /v1/embeddings` request (OpenAI's own: 2048 inputs, 8192 tokens)."""
+
+    max_inputs: int = Field(2048, ge=1, description="Most inputs in one request.")
+    max_input_tokens: int = Field(
+        8192, ge=1,
+        description="Most tokens in one input: token ids counted, text estimated (chars / 4).",
+    )
+    max_dimensions: int = Field(65_536, ge=1, description="Largest `dimensions` accepted.")
+
+
 class BreakerSettings(BaseModel):
     failure_threshold: int = Field(5, ge=1, description="Consecutive failures that open it.")
     cooldown_s: float = Field(10.0, gt=0, description="Open time before a half-open probe.")
@@ -319,6 +330,7 @@ class Settings(BaseSettings):
     timeouts: TimeoutSettings = TimeoutSettings()
     breaker: BreakerSettings = BreakerSettings()
     limits: LimitsSettings = LimitsSettings()
+    embeddings: EmbeddingsSettings = EmbeddingsSettings()
     redis: RedisSettings = RedisSettings()
     stats: StatsSettings = StatsSettings()
     accounts: AccountsSettings = AccountsSettings()

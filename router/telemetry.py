@@ -96,6 +96,11 @@ class Metrics:
             "junction_rejected", "Requests refused before any upstream call, by code.",
             ["code"], registry=r,
         )
+        # Embeddings requests count in junction_requests (by their route) like chat ones.
+        self.embedding_inputs = Counter(
+            "junction_embedding_inputs", "Inputs embedded (/v1/embeddings), by model.",
+            ["model"], registry=r,
+        )
 
     def render(self) -> bytes:
         if self.shared_dir is None:

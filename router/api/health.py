@@ -39,7 +39,7 @@ async def ready(request: Request) -> Response:
     availability: Availability = request.app.state.runtime.current.availability
     routes = await availability.routes()
     checks["routes"] = {status.route: status.to_dict() for status in routes}
-    ok = ok and all(status.ok for status in routes)
+    ok = ok and all(status.ok for status in routes if status.required)
     return json_response({"status": "ok" if ok else "unavailable", "checks": checks},
                          status_code=200 if ok else 503)
 

@@ -17,6 +17,7 @@ from fastapi.responses import StreamingResponse
 from router.api.deps import chat_service, read_body, settings
 from router.api.responses import json_response
 from router.doors import as_chat_body
+from router.doors.embeddings import DOOR as EMBEDDINGS
 from router.errors import NotFound
 from router.gateway.finish import Reply
 from router.policy.schema import Policy
@@ -72,8 +73,12 @@ class ClientDisconnected(Exception):
 async def route_explain(request: Request) -> Response:
     """The body may be any door's request shape: `?shape=` names it, or it is detected."""
     raw = await read_body(request, settings(request).max_body_bytes)
-    shape, raw = as_chat_body(raw, request.query_params.get("shape"))
-    result = await chat_service(request).explain_request(raw, dict(request.headers))
+    shape, chat_raw = as_chat_body(raw, request.query_params.get("shape"))
+    if shape == EMBEDDINGS:
+        # Decided among the embedding routes, exactly as the embeddings door would serve it.
+        result = await request.app.state.embeddings.explain(raw, dict(request.headers))
+    else:
+        result = await chat_service(request).explain_request(chat_raw, dict(request.headers))
     result["shape"] = shape
     return json_response(result)
 
@@ -109,14 +114,17 @@ def model_objects(policy: Policy) -> list[dict[str, object]]:
     for route in policy.routes:
         data.append({
             "id": route.name, "object": "model", "created": 0, "owned_by": "junction",
-            "junction": {"kind": "route", "description": route.description,
+            "junction": {"kind": "route", "model_kind": policy.route_kind(route),
+                         "description": route.description,
                          "candidates": route.candidates, "objective": route.objective,
                          "fail_closed": route.on_unavailable == "reject"},
         })
     for name, spec in policy.models.items():
         data.append({
             "id": name, "object": "model", "created": 0, "owned_by": spec.backend,
-            "junction": {"kind": "model", "residency": spec.effective_residency,
+            "junction": {"kind": "model", "model_kind": spec.kind,
+                         **({"dimensions": spec.dimensions} if spec.dimensions else {}),
+                         "residency": spec.effective_residency,
                          "backend": spec.backend,
                          "capabilities": [c.value for c in spec.capabilities],
                          "context_window": spec.context_window},

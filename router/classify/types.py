@@ -43,6 +43,11 @@ _SENSITIVITY_RANK = {
 }
 
 
+# `Classification.unscannable` kind for embedding input sent as token ids: text Junction cannot
+# read back without the model's tokenizer, so it is embedded by local models only.
+TOKEN_IDS = "token_ids"
+
+
 class Capability(StrEnum):
     TOOLS = "tools"
     VISION = "vision"

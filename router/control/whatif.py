@@ -12,7 +12,7 @@ import random
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 import orjson
@@ -94,7 +94,7 @@ async def _replay(runtime: PolicyRuntime, records: Sequence[str],
     started, cpu_started = time.perf_counter(), time.process_time()
     report = WhatIfReport()
     principals: dict[tuple[str | None, str | None], Principal | None] = {}
-    contexts: dict[tuple[str, tuple[str | None, str | None]], RequestContext] = {}
+    contexts: dict[tuple[str, tuple[str | None, str | None], str], RequestContext] = {}
     # One look at the live signals for the whole replay: the same state for every record,
     # and a dict lookup instead of a stats query per model and record.
     signals = SnapshotSignals(runtime.signals)
@@ -111,10 +111,14 @@ async def _replay(runtime: PolicyRuntime, records: Sequence[str],
             report.unknown_callers += 1
         summary = rec["classification"]
         requested = rec["route"] if rec["route"] in runtime.policy.models else "auto"
-        ctx_key = (requested, caller)
+        # An embeddings request is decided among embedding routes, as serving decided it.
+        door = rec.get("door") or "chat"
+        ctx_key = (requested, caller, door)
         ctx = contexts.get(ctx_key)
         if ctx is None:
             ctx = contexts[ctx_key] = _context(requested, principal, rec)
+            if door == "embeddings":
+                ctx = contexts[ctx_key] = replace(ctx, kind="embedding")
         decision = engine.decide(_classification(summary), ctx)
         _count(report, rec, decision, signals.price if decision.chosen else None)
     report.seconds = time.perf_counter() - started

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from router.accounts import AccessService, Principal, Reservation
-from router.accounts.estimate import token_bound
+from router.accounts.estimate import TokenBound, token_bound
 from router.gateway.background import Background
 from router.gateway.plan import PlannedRequest
 from router.policy.decision import Decision
@@ -52,18 +52,23 @@ class Admission:
         return principal, pressure
 
     async def admit(
-        self, req: PlannedRequest, decision: Decision, prices: PriceSource | None = None
+        self, req: PlannedRequest, decision: Decision, prices: PriceSource | None = None,
+        bound: TokenBound | None = None,
     ) -> None:
         """Rate limits and the budget reservation, for callers that are metered; priced with
-        `prices` when given (the request's pinned policy), else the current ones."""
+        `prices` when given (the request's pinned policy), else the current ones. `bound`
+        replaces the chat body's token bound (a door whose body is not a chat, embeddings)."""
         principal = req.principal
         if principal is None or not principal.metered or self.access is None:
             return
-        output = req.chat.output_limit or self.reserve_output_tokens
-        # The reservation must never be below what settles, so it prices an upper bound on
-        # the tokens billed, not the classifier's estimate.
-        bound = token_bound(req.data, default_output_tokens=self.reserve_output_tokens,
-                            image_tokens=self.access.accounts.reserve_image_tokens)
+        if bound is None:
+            output = req.chat.output_limit or self.reserve_output_tokens
+            # The reservation must never be below what settles, so it prices an upper bound
+            # on the tokens billed, not the classifier's estimate.
+            bound = token_bound(req.data, default_output_tokens=self.reserve_output_tokens,
+                                image_tokens=self.access.accounts.reserve_image_tokens)
+        else:
+            output = bound.output_tokens
         prices = prices or self.prices
         worst = max(
             (prices.price(m).cost(bound.prompt_tokens, bound.output_tokens)

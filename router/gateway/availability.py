@@ -81,6 +81,9 @@ class RouteStatus:
     route: str
     available: tuple[str, ...]
     unavailable: Mapping[str, str]
+    # Embedding routes are reported but do not hold readiness: a gateway without its embedding
+    # server still serves chat, and should not be taken out of service for it.
+    required: bool = True
 
     @property
     def ok(self) -> bool:
@@ -88,7 +91,8 @@ class RouteStatus:
 
     def to_dict(self) -> dict[str, object]:
         return {"ok": self.ok, "available": list(self.available),
-                "unavailable": dict(self.unavailable)}
+                "unavailable": dict(self.unavailable),
+                **({} if self.required else {"required": False})}
 
 
 class Availability:
@@ -135,13 +139,16 @@ class Availability:
             reasons = await self.model_reasons()
         out = []
         for route in self.policy.routes:
+            kind = self.policy.route_kind(route)
             names = dict.fromkeys([*route.candidates, *route.fallbacks])
             if route.on_unavailable == "fallback":
-                names.update(dict.fromkeys(self.policy.defaults.fallbacks))
+                names.update(dict.fromkeys(m for m in self.policy.defaults.fallbacks
+                                           if self.policy.models[m].kind == kind))
             out.append(RouteStatus(
                 route=route.name,
                 available=tuple(n for n in names if reasons[n] is None),
                 unavailable={n: r for n in names if (r := reasons[n]) is not None},
+                required=kind == "chat",
             ))
         return out
 
@@ -152,6 +159,9 @@ class Availability:
             if reason is not None:
                 log.warning("model %s is unavailable: %s", name, reason)
         for status in await self.routes(reasons):
-            if not status.ok:
+            if not status.ok and status.required:
                 log.warning("route %s has no model that can serve now; /health/ready answers "
                             "503 until one can", status.route)
+            elif not status.ok:
+                log.warning("embedding route %s has no model that can serve now; "
+                            "/v1/embeddings answers 503 on it until one can", status.route)

@@ -16,7 +16,7 @@ from typing import Any
 
 from router.classify.body import scan_body
 from router.classify.sensitivity import ExtraDetector
-from router.classify.types import Sensitivity
+from router.classify.types import TOKEN_IDS, Sensitivity
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,11 +56,27 @@ class EgressGuard:
         route's ``unscannable: local``) content that cannot be scanned; None when it may go."""
         scan = scan_body(body, self.extra_detectors)
         sensitive = scan.level is not Sensitivity.NONE
-        blocked_unscannable = unscannable_local and any(scan.unscannable.values())
+        unscannable = dict(scan.unscannable)
+        token_inputs = token_id_inputs(body.get("input"))
+        if token_inputs:
+            # Embedding input as token ids is text the guard cannot read: never external.
+            unscannable[TOKEN_IDS] = token_inputs
+        blocked_unscannable = bool(token_inputs) or (
+            unscannable_local and any(unscannable.values()))
         if not sensitive and not blocked_unscannable:
             return None
         return EgressRefusal(
             findings=dict(scan.findings) if sensitive else {},
             fields=dict(scan.fields) if sensitive else {},
-            unscannable=dict(scan.unscannable) if blocked_unscannable else {},
+            unscannable=unscannable if blocked_unscannable else {},
         )
+
+
+def token_id_inputs(value: Any) -> int:
+    """How many embedding inputs in `value` (a body's ``input``) are token ids, not text."""
+    if not isinstance(value, list) or not value:
+        return 0
+    if all(isinstance(x, int) for x in value):
+        return 1
+    return sum(1 for item in value if isinstance(item, list) and item
+               and any(isinstance(x, int) for x in item))

@@ -33,11 +33,13 @@ from router.providers.base import (
     AttemptFailed,
     CallTarget,
     Completion,
+    EmbeddingProvider,
     OpenStream,
     Provider,
     StreamEnd,
 )
 from router.providers.breaker import CircuitBreakers
+from router.providers.embedding_shape import Embedded, EmbeddingAsk
 from router.redact import redact
 
 log = logging.getLogger(__name__)
@@ -162,6 +164,21 @@ class Executor:
                 span.set_attributes(spans.usage_attributes(
                     usage.prompt_tokens, usage.completion_tokens, usage.reasoning_tokens))
             return completion, completion.upstream_ms
+
+        return await self._attempt(body, decision, call)
+
+    async def embed(
+        self, body: Mapping[str, Any], decision: Decision, ask: EmbeddingAsk
+    ) -> tuple[Embedded, Outcome]:
+        """An embeddings request, with the same attempts, fallbacks, breakers and egress guard
+        as a chat completion; each answer is checked against `ask`."""
+        async def call(provider: Provider, target: CallTarget, upstream: dict[str, Any]
+                       ) -> tuple[Embedded, float]:
+            if not isinstance(provider, EmbeddingProvider):
+                raise AttemptFailed("unsupported", f"backend {target.spec.backend!r} does not "
+                                    "serve embeddings", retryable=True)
+            embedded = await provider.embed(target, upstream, ask)
+            return embedded, embedded.upstream_ms
 
         return await self._attempt(body, decision, call)
 

@@ -212,9 +212,13 @@ class Finisher:
                 for a in outcome.attempts)
         # The span goes with the record: finishing ends it, and nothing else may.
         done.span, req.span = req.span, None
+        if req.door != "chat":
+            done.extra["door"] = req.door
         if self.log_content:
-            # Operator opt-in (JUNCTION_LOG_CONTENT): the messages as sent, into the record.
-            done.extra["prompt"] = orjson.dumps(req.data.get("messages")).decode()
+            # Operator opt-in (JUNCTION_LOG_CONTENT): the messages (embeddings: the inputs) as
+            # sent, into the record.
+            sent = req.data.get("messages") if req.door == "chat" else req.data.get("input")
+            done.extra["prompt"] = orjson.dumps(sent).decode()
         return done
 
     def _residency(self, model: str) -> str:

@@ -42,6 +42,7 @@ class PlannedRequest:
     principal: Principal | None = None
     reservation: Reservation | None = None
     span: Span | None = None  # the request's span until finishing ends it
+    door: str = "chat"  # the API it came through, for the record (chat, embeddings...)
 
 
 def new_request_id() -> str:

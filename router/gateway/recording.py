@@ -51,6 +51,7 @@ def to_record(done: Finished) -> RequestRecord | None:
         status=min(max(done.status, 100), 599),
         streamed=done.streamed,
         exploration=decision.exploration,
+        door=_text(done.extra.get("door")) or "chat",
         router_score=decision.router_score,
         prompt=_text(done.extra.get("prompt")),
         completion=_text(done.extra.get("completion")),

@@ -9,8 +9,10 @@ from router.policy.schema import Match, Policy, Route
 
 def policy_warnings(policy: Policy) -> list[str]:
     warnings: list[str] = list(policy.deprecations)
-    for index, route in enumerate(policy.routes):
-        for earlier in policy.routes[:index]:
+    chat_routes = [r for r in policy.routes if policy.route_kind(r) == "chat"]
+    warnings.extend(_embedding_warnings(policy))
+    for index, route in enumerate(chat_routes):
+        for earlier in chat_routes[:index]:
             if _covers(earlier.match, route.match):
                 warnings.append(
                     f"route {route.name!r} can never match: route {earlier.name!r} before it "
@@ -24,12 +26,27 @@ def policy_warnings(policy: Policy) -> list[str]:
                 f"model {name!r} has no price: set 'prices' (litellm's cost map does not know "
                 f"{spec.model!r}); its cost counts as $0"
             )
-    if not any(route.match == Match() for route in policy.routes):
+    if not any(route.match == Match() for route in chat_routes):
         warnings.append(
             "no catch-all route (one without 'match'): requests that match no route get 400 "
             "unless they name a model"
         )
     return warnings
+
+
+def _embedding_warnings(policy: Policy) -> list[str]:
+    """Embedding routes are never matched: `auto` on /v1/embeddings means one set route."""
+    out: list[str] = []
+    routes = [r for r in policy.routes if policy.route_kind(r) == "embedding"]
+    for route in routes:
+        if route.match != Match():
+            out.append(f"route {route.name!r} serves embeddings, whose routes are chosen by "
+                       "name or defaults.embedding_route; its 'match' is never used")
+    if routes and policy.defaults.embedding_route is None:
+        out.append("embedding routes but no defaults.embedding_route: 'model: auto' on "
+                   "/v1/embeddings gets 400; set it to one of: "
+                   + ", ".join(r.name for r in routes))
+    return out
 
 
 def _route_warnings(policy: Policy, route: Route) -> list[str]:

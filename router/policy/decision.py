@@ -13,7 +13,7 @@ from typing import Any, Literal, Protocol
 
 from router.classify.types import Classification, Task
 from router.policy.pricing import ModelPrice
-from router.policy.schema import Objective, Spill
+from router.policy.schema import ModelKind, Objective, Spill
 
 Role = Literal["candidate", "fallback"]
 
@@ -51,6 +51,8 @@ class RejectionKind(StrEnum):
     MODEL_UNAVAILABLE = "model_unavailable"
     NO_LOCAL_MODEL_AVAILABLE = "no_local_model_available"
     NO_MODEL_AVAILABLE = "no_model_available"
+    # A chat model or route named on /v1/embeddings, or an embedding one on the chat door.
+    WRONG_MODEL_KIND = "model_kind_mismatch"
 
     @property
     def status(self) -> int:
@@ -131,6 +133,9 @@ class RequestContext:
     # local models instead of refusing later at the hard limit.
     budget_pressure: str | None = None
     messages: Sequence[Mapping[str, Any]] = ()
+    # What the door serves: chat routes and models for chat doors, embedding ones for
+    # /v1/embeddings.
+    kind: ModelKind = "chat"
 
 
 @dataclass(frozen=True, slots=True)

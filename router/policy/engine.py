@@ -12,7 +12,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import replace
 
-from router.classify.types import Capability, Classification
+from router.classify.types import TOKEN_IDS, Capability, Classification
 from router.policy.decision import (
     Decision,
     PromptScorer,
@@ -73,12 +73,17 @@ class PolicyEngine:
     def decide(self, classification: Classification, ctx: RequestContext) -> Decision:
         requested = ctx.requested_model
         if requested == "auto":
+            if ctx.kind == "embedding":
+                return self._default_embedding_route(classification, ctx)
             route = self._first_match(classification, ctx)
             if route is None:
                 return self._no_route(classification, ctx)
             return self._decide_route(route, classification, ctx)
         if requested in self._routes:
             route = self._routes[requested]
+            kind = self.policy.route_kind(route)
+            if kind != ctx.kind:
+                return self._wrong_kind(f"route {requested!r}", kind, classification, ctx)
             if ctx.allowed_routes is not None and requested not in ctx.allowed_routes:
                 return self._refuse(
                     requested, classification, RejectionKind.ROUTE_NOT_ALLOWED,
@@ -87,8 +92,43 @@ class PolicyEngine:
                 )
             return self._decide_route(route, classification, ctx)
         if requested in self.policy.models:
+            kind = self.policy.models[requested].kind
+            if kind != ctx.kind:
+                return self._wrong_kind(f"model {requested!r}", kind, classification, ctx)
             return self._decide_direct(requested, classification, ctx)
         raise UnknownModel(requested)
+
+    def _default_embedding_route(
+        self, classification: Classification, ctx: RequestContext
+    ) -> Decision:
+        name = self.policy.defaults.embedding_route
+        if name is None:
+            return self._refuse(
+                "none", classification, RejectionKind.NO_MATCHING_ROUTE,
+                "this policy sets no defaults.embedding_route, so 'auto' means nothing on "
+                "/v1/embeddings; name an embedding model or route, or set one",
+            )
+        if ctx.allowed_routes is not None and name not in ctx.allowed_routes:
+            return self._refuse(
+                name, classification, RejectionKind.ROUTE_NOT_ALLOWED,
+                f"route {name!r} (the policy's default embedding route) is not allowed for "
+                f"this key or team; allowed: {', '.join(sorted(ctx.allowed_routes)) or 'none'}",
+            )
+        return self._decide_route(self._routes[name], classification, ctx)
+
+    def _wrong_kind(
+        self, what: str, kind: str, classification: Classification, ctx: RequestContext
+    ) -> Decision:
+        door = "/v1/embeddings" if ctx.kind == "embedding" else "the chat door"
+        served = sorted([
+            *(n for n, s in self.policy.models.items() if s.kind == ctx.kind),
+            *(r.name for r in self.policy.routes if self.policy.route_kind(r) == ctx.kind),
+        ])
+        return self._refuse(
+            "none", classification, RejectionKind.WRONG_MODEL_KIND,
+            f"{what} serves {kind} requests, not {ctx.kind} requests on {door}; use 'auto' or "
+            f"one of: {', '.join(served) or 'none'}",
+        )
 
     def matches(self, route: Route, classification: Classification, ctx: RequestContext) -> bool:
         if ctx.allowed_routes is not None and route.name not in ctx.allowed_routes:
@@ -101,6 +141,8 @@ class PolicyEngine:
         # Capabilities filter first: a route none of whose models could take the request
         # (tools, vision, schema, context) is passed over for the next matching one.
         for route in self.policy.routes:
+            if self.policy.route_kind(route) != ctx.kind:
+                continue
             if self.matches(route, classification, ctx) and self._capable(
                 route, classification, ctx
             ):
@@ -121,7 +163,9 @@ class PolicyEngine:
         names: list[tuple[str, Role]] = [(m, "candidate") for m in route.candidates]
         extra = list(route.fallbacks)
         if route.on_unavailable == "fallback":
-            extra += self.policy.defaults.fallbacks
+            kind = self.policy.route_kind(route)
+            extra += [m for m in self.policy.defaults.fallbacks
+                      if self.policy.models[m].kind == kind]
         seen = set(route.candidates)
         for name in extra:
             if name not in seen:
@@ -187,7 +231,8 @@ class PolicyEngine:
             router_score=router_score,
             router_threshold=router_threshold,
             strong_share=route.router.strong_share if route.router is not None else None,
-            unscannable_policy=route.unscannable,
+            unscannable_policy="local" if classification.unscannable.get(TOKEN_IDS)
+            else route.unscannable,
             spill_checks=tuple(checks),
         )
 
@@ -238,7 +283,8 @@ class PolicyEngine:
         )
 
     def _no_route(self, classification: Classification, ctx: RequestContext) -> Decision:
-        matching = [r for r in self.policy.routes if self.matches(r, classification, ctx)]
+        matching = [r for r in self.policy.routes if self.policy.route_kind(r) == ctx.kind
+                    and self.matches(r, classification, ctx)]
         if matching:
             # Routes matched but none has a model that can take the request: say what is wrong
             # with the request, not with the policy.
@@ -330,8 +376,9 @@ class PolicyEngine:
         missing = _missing_capabilities(spec, classification)
         if missing:
             return reject(VerdictKind.LACKS_CAPABILITY, f"lacks capability: {', '.join(missing)}")
+        # An embedding model's window bounds each input, which the door checks one by one.
         needed = classification.prompt_tokens + (ctx.max_output_tokens or 256)
-        if needed > spec.context_window:
+        if spec.kind == "chat" and needed > spec.context_window:
             return reject(
                 VerdictKind.CONTEXT_TOO_SMALL,
                 f"needs about {needed} tokens of context; its window is {spec.context_window}"
@@ -343,7 +390,8 @@ class PolicyEngine:
         task = classification.task
         quality = self.signals.quality(task, name)
         out_tokens = float(ctx.max_output_tokens) if ctx.max_output_tokens else 0.0
-        expected_out = self.signals.expected_output_tokens(task, name)
+        expected_out = (self.signals.expected_output_tokens(task, name)
+                        if spec.kind == "chat" else 0.0)
         if out_tokens:
             expected_out = min(expected_out, out_tokens)
         cost = self.signals.price(name).cost(classification.prompt_tokens, int(expected_out))
@@ -451,7 +499,9 @@ def _findings_text(c: Classification) -> str:
 
 
 def _keeps_unscannable_local(route: Route, c: Classification) -> bool:
-    return route.unscannable == "local" and any(c.unscannable.values())
+    # Token ids (embedding input) are text Junction cannot read: local whatever the route says.
+    return bool(c.unscannable.get(TOKEN_IDS)) or (
+        route.unscannable == "local" and any(c.unscannable.values()))
 
 
 def _unscannable_text(c: Classification) -> str:

@@ -12,6 +12,8 @@ from router.classify.types import Capability, Sensitivity, Task
 Objective = Literal["min_cost", "max_quality", "min_latency"]
 Backend = Literal["local", "openai", "litellm"]
 Residency = Literal["local", "external"]
+# What a model serves: chat completions, or embeddings (`POST /v1/embeddings`).
+ModelKind = Literal["chat", "embedding"]
 
 
 class PolicyReferenceError(ValueError):
@@ -27,10 +29,11 @@ class _Strict(BaseModel):
 
 
 class Prices(_Strict):
-    """List prices in US dollars per million tokens."""
+    """List prices in US dollars per million tokens (embedding models: input only)."""
 
     input_per_million: float = Field(ge=0)
-    output_per_million: float = Field(ge=0)
+    # Required for chat models (checked on `ModelSpec`); embedding models produce no tokens.
+    output_per_million: float = Field(0.0, ge=0)
 
 
 class LocalCost(_Strict):
@@ -71,6 +74,13 @@ class ModelSpec(_Strict):
         min_length=1,
         description="Served model name (local, openai) or litellm model id (litellm).",
     )
+    kind: ModelKind = Field(
+        "chat", description="chat: serves /v1/chat/completions; embedding: /v1/embeddings."
+    )
+    dimensions: int | None = Field(
+        None, ge=1, le=65_536,
+        description="Embedding models: the length of the vectors the model returns by default.",
+    )
     endpoints: list[str] = Field(default_factory=list)
     api_key_env: str | None = None
     prices: Prices | None = None
@@ -95,6 +105,15 @@ class ModelSpec(_Strict):
                 raise ValueError(f"endpoint {url!r} must start with http:// or https://")
         if self.capabilities and Capability.LONG_CONTEXT in self.capabilities:
             raise ValueError("'long_context' is not declared: set 'context_window' instead")
+        if self.kind == "chat":
+            if self.dimensions is not None:
+                raise ValueError("'dimensions' is for embedding models; set kind: embedding")
+            if self.prices is not None and "output_per_million" not in self.prices.model_fields_set:
+                raise ValueError("a chat model's prices need output_per_million")
+        elif self.capabilities:
+            raise ValueError(
+                f"capabilities {[c.value for c in self.capabilities]} are for chat models; "
+                "an embedding model (kind: embedding) declares none")
         return self
 
     @property
@@ -253,6 +272,9 @@ class Route(_Strict):
 class Defaults(_Strict):
     objective: Objective = "min_cost"
     fallbacks: list[str] = Field(default_factory=list)
+    embedding_route: str | None = Field(
+        None, description="The route `model: auto` means on /v1/embeddings (an embedding route).",
+    )
     quality: float = Field(0.5, ge=0, le=1, description="Quality assumed with no prior.")
     output_tokens: dict[Task, int] = Field(
         default_factory=lambda: {
@@ -393,6 +415,7 @@ class Policy(_Strict):
                     raise PolicyReferenceError(
                         f"route {route.name!r} names unknown model {ref!r}; "
                         f"models are: {', '.join(sorted(names))}", loc)
+            self._check_route_kind(route, at)
         for i, ref in enumerate(self.defaults.fallbacks):
             if ref not in names:
                 raise PolicyReferenceError(f"defaults.fallbacks names unknown model {ref!r}",
@@ -403,6 +426,7 @@ class Policy(_Strict):
                 raise PolicyReferenceError(
                     f"reporting.reference_model names unknown model {ref!r}; models are: "
                     f"{', '.join(sorted(names))}", ("reporting", "reference_model"))
+        self._check_embedding_route()
         for task, table in self.quality.items():
             for model, score in table.items():
                 if model not in names:
@@ -415,3 +439,46 @@ class Policy(_Strict):
                         f"quality.{task.value}.{model} = {score} is outside [0, 1]",
                         ("quality", task.value, model))
         return self
+
+    def route_kind(self, route: Route) -> ModelKind:
+        """What a route serves: the kind of its models (the check below makes them agree)."""
+        return self.models[route.candidates[0]].kind
+
+    def _check_route_kind(self, route: Route, at: tuple[str | int, ...]) -> None:
+        kind = self.route_kind(route)
+        for key in ("candidates", "fallbacks"):
+            for i, ref in enumerate(getattr(route, key)):
+                if self.models[ref].kind != kind:
+                    raise PolicyReferenceError(
+                        f"route {route.name!r} mixes kinds: {route.candidates[0]!r} is a "
+                        f"{kind} model but {ref!r} is a {self.models[ref].kind} model; a route "
+                        "serves one kind", (*at, key, i))
+        if kind == "embedding":
+            declared = {m: self.models[m].dimensions for m in (*route.candidates,
+                                                               *route.fallbacks)}
+            sizes = {d for d in declared.values() if d is not None}
+            if len(sizes) > 1:
+                shown = ", ".join(f"{m}: {d}" for m, d in declared.items() if d is not None)
+                raise PolicyReferenceError(
+                    f"route {route.name!r} mixes embedding dimensions ({shown}); vectors of "
+                    "different sizes cannot be compared, so a route's models must agree",
+                    (*at, "candidates"))
+            for key in ("judge", "router", "reasoning"):
+                if getattr(route, key) is not None:
+                    raise PolicyReferenceError(
+                        f"route {route.name!r} serves embeddings; {key!r} is for chat routes",
+                        (*at, key))
+
+    def _check_embedding_route(self) -> None:
+        name = self.defaults.embedding_route
+        if name is None:
+            return
+        loc = ("defaults", "embedding_route")
+        route = next((r for r in self.routes if r.name == name), None)
+        embedding = [r.name for r in self.routes if self.route_kind(r) == "embedding"]
+        if route is None or self.route_kind(route) != "embedding":
+            what = "is not a route" if route is None else "is a chat route"
+            raise PolicyReferenceError(
+                f"defaults.embedding_route {name!r} {what}; embedding routes are: "
+                f"{', '.join(embedding) or 'none (declare a route of kind: embedding models)'}",
+                loc)

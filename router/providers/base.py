@@ -11,13 +11,16 @@ from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from opentelemetry import trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from pydantic import SecretStr
 
 from router.policy.schema import ModelSpec
+
+if TYPE_CHECKING:
+    from router.providers.embedding_shape import Embedded, EmbeddingAsk
 
 # More tokens than any model has a context for: a count above it is a lie, not usage.
 MAX_REPORTED_TOKENS = 100_000_000
@@ -159,6 +162,14 @@ class Provider(Protocol):
     ) -> OpenStream: ...
 
     async def aclose(self) -> None: ...
+
+
+@runtime_checkable
+class EmbeddingProvider(Protocol):
+    """A provider that also serves `POST /v1/embeddings`-shaped requests."""
+
+    async def embed(self, target: CallTarget, body: dict[str, Any],
+                    ask: EmbeddingAsk) -> Embedded: ...
 
 
 def retryable_status(status: int) -> bool:

@@ -27,6 +27,7 @@ from router.providers.base import (
     add_trace_context,
     retryable_status,
 )
+from router.providers.embedding_shape import Embedded, EmbeddingAsk, checked_embeddings
 from router.providers.openai_shape import chunk_shape, completion_shape
 from router.providers.sse import DONE, encode_event, error_event
 from router.settings import TimeoutSettings
@@ -137,6 +138,33 @@ class LiteLLMProvider:
         if isinstance(data.get("usage"), dict):
             usage.update_from(data["usage"])
         return Completion(body=orjson.dumps(data), usage=usage, upstream_ms=elapsed)
+
+    async def embed(self, target: CallTarget, body: dict[str, Any],
+                    ask: EmbeddingAsk) -> Embedded:
+        """`litellm.aembedding`; the answer is checked against `ask` like an HTTP one."""
+        # litellm's response models hold floats: ask for them, and encode base64 here.
+        kwargs = {k: v for k, v in body.items() if k not in ("model", "encoding_format")}
+        kwargs["model"] = target.spec.model
+        kwargs["timeout"] = target.timeout_s
+        kwargs["num_retries"] = 0
+        if target.endpoint:
+            kwargs["api_base"] = target.endpoint
+        if target.api_key is not None:
+            kwargs["api_key"] = target.api_key.get_secret_value()
+        start = time.perf_counter()
+        try:
+            litellm = await self._litellm_module()
+            async with asyncio.timeout_at(target.deadline):
+                response = await litellm.aembedding(**kwargs)
+        except TimeoutError as exc:
+            raise AttemptFailed("deadline", "no embeddings within the attempt deadline of "
+                                f"{target.total_s:g}s", retryable=True) from exc
+        except AttemptFailed:
+            raise
+        except Exception as exc:
+            raise _attempt_failed(exc) from exc
+        elapsed = (time.perf_counter() - start) * 1000.0
+        return checked_embeddings(response.model_dump(), ask, target.spec.model, elapsed)
 
     async def open_stream(
         self, target: CallTarget, body: dict[str, Any], want_usage: bool

@@ -28,6 +28,7 @@ from router.providers.base import (
     retry_after_seconds,
     retryable_status,
 )
+from router.providers.embedding_shape import Embedded, EmbeddingAsk, checked_embeddings
 from router.providers.sse import EventSplitter, EventTooLarge, error_event, event_data
 from router.providers.transport import PooledTransport
 from router.redact import redact
@@ -37,13 +38,14 @@ _DETAIL_CHARS = 200  # how much of an upstream's own error message is quoted bac
 _FINISH_REASON = re.compile(rb'"finish_reason"\s*:\s*"([A-Za-z_\-]{1,32})"')
 
 
-def chat_url(endpoint: str) -> str:
-    """The chat completions URL of an endpoint (a query string, e.g. a key, is kept)."""
+def chat_url(endpoint: str, path: str = "/chat/completions") -> str:
+    """The chat completions (or another `path`'s) URL of an endpoint (a query string, e.g. a
+    key, is kept)."""
     base, mark, query = endpoint.partition("?")
     base = base.rstrip("/")
     if not base.endswith("/v1"):
         base += "/v1"
-    return base + "/chat/completions" + mark + query
+    return base + path + mark + query
 
 
 class OpenAIHttpProvider:
@@ -64,15 +66,19 @@ class OpenAIHttpProvider:
         )
         # Parsed once per endpoint: httpx's URL parsing is a measurable share of a request.
         self._urls: dict[str, tuple[httpx.URL, str | None]] = {}
+        self._embedding_urls: dict[str, tuple[httpx.URL, str | None]] = {}
 
     async def aclose(self) -> None:
         await self.client.aclose()
 
-    def _request(self, target: CallTarget, body: dict[str, Any], read_s: float) -> httpx.Request:
+    def _request(self, target: CallTarget, body: dict[str, Any], read_s: float,
+                 embeddings: bool = False) -> httpx.Request:
         assert target.endpoint is not None
-        parsed = self._urls.get(target.endpoint)
+        urls = self._embedding_urls if embeddings else self._urls
+        parsed = urls.get(target.endpoint)
         if parsed is None:
-            parsed = self._urls[target.endpoint] = _split_credentials(chat_url(target.endpoint))
+            path = "/embeddings" if embeddings else "/chat/completions"
+            parsed = urls[target.endpoint] = _split_credentials(chat_url(target.endpoint, path))
         url, basic = parsed
         headers = {"content-type": "application/json"}
         if target.api_key is not None:
@@ -86,8 +92,27 @@ class OpenAIHttpProvider:
         )
 
     async def complete(self, target: CallTarget, body: dict[str, Any]) -> Completion:
+        content, elapsed = await self._post(target, self._request(target, body, target.timeout_s))
+        return Completion(body=content, usage=_completion_usage(content), upstream_ms=elapsed)
+
+    async def embed(self, target: CallTarget, body: dict[str, Any],
+                    ask: EmbeddingAsk) -> Embedded:
+        """`POST /v1/embeddings`; the answer is checked against `ask` (see `embedding_shape`)."""
+        request = self._request(target, body, target.timeout_s, embeddings=True)
+        content, elapsed = await self._post(target, request)
+        try:
+            obj = orjson.loads(content)
+        except orjson.JSONDecodeError as exc:
+            raise AttemptFailed("invalid_response", "upstream answered 200 with a body that is "
+                                f"not valid JSON ({len(content)} bytes)", retryable=True) from exc
+        if isinstance(obj, dict) and obj.get("error") is not None:
+            raise AttemptFailed("error_body", "upstream answered 200 with an error: "
+                                + _error_detail(content, obj), retryable=True)
+        return checked_embeddings(obj, ask, target.spec.model, elapsed, raw=content)
+
+    async def _post(self, target: CallTarget, request: httpx.Request) -> tuple[bytes, float]:
+        """Send `request`; the whole body of a 2xx answer (bounded) and the time it took."""
         start = time.perf_counter()
-        request = self._request(target, body, target.timeout_s)
         try:
             async with asyncio.timeout_at(target.deadline):
                 response = await self.client.send(request, stream=True)
@@ -105,7 +130,7 @@ class OpenAIHttpProvider:
         elapsed = (time.perf_counter() - start) * 1000.0
         if response.status_code >= 400:
             raise _status_failed(response, content)
-        return Completion(body=content, usage=_completion_usage(content), upstream_ms=elapsed)
+        return content, elapsed
 
     async def _read_body(self, response: httpx.Response) -> bytes:
         """The whole body, refused as soon as it is known to pass the size limit."""

@@ -137,6 +137,8 @@ class RequestRecord(BaseModel):
     status: int = Field(ge=100, le=599, description="HTTP status returned to the caller.")
     streamed: bool = False
     exploration: bool = Field(False, description="Routed off-policy to learn about a model.")
+    door: str = Field("chat", description="The API the request came through: chat, "
+                      "embeddings...")
     router_score: float | None = Field(
         None, description="The learned router's score, on routes ordered by one."
     )

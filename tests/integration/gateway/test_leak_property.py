@@ -1,8 +1,8 @@
 """Property: a planted sensitive value never reaches an external model, however it is sent.
 
 Hypothesis plants a value of each kind (`PLANTED`) under a disguise (`DISGUISES`) in one field
-of a request sent through one of the gateway's doors (`DOORS`: chat completions, Responses)
-(message text, content parts, a text file, a message name, a tool's description,
+of a request sent through one of the gateway's doors (`DOORS`: chat completions, Responses,
+embeddings) (message text, content parts, a text file, a message name, a tool's description,
 schema or result, tool-call arguments, ``response_format``, ``user``, ``metadata``, ``stop``,
 ``prediction``, an unknown ``documents`` field), sends it through a real gateway with a policy
 drawn from a few shapes (external model first, fallbacks and default fallbacks, the external
@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -106,6 +107,50 @@ FIELDS = ("content", "content_part", "file_data", "name", "tool_description", "t
           "prediction", "documents")
 
 
+def chat_request(target: str, stream: bool, field: str, text: str) -> tuple[str, dict[str, Any]]:
+    return "/chat/completions", {"model": target, "stream": stream, **plant(field, text)}
+
+
+# The embeddings door's names for the chat targets: its default route, its route, its models.
+EMBEDDING_TARGETS = {"auto": "auto", "default": "embed", "api": "embed-api",
+                     "api2": "embed-api2"}
+
+
+def embeddings_request(target: str, stream: bool, field: str,
+                       text: str) -> tuple[str, dict[str, Any]]:
+    """The planted text as an input (among others), the `user`, or a passed-through field."""
+    body: dict[str, Any] = {"model": EMBEDDING_TARGETS[target], "input": [ASK["content"]]}
+    if field == "user":
+        body["user"] = text
+    elif field in ("metadata", "documents"):
+        body[field] = {"note": text}
+    elif field == "content":
+        body["input"] = f"note: {text}"
+    else:
+        body["input"].append(text)
+    return "/embeddings", body
+
+
+def responses_request(target: str, stream: bool, field: str,
+                      text: str) -> tuple[str, dict[str, Any]] | None:
+    """The chat request in the Responses shape; None for the fields that door never forwards
+    (a Responses message item has no `name`; `metadata` labels the response, which a stateless
+    gateway echoes and does not send upstream), so nothing planted there goes anywhere."""
+    if field in ("name", "metadata"):
+        return None
+    return "/responses", responses_body({"model": target, "stream": stream,
+                                         **plant(field, text)})
+
+
+# Each door: (target, stream, field, text) -> (path under /v1, body), or None where the door
+# has no such field.
+DOORS: dict[str, Callable[[str, bool, str, str], tuple[str, dict[str, Any]] | None]] = {
+    "chat": chat_request,
+    "responses": responses_request,
+    "embeddings": embeddings_request,
+}
+
+
 def policy(local: str, api: str, shape: str) -> str:
     routes = {
         # the external model is the first choice; the local one a fallback
@@ -134,6 +179,9 @@ def policy(local: str, api: str, shape: str) -> str:
     spill: {max_kv_cache: 0.5}
 """,
     }[shape]
+    # The same shape for the embeddings door, on its own models.
+    routes += re.sub(r"(?<![\w-])(local|api2|api)(?![\w-])", r"embed-\1", routes).replace(
+        "name: default", "name: embed")
     endpoint = closed_port_url() if shape == "local_down" else local
     return f"""
 version: 1
@@ -160,10 +208,30 @@ models:
     prices: {{input_per_million: 1.0, output_per_million: 4.0}}
     capabilities: [tools, vision, json_schema]
     context_window: 128000
+  embed-local:
+    backend: local
+    kind: embedding
+    model: {LOCAL_EMBEDDING_MODEL}
+    endpoints: ["{endpoint}"]
+  embed-api:
+    backend: openai
+    kind: embedding
+    model: api-small
+    endpoints: ["{api}/v1"]
+    api_key_env: TEST_API_KEY
+    prices: {{input_per_million: 0.02}}
+  embed-api2:
+    backend: openai
+    kind: embedding
+    model: api-large
+    endpoints: ["{api}/v1"]
+    api_key_env: TEST_API_KEY
+    prices: {{input_per_million: 0.13}}
 routes:
 {routes}
 defaults:
-  fallbacks: [api2]
+  fallbacks: [api2, embed-api2]
+  embedding_route: embed
 """
 
 
@@ -198,22 +266,15 @@ def responses_body(body: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-# Each door: its path under /v1, the planted request in its shape, and the fields it never
-# forwards, so nothing planted there is sent anywhere and nothing is there to stop (a
-# Responses message item has no `name`; Responses `metadata` labels the response, which a
-# stateless gateway echoes and does not send upstream).
-DOORS: dict[str, tuple[str, Callable[[dict[str, Any]], dict[str, Any]], frozenset[str]]] = {
-    "chat": ("/chat/completions", lambda body: body, frozenset()),
-    "responses": ("/responses", responses_body, frozenset({"name", "metadata"})),
-}
-
 SHAPES = ("external_first", "fallbacks", "local_down", "spill")
+LOCAL_EMBEDDING_MODEL = "embed-test"
 TARGETS = ("auto", "default", "api", "api2")  # a route, the route by name, models by name
 
 
 @pytest.fixture(scope="module")
 def leak_local() -> Iterator[str]:
-    with run_in_thread(create_vllm_app(EmulatorBehaviour(models=(LOCAL_MODEL,)))) as url:
+    behaviour = EmulatorBehaviour(models=(LOCAL_MODEL, LOCAL_EMBEDDING_MODEL))
+    with run_in_thread(create_vllm_app(behaviour)) as url:
         yield url
 
 
@@ -227,7 +288,7 @@ def leak_external() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def saturated_local() -> Iterator[str]:
     """A vLLM emulator whose KV cache stays full: one request holds it for the whole module."""
-    behaviour = EmulatorBehaviour(models=(LOCAL_MODEL,), kv_cache_tokens=1)
+    behaviour = EmulatorBehaviour(models=(LOCAL_MODEL, LOCAL_EMBEDDING_MODEL), kv_cache_tokens=1)
     with run_in_thread(create_vllm_app(behaviour)) as url, httpx.Client(timeout=None) as http:
         http.post(url + "/_emulator/config", json={"ttft": 600.0}).raise_for_status()
 
@@ -331,9 +392,10 @@ def test_no_planted_value_reaches_an_external_model(
 ) -> None:
     client.post(leak_external + "/_emulator/reset").raise_for_status()
     text = planted.text(DISGUISES[disguise](planted.value))
-    path, shaped, unplaceable = DOORS[door]
-    assume(field not in unplaceable)
-    body = shaped({"model": target, "stream": stream, **plant(field, text)})
+    sent = DOORS[door](target, stream, field, text)
+    assume(sent is not None)
+    assert sent is not None
+    path, body = sent
     r = client.post(leak_gateways[shape].v1 + path, json=body)
     # Served or refused for what it holds; a 400 would mean the door never read the request.
     assert r.status_code != 400 and (r.status_code < 500 or r.status_code == 503), r.text

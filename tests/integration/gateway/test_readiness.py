@@ -29,14 +29,15 @@ def test_nothing_can_serve_is_503_with_each_reason(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.WARNING, logger="junction")
-    env = {"JUNCTION_LOCAL_URL": closed_port_url()}  # and no API keys at all
+    env = {"JUNCTION_LOCAL_URL": closed_port_url(),  # and no API keys at all
+           "JUNCTION_EMBEDDING_URL": closed_port_url()}
     with running_gateway(DEFAULT.read_text(), tmp_path, env) as gw:
         r = httpx.get(gw.url + "/health/ready", timeout=10)
     assert r.status_code == 503
     body = r.json()
     assert body["status"] == "unavailable"
     routes = body["checks"]["routes"]
-    assert set(routes) == {"sensitive", "hard", "default"}
+    assert set(routes) == {"sensitive", "hard", "default", "embeddings"}
     assert not any(status["ok"] for status in routes.values())
     default = routes["default"]["unavailable"]
     assert default["gpt-4o-mini"] == "API key variable OPENAI_API_KEY is not set"
