@@ -172,8 +172,8 @@ class Executor:
     ) -> tuple[Embedded, Outcome]:
         """An embeddings request, with the same attempts, fallbacks, breakers and egress guard
         as a chat completion; each answer is checked against `ask`."""
-        async def call(provider: Provider, target: CallTarget, upstream: dict[str, Any]
-                       ) -> tuple[Embedded, float]:
+        async def call(provider: Provider, target: CallTarget, upstream: dict[str, Any],
+                       outcome: Outcome) -> tuple[Embedded, float]:
             if not isinstance(provider, EmbeddingProvider):
                 raise AttemptFailed("unsupported", f"backend {target.spec.backend!r} does not "
                                     "serve embeddings", retryable=True)
