@@ -18,6 +18,7 @@ from router.accounts import AccessService
 from router.api import admin, feedback, health, internal, openai, policy_admin
 from router.api.responses import error_response
 from router.classify import Classifier
+from router.control.notify import ChangeBus
 from router.control.service import PolicyControl
 from router.errors import JunctionError
 from router.gateway.admit import Admission
@@ -88,6 +89,9 @@ def create_app(
     control = PolicyControl(
         PolicyStore(durable.db), AuditLog(durable.db), builder, runtime, chat, env,
         accounts=durable.accounts,
+        bus=None if redis is None else ChangeBus(redis, f"{settings.stats.key_prefix}:changes"),
+        poll_interval_s=(settings.store.poll_interval_s if redis is None
+                         else settings.store.notified_poll_interval_s),
     )
     seed_text = settings.policy_file.read_text(encoding="utf-8")
 
