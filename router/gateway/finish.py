@@ -59,6 +59,8 @@ class Finished:
     key_id: str | None = None
     team: str | None = None
     error: str | None = None
+    requested_model: str | None = None
+    budget_used_share: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -185,6 +187,7 @@ class Finisher:
             streamed=streamed, error=error,
             key_id=principal.key_id if principal else None,
             team=principal.team if principal else None,
+            requested_model=req.chat.model, budget_used_share=req.budget_used_share,
         )
         if self.log_content:
             # Operator opt-in (JUNCTION_LOG_CONTENT): the messages as sent, into the record.

@@ -40,6 +40,7 @@ class PlannedRequest:
     ctx: RequestContext
     principal: Principal | None = None
     reservation: Reservation | None = None
+    budget_used_share: float | None = None  # at admission, for the record
 
 
 def new_request_id() -> str:

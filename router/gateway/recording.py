@@ -41,6 +41,8 @@ def to_record(done: Finished) -> RequestRecord | None:
         streamed=done.streamed,
         exploration=decision.exploration,
         router_score=decision.router_score,
+        requested_model=done.requested_model,
+        budget_used_share=done.budget_used_share,
         prompt=_text(done.extra.get("prompt")),
         completion=_text(done.extra.get("completion")),
     )

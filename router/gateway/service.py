@@ -101,8 +101,9 @@ class ChatService:
         t0 = time.perf_counter()
         # This request's parts from here to its end, whatever is activated meanwhile.
         parts = self.parts
-        principal, pressure = await self.admission.caller(headers)
-        req = parts.planner.prepare(raw, headers, principal, pressure, t0)
+        standing = await self.admission.standing(headers)
+        req = parts.planner.prepare(raw, headers, standing.principal, standing.pressure, t0)
+        req.budget_used_share = standing.budget_used_share
         with tracer.start_as_current_span("junction.chat") as span:
             span.set_attribute("junction.request_id", req.request_id)
             decision = parts.planner.decide(req)
