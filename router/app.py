@@ -90,8 +90,8 @@ def create_app(
         PolicyStore(durable.db), AuditLog(durable.db), builder, runtime, chat, env,
         accounts=durable.accounts,
         bus=None if redis is None else ChangeBus(redis, f"{settings.stats.key_prefix}:changes"),
-        poll_interval_s=(settings.store.poll_interval_s if redis is None
-                         else settings.store.notified_poll_interval_s),
+        poll_interval_s=settings.store.poll_interval_s,
+        notified_poll_interval_s=settings.store.notified_poll_interval_s,
     )
     seed_text = settings.policy_file.read_text(encoding="utf-8")
 

@@ -28,15 +28,14 @@ class ChangeBus:
         self.channel = channel
         self.changed = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._subscribed = asyncio.Event()
+        self._interrupted = False
+        self.listening = False  # subscribed now: notifications would arrive
 
     async def start(self) -> None:
-        """Subscribe in the background; returns once subscribed (or after a short wait, when
-        Redis is down: the poll covers the gap and the listener keeps trying)."""
+        """Subscribe in the background. Nothing is missed meanwhile: each (re)subscription
+        sets `changed`, so the feed is read once the bus listens."""
         if self._task is None:
             self._task = asyncio.create_task(self._listen(), name="junction-change-bus")
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._subscribed.wait(), 2.0)
 
     async def close(self) -> None:
         if self._task is not None:
@@ -59,7 +58,10 @@ class ChangeBus:
             try:
                 async with self._redis.pubsub(ignore_subscribe_messages=True) as pubsub:
                     await pubsub.subscribe(self.channel)
-                    self._subscribed.set()
+                    self.listening = True
+                    if self._interrupted:
+                        log.info("change notifications resumed")
+                        self._interrupted = False
                     # Anything may have changed while this replica was not listening.
                     self.changed.set()
                     while True:
@@ -69,6 +71,10 @@ class ChangeBus:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Redis went away: listen again once it is back
-                log.warning("change notifications interrupted (%s); polling until Redis is "
-                            "back", type(exc).__name__)
+                self.listening = False
+                if not self._interrupted:  # once per outage, not once per retry
+                    log.warning("change notifications interrupted (%s); polling the change "
+                                "feed until Redis is back",
+                                type(exc).__name__)
+                    self._interrupted = True
                 await asyncio.sleep(_RECONNECT_S)

@@ -3,7 +3,7 @@ others within a second, and rolls back.
 
 Other replicas learn of a change from the database's change feed: with Redis they are told to
 read it at once (`ChangeBus`) and read it anyway every few seconds in case a notification was
-lost; without Redis they read it every `poll_interval_s` (0.5 s).
+lost; without Redis, or while it is unreachable, they read it every `poll_interval_s` (0.5 s).
 
 A version that fails to build leaves the old one serving: the new runtime is built completely
 before the swap, and the swap is one assignment.
@@ -72,6 +72,7 @@ class PolicyControl:
         *,
         bus: ChangeBus | None = None,
         poll_interval_s: float = 0.5,
+        notified_poll_interval_s: float = 5.0,
     ) -> None:
         self.store = store
         self.audit = audit
@@ -82,6 +83,7 @@ class PolicyControl:
         self._accounts = accounts
         self._bus = bus
         self._poll_interval_s = poll_interval_s
+        self._notified_poll_interval_s = notified_poll_interval_s
         self._seen_change = 0
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -133,8 +135,12 @@ class PolicyControl:
             if self._bus is None:
                 await asyncio.sleep(self._poll_interval_s)
             else:
+                # Notified, the poll is only a safety net; while the bus is down it is the
+                # only way changes arrive, so it runs at the unnotified pace.
+                wait = (self._notified_poll_interval_s if self._bus.listening
+                        else self._poll_interval_s)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._bus.changed.wait(), self._poll_interval_s)
+                    await asyncio.wait_for(self._bus.changed.wait(), wait)
                 # Cleared before reading: a notification during the read means read again.
                 self._bus.changed.clear()
             try:
