@@ -19,6 +19,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -333,7 +334,6 @@ def default_policy_memory(total: int) -> dict[str, object]:
             metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
     dropped = sum(float(line.split()[-1]) for line in metrics.splitlines()
                   if line.startswith("junction_records_dropped_total"))
-    import sqlite3
     with sqlite3.connect(tmp / "data" / "junction.db") as db:
         stored = int(db.execute("SELECT count(*) FROM request_records").fetchone()[0])
     results = {"memory": memory, "requests": total, "rps": total / wall,
