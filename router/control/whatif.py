@@ -23,7 +23,7 @@ from router.accounts.principals import principal_for
 from router.accounts.service import AccessService
 from router.classify.types import Capability, Classification, Sensitivity, Task
 from router.errors import JunctionError
-from router.policy.decision import Decision, QualityView, RequestContext, RoutingSignals
+from router.policy.decision import QualityView, RequestContext, RoutingSignals
 from router.policy.engine import PolicyEngine, UnknownModel
 from router.policy.pricing import ModelPrice
 from router.policy.schema import Spill
@@ -170,9 +170,10 @@ def _replay(runtime: PolicyRuntime, rows: Sequence[_Row],
                           scorers=runtime.engine.scorers)
     # A route that explores draws at random per request: its decisions are not reused.
     reuse = not any(route.explore_share for route in policy.routes)
-    decisions: dict[tuple[Any, ...], Decision | str] = {}
+    # Only what the report reads of a decision is kept: a whole Decision per distinct input
+    # (its verdicts and numbers) would hold hundreds of megabytes over a large window.
+    outcomes: dict[tuple[Any, ...], _Outcome] = {}
     contexts: dict[tuple[Any, ...], RequestContext] = {}
-    classifications: dict[tuple[Any, ...], Classification] = {}
     for row in rows:
         principal = principals.get(row.caller)
         if principal is None and row.caller != (None, None):
@@ -181,31 +182,48 @@ def _replay(runtime: PolicyRuntime, rows: Sequence[_Row],
         pressure = _pressure(row.budget_used_share, principal)
         ctx_key = (requested, row.caller, pressure)
         key = (ctx_key, row.classification)
-        decision = decisions.get(key) if reuse else None
-        if decision is None:
+        outcome = outcomes.get(key) if reuse else None
+        if outcome is None:
             ctx = contexts.get(ctx_key)
             if ctx is None:
                 ctx = contexts[ctx_key] = _context(requested, principal, row, pressure)
-            classification = classifications.get(row.classification)
-            if classification is None:
-                classification = classifications[row.classification] = _classification(
-                    row.classification)
-            try:
-                decision = engine.decide(classification, ctx)
-            except UnknownModel:
-                # The candidate has no model or route of the name the caller asked for.
-                decision = "model_not_found"
-            decisions[key] = decision
-        _count(report, row, decision, signals.price)
+            outcome = _outcome(engine, _classification(row.classification), ctx)
+            if reuse:
+                outcomes[key] = outcome
+        _count(report, row, outcome, signals.price)
     return report
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    """What the report reads of one decision."""
+
+    route: str
+    chosen: str | None
+    attempts: tuple[str, ...]
+    rejection: str | None  # its code
+    fail_closed: bool
+
+
+def _outcome(engine: PolicyEngine, classification: Classification, ctx: RequestContext
+             ) -> _Outcome:
+    try:
+        decision = engine.decide(classification, ctx)
+    except UnknownModel:
+        # The candidate has no model or route of the name the caller asked for.
+        return _Outcome("(none)", None, (), "model_not_found", False)
+    return _Outcome(decision.route, decision.chosen, decision.attempts,
+                    None if decision.rejection is None else decision.rejection.code,
+                    decision.fail_closed)
 
 
 def _requested(row: _Row, models: Mapping[str, Any]) -> str:
     """The model the caller asked for; records from before it was kept fall back to the
-    route they took when it is a model's name (a direct request), else "auto"."""
+    model of a direct request, else "auto"."""
     if row.requested is not None:
         return row.requested
-    return row.route if row.route in models else "auto"
+    model = row.route.removeprefix("direct:")  # the route a direct request is recorded under
+    return model if model in models else "auto"
 
 
 def _pressure(share: float | None, principal: Principal | None) -> str | None:
@@ -273,39 +291,31 @@ class SnapshotSignals:
         return self._saturation[key]
 
 
-def _count(report: WhatIfReport, row: _Row, decision: Decision | str,
+def _count(report: WhatIfReport, row: _Row, outcome: _Outcome,
            price: Callable[[str], ModelPrice]) -> None:
     report.requests += 1
     rid = row.request_id
     report.routes_before[row.route] += 1
     report.models_before[row.model or "(none)"] += 1
     report.cost_before_usd += row.cost_usd
-    if isinstance(decision, str):  # the requested name is unknown to the candidate
-        report.routes_after["(none)"] += 1
-        report.models_after["(none)"] += 1
+    report.routes_after[outcome.route] += 1
+    report.models_after[outcome.chosen or "(none)"] += 1
+    if outcome.rejection is not None:
         if row.candidates:
-            report.newly_rejected[decision] += 1
+            report.newly_rejected[outcome.rejection] += 1
             _keep(report.newly_rejected_ids, rid)
-        return
-    report.routes_after[decision.route] += 1
-    report.models_after[decision.chosen or "(none)"] += 1
-    if decision.rejection is not None:
-        if row.candidates:
-            report.newly_rejected[decision.rejection.code] += 1
-            _keep(report.newly_rejected_ids, rid)
-    else:
-        assert decision.chosen is not None
-        report.cost_after_usd += price(decision.chosen).cost(row.tokens_in, row.tokens_out)
-        if decision.fail_closed:
+    elif outcome.chosen is not None:
+        report.cost_after_usd += price(outcome.chosen).cost(row.tokens_in, row.tokens_out)
+        if outcome.fail_closed:
             report.fail_closed += 1
             _keep(report.fail_closed_ids, rid)
     sensitivity = row.classification[2]
-    if sensitivity != Sensitivity.NONE.value and list(decision.attempts) != row.candidates:
+    if sensitivity != Sensitivity.NONE.value and list(outcome.attempts) != row.candidates:
         report.sensitive_changed += 1
         if len(report.sensitive_changes) < _SHOWN:
             report.sensitive_changes.append({
                 "request_id": rid, "sensitivity": sensitivity,
-                "before": row.candidates, "after": list(decision.attempts)})
+                "before": row.candidates, "after": list(outcome.attempts)})
 
 
 def _keep(ids: list[str], rid: str) -> None:
