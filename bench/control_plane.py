@@ -1,17 +1,21 @@
 """The control plane's figures: what-if over 100,000 recorded requests, and how long an
 activation takes to reach a second replica.
 
-    python -m bench.control_plane [--records 100000] [--activations 10] [--postgres URL]
+    python -m bench.control_plane [--records 100000] [--distinct N] [--activations 10]
+                                  [--postgres URL]
 
 what-if: fills a fresh SQLite data directory with synthetic records (mixed tasks, difficulty,
 sensitivity, teams; no text), starts `junction serve` on it with the shipped default policy,
 and times POST /admin/policy/whatif over every record (a candidate that moves traffic).
-Target <= 5 s.
+Target <= 5 s. By default every record's decision inputs are distinct (random difficulty and
+prompt length: the worst case); `--distinct N` draws them from N distinct requests, as traffic
+that repeats itself does (the replay decides each distinct input once).
 
 activation: two `junction serve` processes on one throwaway redis-server and one PostgreSQL
 database (a scratch database created on `--postgres` and dropped after; a benchmark does not
 reach into tests/), activate on A, poll B's GET /admin/policy every 5 ms until it
-names the new version. Target <= 1 s (replicas poll the change feed every 0.5 s).
+names the new version. Target <= 1 s (replicas are notified through Redis; the change feed
+is read every 5 s as a safety net).
 """
 
 from __future__ import annotations
@@ -106,11 +110,13 @@ def serve(env: dict[str, str]) -> Iterator[str]:
         proc.wait(timeout=30)
 
 
-def synthetic(n: int) -> Iterator[RequestRecord]:
+def synthetic(n: int, distinct: int | None = None) -> Iterator[RequestRecord]:
     rng = random.Random(7)
     tasks = list(Task)
     now = time.time()
     for i in range(n):
+        if distinct:
+            rng = random.Random(i % distinct)
         sensitivity = rng.choices([Sensitivity.NONE, Sensitivity.PII, Sensitivity.SECRET],
                                   [0.85, 0.1, 0.05])[0]
         model = MODELS[0] if sensitivity is not Sensitivity.NONE else rng.choice(MODELS)
@@ -126,10 +132,10 @@ def synthetic(n: int) -> Iterator[RequestRecord]:
         )
 
 
-async def fill(data_dir: Path, n: int) -> None:
+async def fill(data_dir: Path, n: int, distinct: int | None = None) -> None:
     db = Database(database_url(None, data_dir))
     batch: list[RequestRecord] = []
-    for record in synthetic(n):
+    for record in synthetic(n, distinct):
         batch.append(record)
         if len(batch) == 5000:
             await db.insert_records(batch)
@@ -138,11 +144,11 @@ async def fill(data_dir: Path, n: int) -> None:
     await db.aclose()
 
 
-def bench_whatif(records: int) -> None:
+def bench_whatif(records: int, distinct: int | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         started = time.perf_counter()
-        asyncio.run(fill(data, records))
+        asyncio.run(fill(data, records, distinct))
         print(f"filled {records:,} records in {time.perf_counter() - started:.1f} s")
         env = {"JUNCTION_DATA_DIR": str(data), "JUNCTION_ADMIN_TOKEN": TOKEN,
                "JUNCTION_LOCAL_URL": f"http://127.0.0.1:{free_port()}",
@@ -159,7 +165,8 @@ def bench_whatif(records: int) -> None:
                 times.append(time.perf_counter() - t0)
                 r.raise_for_status()
             body = r.json()
-        print(f"what-if over {body['requests']:,} records: "
+        inputs = f"{distinct:,} distinct inputs" if distinct else "every input distinct"
+        print(f"what-if over {body['requests']:,} records ({inputs}): "
               f"{', '.join(f'{t:.2f}' for t in times)} s (3 runs; last replay alone "
               f"{body['seconds']:.2f} s wall, {body['cpu_seconds']:.2f} s CPU); "
               f"models after: {body['models']['after']}")
@@ -204,11 +211,13 @@ def bench_activation(activations: int, server: str) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--records", type=int, default=100_000)
+    parser.add_argument("--distinct", type=int, default=None,
+                        help="draw the records' decision inputs from this many distinct ones")
     parser.add_argument("--activations", type=int, default=10)
     parser.add_argument("--postgres", default=POSTGRES.rstrip("/"),
                         help="a PostgreSQL server (trust auth) for the activation run")
     args = parser.parse_args()
-    bench_whatif(args.records)
+    bench_whatif(args.records, args.distinct)
     bench_activation(args.activations, args.postgres.rstrip("/"))
     return 0
 

@@ -28,6 +28,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -181,6 +182,11 @@ def main() -> int:
     )
     parser.add_argument("--skip-litellm", action="store_true")
     parser.add_argument("--memory-requests", type=int, default=10_000)
+    parser.add_argument(
+        "--memory-only", action="store_true",
+        help="only the shipped default policy's memory run (16 clients): RSS by requests served, "
+        "records dropped, and records written to the database",
+    )
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--otlp", action="store_true",
                         help="only compare tracing exported to a local OTLP receiver with "
@@ -188,6 +194,11 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=5, help="alternations for --otlp")
     args = parser.parse_args()
     os.environ["LITELLM_LOCAL_MODEL_COST_MAP"] = "True"
+    if args.memory_only:
+        results = default_policy_memory(args.memory_requests)
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2))
+        return 0
     n1, n64, ns = (300, 1000, 200) if args.quick else (2000, 4000, 1000)
     if args.otlp:
         return otlp_comparison(n1, n64, args.rounds, args.json)
@@ -440,6 +451,44 @@ def otlp_comparison(n1: int, n64: int, rounds: int, out: Path | None) -> int:
                                    "c64_ratio": ratio, "c64_cpu_ratio": cpu_ratio,
                                    "sink": received}, indent=2))
     return 0
+
+
+def default_policy_memory(total: int) -> dict[str, object]:
+    """The shipped default policy under `total` requests from 16 clients: RSS as they are
+    served, then (once the writer has had its flush interval) the drop counter and the records
+    the database holds, which must be every request answered."""
+    tmp = Path(tempfile.mkdtemp(prefix="junction-bench-"))
+    up_port, vllm_port, port = free_port(), free_port(), free_port()
+    upstream, vllm = f"http://127.0.0.1:{up_port}", f"http://127.0.0.1:{vllm_port}"
+    env = {"JUNCTION_LOG_LEVEL": "warning", "JUNCTION_LOCAL_URL": vllm,
+           "JUNCTION_LOCAL_MODEL": "fake-model", "OPENAI_BASE_URL": upstream + "/v1",
+           "OPENAI_API_KEY": "anything", "JUNCTION_DATA_DIR": str(tmp / "data")}
+    with process([PY, "-m", "junction_emulate", "openai", "--port", str(up_port),
+                  "--models", "fake-model"], log=tmp / "emulator.log"), \
+         process([PY, "-m", "junction_emulate", "vllm", "--port", str(vllm_port),
+                  "--models", "fake-model"], log=tmp / "vllm-emulator.log"):
+        wait_http(upstream + "/v1/models")
+        wait_http(vllm + "/v1/models")
+        with process([str(ROOT / ".venv" / "bin" / "junction"), "serve", "--config",
+                      str(ROOT / "policies" / "default.yaml"), "--port", str(port)],
+                     env=env, log=tmp / "junction.log") as proc:
+            wait_http(f"http://127.0.0.1:{port}/health/live")
+            started = time.perf_counter()
+            memory = memory_run(port, proc.pid, total)
+            wall = time.perf_counter() - started
+            time.sleep(2.0)  # the writer's flush interval, many times over
+            metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    dropped = sum(float(line.split()[-1]) for line in metrics.splitlines()
+                  if line.startswith("junction_records_dropped_total"))
+    with sqlite3.connect(tmp / "data" / "junction.db") as db:
+        stored = int(db.execute("SELECT count(*) FROM request_records").fetchone()[0])
+    results = {"memory": memory, "requests": total, "rps": total / wall,
+               "records_dropped": dropped, "records_stored": stored}
+    print("RSS (MB) by requests served: "
+          + ", ".join(f"{n}: {mb:.1f}" for n, mb in memory["samples"]))  # type: ignore[index]
+    print(f"{total / wall:.0f} requests/s; records dropped: {dropped:.0f}; "
+          f"records in the database: {stored} of {total}")
+    return results
 
 
 def memory_run(port: int, pid: int, total: int) -> dict[str, object]:

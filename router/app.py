@@ -31,6 +31,7 @@ from router.api import (
 )
 from router.api.responses import error_response
 from router.classify import Classifier
+from router.control.notify import ChangeBus
 from router.control.service import PolicyControl
 from router.doors.embeddings import EmbeddingsDoor
 from router.errors import JunctionError
@@ -103,6 +104,9 @@ def create_app(
     control = PolicyControl(
         PolicyStore(durable.db), AuditLog(durable.db), builder, runtime, chat, env,
         accounts=durable.accounts,
+        bus=None if redis is None else ChangeBus(redis, f"{settings.stats.key_prefix}:changes"),
+        poll_interval_s=settings.store.poll_interval_s,
+        notified_poll_interval_s=settings.store.notified_poll_interval_s,
     )
     seed_text = settings.policy_file.read_text(encoding="utf-8")
 

@@ -236,12 +236,23 @@ class StoreSettings(BaseModel):
         "a kill -9 loses at most this much.",
     )
     queue_size: int = Field(
-        50_000, ge=1,
-        description="Most request records waiting to be written; beyond it new ones are dropped "
+        10_000, ge=1,
+        description="Most request records waiting to be written (about 1 KB each; several "
+        "seconds of peak traffic should the database stall); beyond it new ones are dropped "
         "and counted (junction_records_dropped_total), never blocking a request.",
     )
     retention_days: float = Field(
         30.0, gt=0, description="Request records older than this are deleted (hourly sweep)."
+    )
+    poll_interval_s: float = Field(
+        0.5, gt=0,
+        description="Without Redis: how often a replica reads the change feed (policy "
+        "activations, key and team changes) that other replicas write.",
+    )
+    notified_poll_interval_s: float = Field(
+        5.0, gt=0,
+        description="With Redis, replicas are notified of each change at once (pub/sub); this "
+        "slower read of the change feed is the safety net for a lost notification.",
     )
 
 

@@ -233,6 +233,14 @@ class BudgetStatus:
     lines: tuple[BudgetLine, ...] = ()
     enforced: bool = True
 
+    @property
+    def used_share(self) -> float | None:
+        """The largest share of any limited budget spent or reserved, 0..1 (None: no limit)."""
+        shares = [1.0 if not line.limit_usd  # a zero limit is spent from the start
+                  else (line.spent_usd + line.reserved_usd) / line.limit_usd
+                  for line in self.lines if line.limit_usd is not None]
+        return min(max(max(shares), 0.0), 1.0) if shares else None
+
 
 @dataclass(frozen=True, slots=True)
 class SpendReport:

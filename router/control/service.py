@@ -1,5 +1,9 @@
 """`PolicyControl`: stores policy versions, activates them on this replica at once and on the
-others within a second (they poll the change feed every 0.5 s), and rolls back.
+others within a second, and rolls back.
+
+Other replicas learn of a change from the database's change feed: with Redis they are told to
+read it at once (`ChangeBus`) and read it anyway every few seconds in case a notification was
+lost; without Redis, or while it is unreachable, they read it every `poll_interval_s` (0.5 s).
 
 A version that fails to build leaves the old one serving: the new runtime is built completely
 before the swap, and the swap is one assignment.
@@ -14,6 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from router.control.errors import PolicyInvalid, PreconditionFailed
+from router.control.notify import ChangeBus
 from router.control.whatif import PrincipalLookup, WhatIfReport, what_if
 from router.errors import InvalidRequest, NotFound, PolicyError
 from router.gateway.service import ChatService
@@ -27,7 +32,6 @@ from router.store.policies import ACCOUNTS, POLICY, PolicyStore, PolicyVersion, 
 
 log = logging.getLogger(__name__)
 
-POLL_INTERVAL_S = 0.5
 SEED_ACTOR = "seed"
 
 
@@ -65,6 +69,10 @@ class PolicyControl:
         chat: ChatService,
         environ: Mapping[str, str],
         accounts: DurableAccountStore | None = None,
+        *,
+        bus: ChangeBus | None = None,
+        poll_interval_s: float = 0.5,
+        notified_poll_interval_s: float = 5.0,
     ) -> None:
         self.store = store
         self.audit = audit
@@ -73,6 +81,9 @@ class PolicyControl:
         self._chat = chat
         self._environ = environ
         self._accounts = accounts
+        self._bus = bus
+        self._poll_interval_s = poll_interval_s
+        self._notified_poll_interval_s = notified_poll_interval_s
         self._seen_change = 0
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -82,6 +93,8 @@ class PolicyControl:
     async def start(self, seed_text: str) -> None:
         """On an empty database the seed file becomes version 1, active; otherwise the active
         version serves (the seed is ignored). Then follow the change feed."""
+        if self._bus is not None:
+            await self._bus.start()  # before the feed is read: no change falls between
         self._seen_change = await self.store.last_change()
         active = await self.store.active()
         if active is None:
@@ -114,10 +127,22 @@ class PolicyControl:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        if self._bus is not None:
+            await self._bus.close()
 
     async def _watch(self) -> None:
         while True:
-            await asyncio.sleep(POLL_INTERVAL_S)
+            if self._bus is None:
+                await asyncio.sleep(self._poll_interval_s)
+            else:
+                # Notified, the poll is only a safety net; while the bus is down it is the
+                # only way changes arrive, so it runs at the unnotified pace.
+                wait = (self._notified_poll_interval_s if self._bus.listening
+                        else self._poll_interval_s)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._bus.changed.wait(), wait)
+                # Cleared before reading: a notification during the read means read again.
+                self._bus.changed.clear()
             try:
                 await self.sync()
             except Exception as exc:  # the database is down: keep serving, try again
@@ -184,6 +209,7 @@ class PolicyControl:
                 )
             runtime = self._build(version)  # raises PolicyInvalid; the old one keeps serving
             await self.store.activate(version.id, actor)
+            await self._notify()
             await self._swap(runtime)
             await self.audit.add(
                 actor, "policy.activate", f"policy:{version.id}",
@@ -227,8 +253,13 @@ class PolicyControl:
         """Audit a key or team change and tell the other replicas to reload their caches."""
         await self.audit.add(actor, action, target, before=before, after=after)
         await self.store.note_change(ACCOUNTS, actor)
+        await self._notify()
 
     # -- plumbing --------------------------------------------------------------------------
+
+    async def _notify(self) -> None:
+        if self._bus is not None:
+            await self._bus.publish()
 
     def _build(self, version: PolicyVersion) -> PolicyRuntime:
         checked = check_policy_text(version.yaml, self._environ, f"policy version {version.id}")

@@ -7,6 +7,7 @@ call here is a no-op.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Protocol
 
 from router.accounts import AccessService, Principal, Reservation
@@ -19,6 +20,15 @@ from router.policy.pricing import ModelPrice
 
 class PriceSource(Protocol):
     def price(self, model: str) -> ModelPrice: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """Who is calling and where they stand against their budgets, before the decision."""
+
+    principal: Principal | None
+    pressure: str | None = None  # set when a budget is above its soft limit
+    budget_used_share: float | None = None  # the fullest budget's share spent or reserved
 
 
 class Admission:
@@ -43,13 +53,20 @@ class Admission:
 
     async def caller(self, headers: Mapping[str, str]) -> tuple[Principal | None, str | None]:
         """Who is calling, and whether one of their budgets is above its soft limit."""
+        standing = await self.standing(headers)
+        return standing.principal, standing.pressure
+
+    async def standing(self, headers: Mapping[str, str]) -> Standing:
+        """The caller, the budget pressure the policy may act on, and how full the fullest
+        budget is (kept in the request's record so what-if can replay the pressure)."""
         principal = await self.authenticate(headers)
+        if principal is None or not principal.metered or self.access is None:
+            return Standing(principal)
+        status = await self.access.budget_status(principal)
         pressure = None
-        if principal is not None and principal.metered and self.access is not None:
-            status = await self.access.budget_status(principal)
-            if status.soft_exceeded:
-                pressure = f"budget {status.which or ''} is above its soft limit".replace("  ", " ")
-        return principal, pressure
+        if status.soft_exceeded:
+            pressure = f"budget {status.which or ''} is above its soft limit".replace("  ", " ")
+        return Standing(principal, pressure, status.used_share)
 
     async def admit(
         self, req: PlannedRequest, decision: Decision, prices: PriceSource | None = None,

@@ -63,6 +63,8 @@ class Finished:
     key_id: str | None = None
     team: str | None = None
     error: str | None = None
+    requested_model: str | None = None
+    budget_used_share: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
     policy_version: int | None = None
     # Residency facts, read from the policy the request was served under.
@@ -203,6 +205,7 @@ class Finisher:
             key_id=principal.key_id if principal else None,
             team=principal.team if principal else None,
             policy_version=self.policy_version,
+            requested_model=req.chat.model, budget_used_share=req.budget_used_share,
         )
         if outcome is not None:
             done.answered_local = (None if not outcome.model

@@ -43,6 +43,7 @@ class PlannedRequest:
     reservation: Reservation | None = None
     span: Span | None = None  # the request's span until finishing ends it
     door: str = "chat"  # the API it came through, for the record (chat, embeddings...)
+    budget_used_share: float | None = None  # at admission, for the record
 
 
 def new_request_id() -> str:

@@ -53,6 +53,8 @@ def to_record(done: Finished) -> RequestRecord | None:
         exploration=decision.exploration,
         door=_text(done.extra.get("door")) or "chat",
         router_score=decision.router_score,
+        requested_model=done.requested_model,
+        budget_used_share=done.budget_used_share,
         prompt=_text(done.extra.get("prompt")),
         completion=_text(done.extra.get("completion")),
         spill_reason=spill_reason(decision, attempts, outcome.model if outcome else None),

@@ -109,8 +109,10 @@ class ChatService:
         req: PlannedRequest | None = None
         try:
             with trace.use_span(span, record_exception=False, set_status_on_exception=False):
-                principal, pressure = await self.admission.caller(headers)
-                req = parts.planner.prepare(raw, headers, principal, pressure, t0)
+                standing = await self.admission.standing(headers)
+                req = parts.planner.prepare(raw, headers, standing.principal, standing.pressure,
+                                            t0)
+                req.budget_used_share = standing.budget_used_share
                 req.span = span
                 return await self._serve(parts, req)
         except BaseException as exc:

@@ -483,6 +483,8 @@ def _match(match: Match, c: Classification, ctx: RequestContext) -> bool:
 
 
 def _missing_capabilities(spec: ModelSpec, c: Classification) -> list[str]:
+    if not c.capabilities:  # most requests need none; this runs per model and request
+        return []
     declared = set(spec.capabilities)
     return sorted(
         cap.value

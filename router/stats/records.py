@@ -142,6 +142,14 @@ class RequestRecord(BaseModel):
     router_score: float | None = Field(
         None, description="The learned router's score, on routes ordered by one."
     )
+    requested_model: str | None = Field(
+        None, description="The `model` the caller asked for: auto, a route or a model name "
+        "(what-if replays it; None in records written before it was kept)."
+    )
+    budget_used_share: float | None = Field(
+        None, ge=0, le=1, description="At admission, the largest share of any of the caller's "
+        "budgets already spent or reserved (None: no budget applied)."
+    )
     prompt: str | None = Field(None, description="Only with content logging on.")
     completion: str | None = Field(None, description="Only with content logging on.")
     # Added with the dashboard; records stored before lack them and load with the defaults.

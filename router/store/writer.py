@@ -1,6 +1,9 @@
 """`StoreWriter`: request records and spend increments reach the database in batches, off the
 request path. A full queue drops new records and counts them; it never blocks a request.
 
+A record is queued as a compact row (`database.record_row`: a few shared strings and its JSON),
+about a quarter of the pydantic object, and each batch is one transaction.
+
 Spend increments are summed per counter while they wait, so they take no room beyond one
 entry per budget counter and are never dropped; a failed write puts them back.
 """
@@ -19,7 +22,7 @@ from router.accounts.models import Counter
 from router.accounts.periods import Clock
 from router.settings import StoreSettings
 from router.stats.records import RequestRecord
-from router.store.database import Database
+from router.store.database import Database, RecordRow, record_row
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +37,7 @@ class StoreWriter:
         self._db = db
         self._settings = settings
         self._clock = clock
-        self._records: deque[RequestRecord] = deque()
+        self._records: deque[RecordRow] = deque()
         self._spend: Tally[str] = Tally()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -58,7 +61,7 @@ class StoreWriter:
             self.dropped += 1
             self._on_dropped(1)
             return
-        self._records.append(record)
+        self._records.append(record_row(record))
         if len(self._records) >= self._settings.batch_size:
             self._wake.set()
 
@@ -92,7 +95,7 @@ class StoreWriter:
         try:
             await self._db.add_spend(spend)
             spend = {}
-            await self._db.insert_records(batch)
+            await self._db.insert_rows(batch)
         except Exception as exc:  # the database is down or refused: keep the data, retry
             log.warning("could not write %d record(s) to the database: %s", len(batch),
                         type(exc).__name__)

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 import asyncio
 import random
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
 
 from router.accounts import Limits
+from router.accounts.models import BudgetLine, BudgetStatus, Scope, Window
 from router.errors import PermissionDenied, RateLimited
 from tests.unit.accounts.support import FakeClock, add_key, add_team, memory_service
 
@@ -204,3 +205,20 @@ def test_concurrent_requests_never_overspend() -> None:
         assert line.spent_usd <= 2 and line.reserved_usd == 0
 
     asyncio.run(scenario())
+
+
+def test_used_share_is_the_fullest_limited_budget() -> None:
+    def line(spent: float, reserved: float, limit: float | None) -> BudgetLine:
+        return BudgetLine(scope=Scope.TEAM, owner="t", window=Window.DAY, period="p",
+                          spent_usd=spent, reserved_usd=reserved, limit_usd=limit,
+                          soft_limit_usd=None, reset_at=datetime(2026, 1, 1, tzinfo=UTC))
+
+    def status(*lines: BudgetLine) -> BudgetStatus:
+        return BudgetStatus(soft_exceeded=False, hard_exceeded=False, which=None,
+                            reset_at=None, lines=lines)
+
+    assert status().used_share is None
+    assert status(line(5.0, 0.0, None)).used_share is None  # no limit: no share
+    assert status(line(2.0, 1.0, 10.0), line(3.0, 0.0, 5.0)).used_share == 0.6
+    assert status(line(12.0, 0.0, 10.0)).used_share == 1.0  # over the limit reads full
+    assert status(line(0.0, 0.0, 0.0)).used_share == 1.0  # a zero limit is spent at once

@@ -30,3 +30,10 @@ def test_record_round_trips_through_json() -> None:
 def test_content_stays_empty_unless_given() -> None:
     rec = make_record()
     assert rec.prompt is None and rec.completion is None
+
+
+def test_a_record_stored_before_requested_model_and_budget_share_still_loads() -> None:
+    stored = make_record(requested_model="auto", budget_used_share=0.4).model_dump(mode="json")
+    del stored["requested_model"], stored["budget_used_share"]
+    old = RequestRecord.model_validate(stored)
+    assert old.requested_model is None and old.budget_used_share is None
