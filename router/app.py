@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from router.accounts import AccessService
-from router.api import admin, feedback, health, internal, openai, policy_admin
+from router.api import admin, anthropic, feedback, health, internal, openai, policy_admin
 from router.api.responses import error_response
 from router.classify import Classifier
 from router.control.service import PolicyControl
@@ -26,6 +26,7 @@ from router.gateway.finish import Finisher
 from router.gateway.service import ChatService
 from router.policy.loader import load_policy
 from router.policy.schema import Policy
+from router.providers.anthropic_http import AnthropicHttpProvider
 from router.providers.base import Provider
 from router.providers.breaker import CircuitBreakers
 from router.providers.openai_http import OpenAIHttpProvider
@@ -136,6 +137,7 @@ def create_app(
     app.state.durable = durable
     app.state.control = control
     app.include_router(openai.router)
+    app.include_router(anthropic.router)
     app.include_router(feedback.router)
     app.include_router(admin.router)
     app.include_router(policy_admin.router)
@@ -178,6 +180,8 @@ def build_providers(policy: Policy, settings: Settings) -> dict[str, Provider]:
         http = OpenAIHttpProvider(settings.timeouts, limits=settings.limits)
         providers["local"] = http
         providers["openai"] = http
+    if "anthropic" in backends:
+        providers["anthropic"] = AnthropicHttpProvider(settings.timeouts, limits=settings.limits)
     if "litellm" in backends:
         from router.providers.litellm_provider import LiteLLMProvider
 

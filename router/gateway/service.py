@@ -23,7 +23,7 @@ from router.gateway.judge import SampledJudge, answer_text
 from router.gateway.parts import PolicyParts
 from router.gateway.plan import PlannedRequest, Planner
 from router.policy.engine import Decision, PolicyEngine
-from router.providers.base import OpenStream
+from router.providers.base import NativeBody, OpenStream
 
 log = logging.getLogger("junction.access")
 tracer = trace.get_tracer(__name__)
@@ -97,7 +97,11 @@ class ChatService:
         principal, pressure = await self.admission.caller(headers)
         return self.parts.planner.explain(raw, headers, principal, pressure)
 
-    async def complete(self, raw: bytes, headers: Mapping[str, str]) -> Reply:
+    async def complete(self, raw: bytes, headers: Mapping[str, str],
+                       native: NativeBody | None = None) -> Reply:
+        """Serve one chat-completions body. A door passes its own body as `native` too: it is
+        what models whose backend speaks that API are sent (`native.answered` then says so,
+        and the reply is in that API's shape)."""
         t0 = time.perf_counter()
         # This request's parts from here to its end, whatever is activated meanwhile.
         parts = self.parts
@@ -118,9 +122,9 @@ class ChatService:
             await self.admission.admit(req, decision, parts.prices)
             try:
                 if req.chat.stream:
-                    reply = await self._stream(parts, req, decision)
+                    reply = await self._stream(parts, req, decision, native)
                 else:
-                    reply = await self._complete(parts, req, decision)
+                    reply = await self._complete(parts, req, decision, native)
             finally:
                 # Whatever did not settle (failure, disconnect, cancellation) is released.
                 self.admission.release(req)
@@ -134,9 +138,9 @@ class ChatService:
     # -- non-streaming ---------------------------------------------------------------------
 
     async def _complete(self, parts: PolicyParts, req: PlannedRequest,
-                        decision: Decision) -> Reply:
+                        decision: Decision, native: NativeBody | None = None) -> Reply:
         try:
-            completion, outcome = await parts.executor.complete(req.data, decision)
+            completion, outcome = await parts.executor.complete(req.data, decision, native)
         except (AllAttemptsFailed, UpstreamRejected) as exc:
             return await self.finisher.failed(req, decision, exc)
         model = outcome.model or ""
@@ -154,7 +158,8 @@ class ChatService:
             done.extra["completion"] = answer_text(completion.body)
         await self.finisher.finish(done)
         judge = parts.judge
-        if judge is not None and judge.wants(decision, req.request_id):
+        chat_shaped = native is None or not native.answered
+        if judge is not None and chat_shaped and judge.wants(decision, req.request_id):
             self.background.spawn(self._judge(judge, req, decision, completion.body))
         return Reply(200, headers, body=completion.body)
 
@@ -169,10 +174,10 @@ class ChatService:
     # -- streaming -------------------------------------------------------------------------
 
     async def _stream(self, parts: PolicyParts, req: PlannedRequest,
-                      decision: Decision) -> Reply:
+                      decision: Decision, native: NativeBody | None = None) -> Reply:
         try:
             stream, outcome = await parts.executor.open_stream(
-                req.data, decision, req.chat.wants_usage
+                req.data, decision, req.chat.wants_usage, native
             )
         except (AllAttemptsFailed, UpstreamRejected) as exc:
             return await self.finisher.failed(req, decision, exc)
