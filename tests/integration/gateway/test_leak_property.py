@@ -3,10 +3,13 @@
 Hypothesis plants a value of each kind (`PLANTED`) under a disguise (`DISGUISES`) in one field
 of a request (message text, content parts, a text file, a message name, a tool's description,
 schema or result, tool-call arguments, ``response_format``, ``user``, ``metadata``, ``stop``,
-``prediction``, an unknown ``documents`` field), sends it through a real gateway with a policy
+``prediction``, an unknown ``documents`` field) of a chat-completions request or of an
+Anthropic Messages request (the same fields where Messages has them: system blocks, document
+blocks, tool_use input, tool_result content...), sends it through a real gateway with a policy
 drawn from a few shapes (external model first, fallbacks and default fallbacks, the external
 model named directly, the local model down, the local model saturated so that its route spills
-over to the API), and reads what the external emulator received.
+over to the API), and reads what the external emulators (OpenAI, and Anthropic reached by
+passthrough or translation) received.
 
 Gateways and emulators are started once for the module; the emulators' recorded requests are
 cleared for each example.
@@ -27,7 +30,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from junction_emulate import EmulatorBehaviour, create_openai_app, create_vllm_app, run_in_thread
+from junction_emulate import (
+    EmulatorBehaviour,
+    create_anthropic_app,
+    create_openai_app,
+    create_vllm_app,
+    run_in_thread,
+)
 from tests.integration.gateway.conftest import ENV, LOCAL_MODEL
 from tests.support.gateway import Gateway, closed_port_url, running_gateway
 from tests.support.sensitive_values import DISGUISES, PLANTED, Planted, encodings
@@ -100,12 +109,57 @@ def plant(field: str, text: str) -> dict[str, Any]:
     return body
 
 
+def plant_messages(field: str, text: str) -> dict[str, Any]:
+    """An Anthropic Messages body carrying `text` in the place that stands for `field`."""
+    ask: dict[str, Any] = {"role": "user", "content": "please help with this"}
+    body: dict[str, Any] = {"messages": [ask]}
+    tool = {"name": "lookup", "description": "Look it up.",
+            "input_schema": {"type": "object", "properties": {}}}
+    call = {"role": "assistant", "content": [
+        {"type": "tool_use", "id": "toolu_1", "name": "lookup", "input": {}}]}
+    if field == "content":
+        ask["content"] = f"note: {text}"
+    elif field == "content_part":
+        ask["content"] = [{"type": "text", "text": "see below"}, {"type": "text", "text": text}]
+    elif field == "file_data":
+        ask["content"] = [{"type": "text", "text": "summarise the file"}, {
+            "type": "document", "source": {"type": "base64", "media_type": "text/plain",
+                                           "data": _b64(text)}}]
+    elif field in ("name", "response_format"):
+        body["system"] = [{"type": "text", "text": "be brief"}, {"type": "text", "text": text}]
+    elif field == "tool_description":
+        body["tools"] = [{**tool, "description": text}]
+    elif field == "tool_schema":
+        body["tools"] = [{**tool, "input_schema": {"type": "object", "properties": {
+            "note": {"type": "string", "description": text}}}}]
+    elif field == "tool_arguments":
+        call["content"][0]["input"] = {"note": text}
+        body["messages"] += [call, {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "toolu_1", "content": "done"}]}]
+    elif field == "tool_result":
+        body["messages"] += [call, {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "toolu_1",
+             "content": [{"type": "text", "text": text}]}]}]
+    elif field in ("user", "metadata"):
+        body["metadata"] = {"user_id": text}
+    elif field == "stop":
+        body["stop_sequences"] = ["END", text]
+    elif field in ("prediction", "documents"):
+        ask["content"] = [{"type": "document", "source": {"type": "text",
+                                                          "media_type": "text/plain",
+                                                          "data": text}}]
+    else:
+        raise AssertionError(f"unknown field {field!r}")
+    return body
+
+
+DOORS = ("chat", "messages")
 FIELDS = ("content", "content_part", "file_data", "name", "tool_description", "tool_schema",
           "tool_arguments", "tool_result", "response_format", "user", "metadata", "stop",
           "prediction", "documents")
 
 
-def policy(local: str, api: str, shape: str) -> str:
+def policy(local: str, api: str, shape: str, claude: str) -> str:
     routes = {
         # the external model is the first choice; the local one a fallback
         "external_first": """
@@ -159,15 +213,24 @@ models:
     prices: {{input_per_million: 1.0, output_per_million: 4.0}}
     capabilities: [tools, vision, json_schema]
     context_window: 128000
+  claude:
+    backend: anthropic
+    model: claude-emulated
+    endpoints: ["{claude}"]
+    api_key_env: ANTHROPIC_KEY
+    prices: {{input_per_million: 3.0, output_per_million: 15.0}}
+    capabilities: [tools, vision, json_schema]
+    context_window: 200000
 routes:
 {routes}
 defaults:
-  fallbacks: [api2]
+  fallbacks: [api2, claude]
 """
 
 
 SHAPES = ("external_first", "fallbacks", "local_down", "spill")
-TARGETS = ("auto", "default", "api", "api2")  # a route, the route by name, models by name
+# a route, the route by name, models by name
+TARGETS = ("auto", "default", "api", "api2", "claude")
 
 
 @pytest.fixture(scope="module")
@@ -180,6 +243,13 @@ def leak_local() -> Iterator[str]:
 def leak_external() -> Iterator[str]:
     behaviour = EmulatorBehaviour(models=("api-small", "api-large"), api_key="sk-test-api")
     with run_in_thread(create_openai_app(behaviour)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def leak_anthropic() -> Iterator[str]:
+    behaviour = EmulatorBehaviour(models=("claude-emulated",), api_key="sk-ant-test")
+    with run_in_thread(create_anthropic_app(behaviour)) as url:
         yield url
 
 
@@ -222,7 +292,7 @@ def _wait_for(condition: Callable[[], bool], failure: str, timeout: float = 30.0
 
 @pytest.fixture(scope="module")
 def leak_gateways(
-    leak_local: str, saturated_local: str, leak_external: str,
+    leak_local: str, saturated_local: str, leak_external: str, leak_anthropic: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[dict[str, Gateway]]:
     gateways: dict[str, Gateway] = {}
@@ -230,7 +300,7 @@ def leak_gateways(
     try:
         for shape in SHAPES:
             local = saturated_local if shape == "spill" else leak_local
-            context = running_gateway(policy(local, leak_external, shape),
+            context = running_gateway(policy(local, leak_external, shape, leak_anthropic),
                                       tmp_path_factory.mktemp(shape), ENV, probe_interval_s=0.05,
                                       timeouts={"connect_s": 1.0, "first_byte_s": 5.0})
             gateways[shape] = context.__enter__()
@@ -281,25 +351,39 @@ def strings(value: Any) -> Iterator[str]:
     shape=st.sampled_from(SHAPES),
     target=st.sampled_from(TARGETS),
     stream=st.booleans(),
+    door=st.sampled_from(DOORS),
 )
 def test_no_planted_value_reaches_an_external_model(
-    leak_gateways: dict[str, Gateway], leak_external: str, client: httpx.Client,
-    planted: Planted, disguise: str, field: str, shape: str, target: str, stream: bool,
+    leak_gateways: dict[str, Gateway], leak_external: str, leak_anthropic: str,
+    client: httpx.Client, planted: Planted, disguise: str, field: str, shape: str, target: str,
+    stream: bool, door: str,
 ) -> None:
-    client.post(leak_external + "/_emulator/reset").raise_for_status()
+    externals = (leak_external, leak_anthropic)
+    for url in externals:
+        client.post(url + "/_emulator/reset").raise_for_status()
     text = planted.text(DISGUISES[disguise](planted.value))
-    body = {"model": target, "stream": stream, **plant(field, text)}
-    r = client.post(leak_gateways[shape].v1 + "/chat/completions", json=body)
-    assert r.status_code < 500 or r.status_code == 503, r.text
-    recorded = client.get(leak_external + "/_emulator/requests")
-    recorded.raise_for_status()
-    data = recorded.json()
-    requests = data["requests"] if isinstance(data, dict) else data
-    received = [s for request in requests for s in strings(request["body"])]
+    if door == "messages":
+        body = {"model": target, "stream": stream, "max_tokens": 64,
+                **plant_messages(field, text)}
+        r = client.post(leak_gateways[shape].v1 + "/messages", json=body)
+        # Anthropic's clients know "nothing may serve now" as 529 overloaded_error.
+        assert r.status_code < 500 or r.status_code == 529, r.text
+    else:
+        body = {"model": target, "stream": stream, **plant(field, text)}
+        r = client.post(leak_gateways[shape].v1 + "/chat/completions", json=body)
+        assert r.status_code < 500 or r.status_code == 503, r.text
+    received = []
+    for url in externals:
+        recorded = client.get(url + "/_emulator/requests")
+        recorded.raise_for_status()
+        data = recorded.json()
+        requests = data["requests"] if isinstance(data, dict) else data
+        received += [s for request in requests for s in strings(request["body"])]
     forms = {text, DISGUISES[disguise](planted.value), *encodings(planted.value)}
     for form in forms:
         assert not any(form in s for s in received), (
             f"{planted.kind} ({disguise}) in {field} reached the external model via "
-            f"{shape}/{target}")
+            f"{shape}/{target} ({door} door)")
     # Every example carries a sensitive value, so an external model should get nothing at all.
-    assert received == [], f"{planted.kind} ({disguise}) in {field} via {shape}/{target}"
+    assert received == [], (
+        f"{planted.kind} ({disguise}) in {field} via {shape}/{target} ({door} door)")
