@@ -8,7 +8,6 @@ shape, with the status from the one mapping (`as_junction_error`) in Anthropic's
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import orjson
@@ -90,26 +89,13 @@ async def messages(request: Request) -> Response:
             translator = ChatToMessagesStream(0, stops,
                                               settings(request).limits.max_response_bytes)
             stream = translator.translate(reply.stream)
-        return StreamingResponse(_closing(stream, reply.stream), status_code=reply.status,
-                                 headers=reply.headers, media_type="text/event-stream")
+        return StreamingResponse(stream, status_code=reply.status, headers=reply.headers,
+                                 media_type="text/event-stream")
     content = reply.body or b""
     if not native.answered:
         content = orjson.dumps(chat_to_message(orjson.loads(content), stops))
     return Response(content, status_code=reply.status, headers=reply.headers,
                     media_type="application/json")
-
-
-async def _closing(outer: AsyncIterator[bytes], inner: AsyncIterator[bytes]
-                   ) -> AsyncIterator[bytes]:
-    """`outer`, then closing `inner` (the gateway's stream, which settles and records on
-    close) even when the translation stopped reading it early."""
-    try:
-        async for chunk in outer:
-            yield chunk
-    finally:
-        aclose = getattr(inner, "aclose", None)
-        if aclose is not None:
-            await aclose()
 
 
 @router.post("/v1/messages/count_tokens",

@@ -79,7 +79,7 @@ def error_from_openai(status: int, content: bytes, request_id: str | None) -> by
     code = error.get("code") if isinstance(error, dict) else None
     if not isinstance(message, str):
         message = f"the gateway answered {status} with no readable error"
-    return orjson.dumps(anthropic_error(status, message, request_id,
+    return orjson.dumps(anthropic_error(anthropic_status(status), message, request_id,
                                         code if isinstance(code, str) else None))
 
 

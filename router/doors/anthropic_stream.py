@@ -47,7 +47,11 @@ class ChatToMessagesStream:
         self.finished = False  # message_stop (or an error event) was sent
 
     async def translate(self, chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-        """The Anthropic events for `chunks`; ends with message_stop or an error event."""
+        """The Anthropic events for `chunks`; ends with message_stop or an error event.
+
+        `chunks` is closed at the end in any case: the gateway's stream settles the budget and
+        writes the record when it closes, even when the translation stopped reading early.
+        """
         try:
             async for chunk in chunks:
                 out = self.feed(chunk)
@@ -58,14 +62,17 @@ class ChatToMessagesStream:
         except EventTooLarge as exc:
             self.finished = True
             yield error_event(f"an upstream event passed {exc.limit} bytes")
+        finally:
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
         if not self.finished:
             self.finished = True
             yield error_event("the upstream closed the stream before it finished")
 
     def feed(self, chunk: bytes) -> bytes:
         out: list[bytes] = []
-        for raw in self._splitter.feed(chunk):
-            data = event_data(raw)
+        for data in self._payloads(chunk):
             if data is None or self.finished:
                 continue
             if data == b"[DONE]":
@@ -85,6 +92,17 @@ class ChatToMessagesStream:
                 continue
             self._chunk(obj, out)
         return b"".join(out)
+
+    def _payloads(self, chunk: bytes) -> list[bytes | None]:
+        """The `data:` payloads of the whole events in `chunk` (and in what came before)."""
+        if (not self._splitter.rest() and chunk.endswith(b"\n\n") and b"\r" not in chunk
+                and chunk.startswith(b"data: ")):
+            # The usual chunk: whole one-line `data:` events, split in one pass.
+            parts = chunk.split(b"\n\n")
+            parts.pop()
+            if all(p.startswith(b"data: ") and b"\n" not in p for p in parts):
+                return [p[6:] for p in parts]
+        return [event_data(raw) for raw in self._splitter.feed(chunk)]
 
     def _start(self, obj: Mapping[str, Any], out: list[bytes]) -> None:
         self._started = True
@@ -118,7 +136,9 @@ class ChatToMessagesStream:
             text = delta.get("content")
             if isinstance(text, str) and text:
                 self._open("text", out)
-                self._delta({"type": "text_delta", "text": text}, out)
+                out.append(b'event: content_block_delta\ndata: {"type":"content_block_delta",'
+                           b'"index":%d,"delta":{"type":"text_delta","text":%b}}\n\n'
+                           % (self._block, orjson.dumps(text)))
             for call in delta.get("tool_calls") or ():
                 if isinstance(call, Mapping):
                     self._tool_call(call, out)

@@ -490,3 +490,45 @@ def test_budget_exceeded_is_a_rate_limit_error(keyed_gateway: Gateway) -> None:
     assert info.value.status_code in (402, 429)
     assert info.value.body["type"] == "error"  # type: ignore[index]
     assert info.value.body["error"]["type"] in ("rate_limit_error", "billing_error")  # type: ignore[index]
+
+
+def test_upstream_rejection_on_passthrough_keeps_anthropics_error(
+        client: anthropic.Anthropic) -> None:
+    with pytest.raises(anthropic.BadRequestError) as info:
+        client.messages.create(model="claude", max_tokens=5, tool_choice={"type": "tool",
+                                                                           "name": "nope"},
+                               tools=[WEATHER], messages=[{"role": "user", "content": "Hi"}])
+    body = info.value.body
+    assert body["type"] == "error"  # type: ignore[index]
+    assert body["error"]["type"] == "invalid_request_error"  # type: ignore[index]
+    assert "tool_choice" in body["error"]["message"]  # type: ignore[index]
+    assert body["request_id"].startswith("jr-")  # type: ignore[index]
+
+
+def test_a_stream_cut_mid_way_ends_with_an_error_event(gateway: Gateway, vllm_url: str) -> None:
+    emulator_config(vllm_url, cut_after_chunks=4)
+    r = httpx.post(gateway.v1 + "/messages", timeout=30, json={
+        "model": "local", "max_tokens": 50, "stream": True,
+        "messages": [{"role": "user", "content": "Hello"}]})
+    events = sse_events(r)
+    assert events[0][0] == "message_start"
+    assert events[-1][0] == "error" and events[-1][1]["error"]["type"] == "api_error"
+    assert "message_stop" not in [name for name, _ in events]
+
+
+def test_fail_closed_is_overloaded(client: anthropic.Anthropic, vllm_url: str,
+                                   claude_url: str) -> None:
+    emulator_config(vllm_url, error_rate=1.0)
+    with pytest.raises(anthropic.APIStatusError) as info:
+        client.messages.create(model="auto", max_tokens=5, messages=[
+            {"role": "user", "content": "My IBAN is DE89370400440532013000, file it."}])
+    assert info.value.status_code == 529
+    assert info.value.body["error"]["type"] == "overloaded_error"  # type: ignore[index]
+    assert info.value.response.headers["retry-after"]
+    assert bodies(claude_url) == []
+
+
+def test_body_over_the_limit_is_request_too_large(gateway: Gateway) -> None:
+    limit = gateway.app.state.settings.max_body_bytes
+    r = httpx.post(gateway.v1 + "/messages", timeout=30, content=b"x" * (limit + 1))
+    assert r.status_code == 413 and r.json()["error"]["type"] == "request_too_large"
