@@ -35,6 +35,7 @@ class ChatToMessagesStream:
     def __init__(self, input_tokens: int, stop_sequences: list[str] | None,
                  max_event_bytes: int) -> None:
         self._splitter = EventSplitter(max_event_bytes)
+        self._held = False  # the splitter holds part of an event
         self._input_tokens = input_tokens
         self._stop_sequences = stop_sequences
         self._started = False
@@ -95,14 +96,16 @@ class ChatToMessagesStream:
 
     def _payloads(self, chunk: bytes) -> list[bytes | None]:
         """The `data:` payloads of the whole events in `chunk` (and in what came before)."""
-        if (not self._splitter.rest() and chunk.endswith(b"\n\n") and b"\r" not in chunk
-                and chunk.startswith(b"data: ")):
-            # The usual chunk: whole one-line `data:` events, split in one pass.
-            parts = chunk.split(b"\n\n")
-            parts.pop()
-            if all(p.startswith(b"data: ") and b"\n" not in p for p in parts):
-                return [p[6:] for p in parts]
-        return [event_data(raw) for raw in self._splitter.feed(chunk)]
+        if not self._held and chunk.startswith(b"data: ") and chunk.endswith(b"\n\n"):
+            # The usual chunk: whole one-line `data:` events, each "data: ...\n\n".
+            lines = chunk.count(b"\n")
+            if lines == 2 and b"\r" not in chunk:
+                return [chunk[6:-2]]
+            if lines == 2 * chunk.count(b"\ndata: ") + 2 and b"\r" not in chunk:
+                return [p[6:] for p in chunk[:-2].split(b"\n\n")]
+        payloads = [event_data(raw) for raw in self._splitter.feed(chunk)]
+        self._held = bool(self._splitter.rest())
+        return payloads
 
     def _start(self, obj: Mapping[str, Any], out: list[bytes]) -> None:
         self._started = True
@@ -121,27 +124,30 @@ class ChatToMessagesStream:
     def _chunk(self, obj: Mapping[str, Any], out: list[bytes]) -> None:
         if not self._started:
             self._start(obj, out)
-        if obj.get("usage") is not None:
-            self._usage = obj["usage"]
+        usage = obj.get("usage")
+        if usage is not None:
+            self._usage = usage
         choices = obj.get("choices")
-        if not isinstance(choices, list) or not choices or not isinstance(choices[0], Mapping):
+        if type(choices) is not list or not choices or type(choices[0]) is not dict:
             return
         choice = choices[0]
         delta = choice.get("delta")
-        if isinstance(delta, Mapping):
+        if type(delta) is dict and delta:
             reasoning = delta.get("reasoning_content") or delta.get("reasoning")
-            if isinstance(reasoning, str) and reasoning:
+            if reasoning and type(reasoning) is str:
                 self._open("thinking", out)
                 self._delta({"type": "thinking_delta", "thinking": reasoning}, out)
             text = delta.get("content")
-            if isinstance(text, str) and text:
+            if text and type(text) is str:
                 self._open("text", out)
                 out.append(b'event: content_block_delta\ndata: {"type":"content_block_delta",'
                            b'"index":%d,"delta":{"type":"text_delta","text":%b}}\n\n'
                            % (self._block, orjson.dumps(text)))
-            for call in delta.get("tool_calls") or ():
-                if isinstance(call, Mapping):
-                    self._tool_call(call, out)
+            calls = delta.get("tool_calls")
+            if calls and type(calls) is list:
+                for call in calls:
+                    if isinstance(call, Mapping):
+                        self._tool_call(call, out)
         if choice.get("finish_reason") is not None:
             self._finish = choice["finish_reason"]
             self._matched = choice.get("stop_reason")
