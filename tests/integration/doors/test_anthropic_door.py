@@ -6,8 +6,11 @@ the Messages body goes to it untranslated; asked from the chat door, it is trans
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import anthropic
@@ -104,15 +107,16 @@ routes:
     match: {{sensitivity: [pii, confidential, secret]}}
     candidates: [local]
     on_unavailable: reject
+  - name: default
+    candidates: [local, api]
+    objective: min_cost
+  # Reached by name only: `auto` matches `default` first.
   - name: claude-first
     candidates: [claude]
     fallbacks: [local]
   - name: local-down
     candidates: [down]
     fallbacks: [claude]
-  - name: default
-    candidates: [local, api]
-    objective: min_cost
 quality:
   chat: {{local: 0.8, api: 0.8, claude: 0.9}}
 """
@@ -487,9 +491,11 @@ def test_budget_exceeded_is_a_rate_limit_error(keyed_gateway: Gateway) -> None:
         for _ in range(5):
             client.messages.create(model="api", max_tokens=1000,
                                    messages=[{"role": "user", "content": "Hi"}])
-    assert info.value.status_code in (402, 429)
+    assert info.value.status_code == 429
+    assert info.value.response.headers["retry-after"]
     assert info.value.body["type"] == "error"  # type: ignore[index]
-    assert info.value.body["error"]["type"] in ("rate_limit_error", "billing_error")  # type: ignore[index]
+    assert info.value.body["error"]["type"] == "rate_limit_error"  # type: ignore[index]
+    assert info.value.body["error"]["code"] == "budget_exceeded"  # type: ignore[index]
 
 
 def test_upstream_rejection_on_passthrough_keeps_anthropics_error(
@@ -532,3 +538,65 @@ def test_body_over_the_limit_is_request_too_large(gateway: Gateway) -> None:
     limit = gateway.app.state.settings.max_body_bytes
     r = httpx.post(gateway.v1 + "/messages", timeout=30, content=b"x" * (limit + 1))
     assert r.status_code == 413 and r.json()["error"]["type"] == "request_too_large"
+
+
+# -- spill-over applies as on the chat door --------------------------------------------------
+
+
+@pytest.fixture
+def saturated_local() -> Iterator[str]:
+    """A vLLM emulator whose KV cache stays full while one request holds it."""
+    behaviour = EmulatorBehaviour(models=(LOCAL_MODEL,), kv_cache_tokens=1)
+    with run_in_thread(create_vllm_app(behaviour)) as url, httpx.Client(timeout=None) as http:
+        emulator_config(url, ttft=600.0)
+        holder = threading.Thread(target=_hold, args=(http, url), daemon=True)
+        holder.start()
+        _until(lambda: _running(http, url) >= 1, "the holding request never ran")
+        emulator_config(url, ttft=0.0)  # later requests are answered at once
+        yield url
+    holder.join(timeout=10)
+
+
+def _hold(http: httpx.Client, url: str) -> None:
+    with contextlib.suppress(httpx.HTTPError):  # ends when the emulator closes
+        http.post(url + "/v1/chat/completions", json={
+            "model": LOCAL_MODEL, "messages": [{"role": "user", "content": "hold"}]})
+
+
+def _running(http: httpx.Client, url: str) -> float:
+    for line in http.get(url + "/metrics").text.splitlines():
+        if line.startswith("vllm:num_requests_running"):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def _until(condition: Callable[[], bool], failure: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.05)
+
+
+def test_a_saturated_local_model_spills_over_to_the_anthropic_model(
+    saturated_local: str, api_url: str, claude_url: str, tmp_path: Path,
+) -> None:
+    text = policy(saturated_local, api_url, claude_url).replace(
+        """  - name: default
+    candidates: [local, api]
+    objective: min_cost""", """  - name: default
+    candidates: [local, claude]
+    spill: {max_kv_cache: 0.5}""")
+    with running_gateway(text, tmp_path, ENV, probe_interval_s=0.05) as gw:
+        client = anthropic.Anthropic(base_url=gw.url, api_key="unused", max_retries=0)
+
+        def spills() -> bool:
+            raw = client.messages.with_raw_response.create(
+                model="auto", max_tokens=10, messages=[{"role": "user", "content": "Hi"}])
+            return "x-junction-spilled" in raw.headers
+
+        _until(spills, "the saturated local model never made the route spill")
+        raw = client.messages.with_raw_response.create(
+            model="auto", max_tokens=10, messages=[{"role": "user", "content": "Hi"}])
+        assert raw.headers["x-junction-model"] == "claude"
+        assert raw.headers["x-junction-spilled"].startswith("local: local saturated")
+        assert raw.parse().model == "claude-emulated"  # passed through, untranslated
