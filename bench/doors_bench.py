@@ -7,6 +7,9 @@ One emulated vLLM upstream and one Junction gateway, each in its own process. Re
 door and the equivalent chat-completions requests are interleaved one by one on two keep-alive
 connections, so drift and noise hit both alike; the figure is the difference of the p50s (and
 the p50 of the paired differences). Target (issue 14): <= 0.3 ms p50, streamed and not.
+
+`--cpu` also times the translation alone, in this process (no HTTP): what a door's pure
+functions cost per request, which load on a shared machine cannot blur as much.
 """
 
 from __future__ import annotations
@@ -101,11 +104,61 @@ def measure(port: int, name: str, n: int) -> dict[str, object]:
     return out
 
 
+def messages_cpu(n: int) -> dict[str, float]:
+    """Microseconds per request of the Messages door's translations: the request, a whole
+    answer, and a 16-token stream (with the usage chunk and [DONE])."""
+    import orjson
+
+    from router.doors.anthropic import chat_to_message, messages_to_chat
+    from router.doors.anthropic_stream import ChatToMessagesStream
+
+    _, request = messages_door(True)
+    completion = orjson.dumps({
+        "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": "fake-model",
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": "word " * 16}}],
+        "usage": {"prompt_tokens": 20, "completion_tokens": 16, "total_tokens": 36}})
+
+    def chunk(delta: dict[str, object], finish: str | None = None) -> bytes:
+        return b"data: " + orjson.dumps({
+            "id": "chatcmpl-1", "object": "chat.completion.chunk", "created": 1,
+            "model": "fake-model", "choices": [{"index": 0, "delta": delta,
+                                                "logprobs": None, "finish_reason": finish}]}
+        ) + b"\n\n"
+
+    events = [chunk({"role": "assistant", "content": ""}),
+              *(chunk({"content": "word "}) for _ in range(16)), chunk({}, "stop"),
+              b'data: {"id":"chatcmpl-1","choices":[],"usage":{"prompt_tokens":20,'
+              b'"completion_tokens":16}}\n\n', b"data: [DONE]\n\n"]
+
+    def per_call(work: Callable[[], object]) -> float:
+        began = time.perf_counter()
+        for _ in range(n):
+            work()
+        return round((time.perf_counter() - began) / n * 1e6, 1)
+
+    def stream() -> None:
+        translator = ChatToMessagesStream(0, None, 1 << 20)
+        for event in events:
+            translator.feed(event)
+
+    return {
+        "request_us": per_call(lambda: orjson.dumps(messages_to_chat(request))),
+        "answer_us": per_call(lambda: orjson.dumps(chat_to_message(orjson.loads(completion)))),
+        "stream_us": per_call(stream),
+    }
+
+
+CPU: dict[str, Callable[[int], dict[str, float]]] = {"messages": messages_cpu}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=1000, help="requests per door and per path")
     parser.add_argument("--door", choices=sorted(DOORS), action="append",
                         help="measure only these doors (default: all)")
+    parser.add_argument("--cpu", action="store_true",
+                        help="also time each door's translation alone, without HTTP")
     args = parser.parse_args()
     up_port, port = free_port(), free_port()
     with tempfile.TemporaryDirectory() as tmp, process(
@@ -121,6 +174,10 @@ def main() -> int:
                       str(port)], env=env):
             wait_http(f"http://127.0.0.1:{port}/health/ready")
             results = {name: measure(port, name, args.n) for name in (args.door or DOORS)}
+    if args.cpu:
+        for name in args.door or DOORS:
+            if name in CPU:
+                results[name]["translation_cpu"] = CPU[name](5000)
     print(json.dumps(results, indent=2))
     return 0
 
