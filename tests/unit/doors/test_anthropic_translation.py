@@ -370,3 +370,14 @@ def test_scan_counts_anthropic_sources() -> None:
                                         "data": pdf}}]}]})
     assert scan.unscannable == {"image": 2, "file": 1}
     assert scan.findings.get("email") == 1
+
+
+def test_the_guard_keeps_anthropic_images_from_unscannable_local_routes() -> None:
+    from router.gateway.egress import EgressGuard
+
+    body = {"model": "claude", "max_tokens": 5, "messages": [{"role": "user", "content": [
+        {"type": "image", "source": {"type": "url", "url": "https://x.test/a.png"}},
+        {"type": "text", "text": "what is this?"}]}]}
+    refusal = EgressGuard().check(body, unscannable_local=True)
+    assert refusal is not None and refusal.unscannable == {"image": 1}
+    assert EgressGuard().check(body, unscannable_local=False) is None
