@@ -601,3 +601,13 @@ def test_a_saturated_local_model_spills_over_to_the_anthropic_model(
         assert raw.headers["x-junction-model"] == "claude"
         assert raw.headers["x-junction-spilled"].startswith("local: local saturated")
         assert raw.parse().model == "claude-emulated"  # passed through, untranslated
+
+
+def test_a_bad_junction_key_is_refused_even_where_keys_are_optional(gateway: Gateway) -> None:
+    body = {"model": "local", "max_tokens": 5, "messages": [{"role": "user", "content": "Hi"}]}
+    r = httpx.post(gateway.v1 + "/messages", json=body, headers={"x-api-key": "jk-wrong"},
+                   timeout=30)
+    assert r.status_code == 401 and r.json()["error"]["type"] == "authentication_error"
+    r = httpx.post(gateway.v1 + "/messages", json=body, headers={"x-api-key": "demo"},
+                   timeout=30)
+    assert r.status_code == 200, r.text

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from junction_emulate import EmulatorBehaviour, create_vllm_app, run_in_thread
-from tests.support.gateway import emulator_requests, running_gateway
+from tests.support.gateway import emulator_requests, emulator_reset, running_gateway
 
 ROOT = Path(__file__).resolve().parents[3]
 LOCAL_CLAUDE = ROOT / ".claude-code" / "node_modules" / ".bin" / "claude"
@@ -33,7 +33,9 @@ def vllm_url() -> Iterator[str]:
         yield url
 
 
-def test_claude_code_completes_a_prompt_offline(vllm_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("keyed", [True, False], ids=["junction-key", "keys-optional"])
+def test_claude_code_completes_a_prompt_offline(vllm_url: str, tmp_path: Path,
+                                                keyed: bool) -> None:
     policy = f"""
 version: 1
 models:
@@ -47,13 +49,18 @@ routes:
   - name: default
     candidates: [local]
 """
-    with running_gateway(policy, tmp_path, {}, admin_token=ADMIN,
-                         accounts={"require_key": True}) as gw:
-        admin = {"authorization": f"Bearer {ADMIN}"}
-        httpx.post(gw.url + "/admin/teams", headers=admin, timeout=10,
-                   json={"name": "cc", "limits": {}}).raise_for_status()
-        key = httpx.post(gw.url + "/admin/keys", headers=admin, timeout=10,
-                         json={"team": "cc", "name": "cc"}).json()["key"]
+    emulator_reset(vllm_url)
+    # Keys optional (as in `junction demo`): any key that is not a Junction key (`jk-...`)
+    # will do, and Claude Code must send one.
+    accounts = {"admin_token": ADMIN, "accounts": {"require_key": True}} if keyed else {}
+    with running_gateway(policy, tmp_path, {}, **accounts) as gw:
+        key = "demo"
+        if keyed:
+            admin = {"authorization": f"Bearer {ADMIN}"}
+            httpx.post(gw.url + "/admin/teams", headers=admin, timeout=10,
+                       json={"name": "cc", "limits": {}}).raise_for_status()
+            key = httpx.post(gw.url + "/admin/keys", headers=admin, timeout=10,
+                             json={"team": "cc", "name": "cc"}).json()["key"]
         home = tmp_path / "home"
         home.mkdir()
         env = {
