@@ -8,6 +8,7 @@ shape, with the status from the one mapping (`as_junction_error`) in Anthropic's
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import orjson
@@ -25,10 +26,11 @@ from router.doors.anthropic import (
     messages_to_chat,
 )
 from router.doors.anthropic_stream import ChatToMessagesStream
-from router.errors import InvalidRequest
+from router.errors import InternalError, InvalidRequest
 from router.gateway.plan import new_request_id, parse_json
 from router.providers.base import NativeBody
 
+log = logging.getLogger("junction")
 router = APIRouter(tags=["anthropic"])
 _FORWARDED = ("anthropic-version", "anthropic-beta")
 
@@ -47,6 +49,9 @@ def error_reply(exc: Exception, request: Request) -> Response:
     """Any exception as Anthropic's error body, with the status and headers it maps to."""
     error = as_junction_error(exc, request.method, request.url.path)
     request_id = error.headers.get("x-junction-request-id") or new_request_id()
+    if isinstance(error, InternalError) and error is not exc:
+        log.error("unexpected error on %s %s (request %s)", request.method, request.url.path,
+                  request_id, exc_info=exc)
     status = anthropic_status(error.status_code)
     headers = {**error.headers, "x-junction-request-id": request_id, "x-request-id": request_id}
     body = anthropic_error(status, error.message, request_id, error.code)
