@@ -19,6 +19,7 @@ from starlette.responses import Response
 from router.accounts import AccessService
 from router.api import (
     admin,
+    anthropic,
     dashboard_api,
     dashboard_pages,
     embeddings,
@@ -41,6 +42,7 @@ from router.gateway.finish import Finisher
 from router.gateway.service import ChatService
 from router.policy.loader import load_policy
 from router.policy.schema import Policy
+from router.providers.anthropic_http import AnthropicHttpProvider
 from router.providers.base import Provider
 from router.providers.breaker import CircuitBreakers
 from router.providers.openai_http import OpenAIHttpProvider
@@ -160,6 +162,7 @@ def create_app(
     app.include_router(openai.router)
     app.include_router(openai_responses.router)
     app.include_router(embeddings.router)
+    app.include_router(anthropic.router)
     app.include_router(feedback.router)
     app.include_router(admin.router)
     app.include_router(policy_admin.router)
@@ -218,6 +221,8 @@ def build_providers(policy: Policy, settings: Settings) -> dict[str, Provider]:
         http = OpenAIHttpProvider(settings.timeouts, limits=settings.limits)
         providers["local"] = http
         providers["openai"] = http
+    if "anthropic" in backends:
+        providers["anthropic"] = AnthropicHttpProvider(settings.timeouts, limits=settings.limits)
     if "litellm" in backends:
         from router.providers.litellm_provider import LiteLLMProvider
 

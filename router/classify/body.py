@@ -43,6 +43,8 @@ _ALONE_CHARS: Final = 4096
 _IMAGE_PARTS: Final = frozenset({"image_url", "input_image", "image"})
 _AUDIO_PARTS: Final = frozenset({"input_audio"})
 _FILE_PARTS: Final = frozenset({"file", "input_file"})
+# Anthropic's Messages blocks hold their payload in a `source` (passthrough bodies).
+_SOURCE_PARTS: Final = frozenset({"image", "document"})
 # A path keeps this many components, by top-level field: deep enough to name the part
 # (``messages[1].content[2].file.file_data``), shallow enough to group schemas.
 _DEPTH: Final = {"messages": 6, "tools": 4, "functions": 3}
@@ -253,6 +255,8 @@ class _Walker:
             self.add(sub, str(key))
             if kind in _IMAGE_PARTS and key in _IMAGE_PARTS:
                 self.walk_image(value, sub)
+            elif kind in _SOURCE_PARTS and key == "source" and isinstance(value, Mapping):
+                self.walk_source(value, sub, "image" if kind == "image" else "file")
             elif kind in _AUDIO_PARTS and key == kind:
                 self.unscannable["audio"] += 1
                 if isinstance(value, Mapping):  # the format is text; the data is sound
@@ -267,6 +271,25 @@ class _Walker:
         if isinstance(url, str) and not _DATA_URL.match(url):
             self.unscannable["image"] += 1  # the pixels; the URL is scanned below
         self.walk(image, path, 1)
+
+    def walk_source(self, source: Mapping[str, Any], path: str, kind: str) -> None:
+        """An Anthropic image or document `source`: base64 data is decoded like a data URL
+        (text is scanned, anything else cannot be); a URL's target cannot be scanned."""
+        data = source.get("data")
+        if source.get("type") == "base64" and isinstance(data, str):
+            media = source.get("media_type")
+            text, rest = _decoded(f"data:{media if isinstance(media, str) else ''};base64,"
+                                  + data)
+            if rest:
+                self.add(path, rest)
+            if text is not None:
+                self.add(path, text)
+            else:
+                self.unscannable[kind] += 1
+            return
+        if source.get("type") == "url":
+            self.unscannable[kind] += 1
+        self.walk({k: v for k, v in source.items() if k != "type"}, path, 1)
 
     def walk_file(self, file: Mapping[str, Any], path: str) -> None:
         data = file.get("file_data")

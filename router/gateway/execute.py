@@ -34,6 +34,7 @@ from router.providers.base import (
     CallTarget,
     Completion,
     EmbeddingProvider,
+    NativeBody,
     OpenStream,
     Provider,
     StreamEnd,
@@ -150,8 +151,17 @@ class Executor:
                 out.setdefault(key, value)  # what the caller sent wins
         return out
 
+    def native_body(self, spec: ModelSpec, native: NativeBody) -> dict[str, Any]:
+        """A door's own body for a model whose backend speaks it: only the model name and the
+        model's own extra fields change (the route's are chat fields)."""
+        out = dict(native.body)
+        out["model"] = spec.model
+        for key, value in spec.extra_body.items():
+            out.setdefault(key, value)
+        return out
+
     async def complete(
-        self, body: Mapping[str, Any], decision: Decision
+        self, body: Mapping[str, Any], decision: Decision, native: NativeBody | None = None
     ) -> tuple[Completion, Outcome]:
         async def call(provider: Provider, target: CallTarget, upstream: dict[str, Any],
                        outcome: Outcome) -> tuple[Completion, float]:
@@ -165,7 +175,7 @@ class Executor:
                     usage.prompt_tokens, usage.completion_tokens, usage.reasoning_tokens))
             return completion, completion.upstream_ms
 
-        return await self._attempt(body, decision, call)
+        return await self._attempt(body, decision, call, native=native)
 
     async def embed(
         self, body: Mapping[str, Any], decision: Decision, ask: EmbeddingAsk
@@ -183,13 +193,14 @@ class Executor:
         return await self._attempt(body, decision, call)
 
     async def open_stream(
-        self, body: Mapping[str, Any], decision: Decision, want_usage: bool
+        self, body: Mapping[str, Any], decision: Decision, want_usage: bool,
+        native: NativeBody | None = None,
     ) -> tuple[OpenStream, Outcome]:
         span: Span = INVALID_SPAN
 
         async def call(provider: Provider, target: CallTarget, upstream: dict[str, Any],
                        outcome: Outcome) -> tuple[OpenStream, float]:
-            if target.spec.backend != "litellm":
+            if target.spec.backend in ("local", "openai"):
                 # Ask for usage always (to count cost); the provider drops the extra event
                 # when the client did not ask for it.
                 upstream["stream_options"] = {
@@ -200,7 +211,8 @@ class Executor:
             span = trace.get_current_span()  # the attempt's; it ends with the stream
             return stream, stream.first_byte_ms
 
-        stream, outcome = await self._attempt(body, decision, call, settle_now=False)
+        stream, outcome = await self._attempt(body, decision, call, settle_now=False,
+                                              native=native)
         assert outcome.model is not None
         return TrackedStream(stream, outcome.model, self.breakers, self._streams,
                              span, outcome), outcome
@@ -212,19 +224,21 @@ class Executor:
         call: Callable[[Provider, CallTarget, dict[str, Any], Outcome],
                        Awaitable[tuple[T, float]]],
         settle_now: bool = True,
+        native: NativeBody | None = None,
     ) -> tuple[T, Outcome]:
         """Try the decision's models in order until one answers; record every attempt.
 
         `settle_now=False` leaves the breaker's verdict on a success, and the end of the
         attempt's span, to the caller (a stream is judged when it ends). Each call runs in a
         CLIENT span of its own, the current span while the provider sends the request.
+        `native`, when given, is sent instead of `body` to models whose backend speaks its API.
         """
         outcome = Outcome()
         last: AttemptFailed | None = None
         attempt_s, request_s = self._budgets(decision)
         loop = asyncio.get_running_loop()
         request_deadline = loop.time() + request_s
-        for name, spec, target, upstream in self._targets(body, decision, outcome):
+        for name, spec, target, upstream in self._targets(body, decision, outcome, native):
             left = request_deadline - loop.time()
             if left <= 0:
                 last = AttemptFailed("deadline", f"the request deadline of {request_s:g}s "
@@ -256,6 +270,8 @@ class Executor:
             if settle_now:
                 span.end()
             self._succeeded(outcome, target, start, settle_now)
+            if native is not None:
+                native.answered = target.native is not None
             outcome.upstream_ms += upstream_ms
             return result, outcome
         if outcome.egress_refusal is not None:
@@ -283,7 +299,8 @@ class Executor:
                                         outcome.egress_refusal.describe()))
         return True
 
-    def _targets(self, body: Mapping[str, Any], decision: Decision, outcome: Outcome) -> Any:
+    def _targets(self, body: Mapping[str, Any], decision: Decision, outcome: Outcome,
+                 native: NativeBody | None = None) -> Any:
         sensitive = decision.classification.is_sensitive
         for name in decision.attempts:
             spec = self.policy.models[name]
@@ -292,7 +309,9 @@ class Executor:
                 log.error("refused to send a sensitive request to external model %s", name)
                 outcome.attempts.append(Attempt(name, None, "refused_residency", 0.0))
                 continue
-            upstream = self.upstream_body(spec, body, decision)
+            passthrough = native if native is not None and native.backend == spec.backend else None
+            upstream = (self.native_body(spec, passthrough) if passthrough is not None
+                        else self.upstream_body(spec, body, decision))
             # The guard looks before the breaker is asked, so a refusal never holds a probe.
             if spec.effective_residency != "local" and self._refused(upstream, decision, name,
                                                                       outcome):
@@ -317,6 +336,7 @@ class Executor:
                     endpoint=endpoint,
                     api_key=self.api_keys.get(name),
                     timeout_s=spec.timeout_s or self.default_timeout_s,
+                    native=passthrough,
                 ), upstream
                 last = outcome.attempts[-1] if outcome.attempts else None
                 # Another endpoint of the same model only helps when this one was unreachable.

@@ -25,7 +25,7 @@ from router.gateway.judge import SampledJudge, answer_text
 from router.gateway.parts import PolicyParts
 from router.gateway.plan import PlannedRequest, Planner
 from router.policy.engine import Decision, PolicyEngine
-from router.providers.base import OpenStream
+from router.providers.base import NativeBody, OpenStream
 from router.telemetry import tracing_enabled
 
 log = logging.getLogger("junction.access")
@@ -100,7 +100,11 @@ class ChatService:
         principal, pressure = await self.admission.caller(headers)
         return self.parts.planner.explain(raw, headers, principal, pressure)
 
-    async def complete(self, raw: bytes, headers: Mapping[str, str]) -> Reply:
+    async def complete(self, raw: bytes, headers: Mapping[str, str],
+                       native: NativeBody | None = None) -> Reply:
+        """Serve one chat-completions body. A door passes its own body as `native` too: it is
+        what models whose backend speaks that API are sent (`native.answered` then says so,
+        and the reply is in that API's shape)."""
         t0 = time.perf_counter()
         # This request's parts from here to its end, whatever is activated meanwhile.
         parts = self.parts
@@ -114,7 +118,7 @@ class ChatService:
                                             t0)
                 req.budget_used_share = standing.budget_used_share
                 req.span = span
-                return await self._serve(parts, req)
+                return await self._serve(parts, req, native)
         except BaseException as exc:
             # Refused, invalid or cut short before finishing took the span: end it here.
             if req is None or req.span is not None:
@@ -122,7 +126,8 @@ class ChatService:
                 spans.fail(span, str(status) if status else type(exc).__name__)
             raise
 
-    async def _serve(self, parts: PolicyParts, req: PlannedRequest) -> Reply:
+    async def _serve(self, parts: PolicyParts, req: PlannedRequest,
+                     native: NativeBody | None = None) -> Reply:
         decision = parts.planner.decide(req)
         if parts.capacity is not None:
             # Serving acts on the decision, so it (and only it) moves the spill state.
@@ -135,8 +140,8 @@ class ChatService:
         await self.admission.admit(req, decision, parts.prices)
         try:
             if req.chat.stream:
-                return await self._stream(parts, req, decision)
-            return await self._complete(parts, req, decision)
+                return await self._stream(parts, req, decision, native)
+            return await self._complete(parts, req, decision, native)
         finally:
             # Whatever did not settle (failure, disconnect, cancellation) is released.
             self.admission.release(req)
@@ -148,9 +153,9 @@ class ChatService:
     # -- non-streaming ---------------------------------------------------------------------
 
     async def _complete(self, parts: PolicyParts, req: PlannedRequest,
-                        decision: Decision) -> Reply:
+                        decision: Decision, native: NativeBody | None = None) -> Reply:
         try:
-            completion, outcome = await parts.executor.complete(req.data, decision)
+            completion, outcome = await parts.executor.complete(req.data, decision, native)
         except (AllAttemptsFailed, UpstreamRejected) as exc:
             return await self.finisher.failed(req, decision, exc)
         model = outcome.model or ""
@@ -168,7 +173,8 @@ class ChatService:
             done.extra["completion"] = answer_text(completion.body)
         await self.finisher.finish(done)
         judge = parts.judge
-        if judge is not None and judge.wants(decision, req.request_id):
+        chat_shaped = native is None or not native.answered
+        if judge is not None and chat_shaped and judge.wants(decision, req.request_id):
             self.background.spawn(self._judge(judge, req, decision, completion.body))
         return Reply(200, headers, body=completion.body)
 
@@ -183,10 +189,10 @@ class ChatService:
     # -- streaming -------------------------------------------------------------------------
 
     async def _stream(self, parts: PolicyParts, req: PlannedRequest,
-                      decision: Decision) -> Reply:
+                      decision: Decision, native: NativeBody | None = None) -> Reply:
         try:
             stream, outcome = await parts.executor.open_stream(
-                req.data, decision, req.chat.wants_usage
+                req.data, decision, req.chat.wants_usage, native
             )
         except (AllAttemptsFailed, UpstreamRejected) as exc:
             return await self.finisher.failed(req, decision, exc)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 from router.classify.types import Capability, Sensitivity, Task
 
 Objective = Literal["min_cost", "max_quality", "min_latency"]
-Backend = Literal["local", "openai", "litellm"]
+Backend = Literal["local", "openai", "litellm", "anthropic"]
 Residency = Literal["local", "external"]
 # What a model serves: chat completions, or embeddings (`POST /v1/embeddings`).
 ModelKind = Literal["chat", "embedding"]
@@ -100,6 +100,9 @@ class ModelSpec(_Strict):
             raise ValueError(f"backend {self.backend!r} needs at least one URL in 'endpoints'")
         if self.backend == "litellm" and len(self.endpoints) > 1:
             raise ValueError("backend 'litellm' takes at most one endpoint (its api_base)")
+        if self.backend == "anthropic" and len(self.endpoints) > 1:
+            raise ValueError("backend 'anthropic' takes at most one endpoint (default "
+                             "https://api.anthropic.com)")
         for url in self.endpoints:
             if not url.startswith(("http://", "https://")):
                 raise ValueError(f"endpoint {url!r} must start with http:// or https://")

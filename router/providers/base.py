@@ -139,6 +139,17 @@ class OpenStream(Protocol):
     async def aclose(self) -> None: ...
 
 
+@dataclass(slots=True)
+class NativeBody:
+    """A door's own request body, sent as it is to models whose backend speaks that API
+    (passthrough); the executor sets `answered` when such a model gave the answer."""
+
+    backend: str
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)  # e.g. anthropic-beta, to forward
+    answered: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class CallTarget:
     """One model at one endpoint, with its credentials, ready to be called."""
@@ -152,6 +163,8 @@ class CallTarget:
     # to what is left of the request's.
     deadline: float | None = None
     total_s: float = 0.0  # the budget the deadline came from, for messages
+    # Set when the body is a door's own (`NativeBody.body`), not a chat-completions body.
+    native: NativeBody | None = None
 
 
 class Provider(Protocol):

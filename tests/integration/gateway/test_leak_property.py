@@ -4,10 +4,13 @@ Hypothesis plants a value of each kind (`PLANTED`) under a disguise (`DISGUISES`
 of a request sent through one of the gateway's doors (`DOORS`: chat completions, Responses,
 embeddings) (message text, content parts, a text file, a message name, a tool's description,
 schema or result, tool-call arguments, ``response_format``, ``user``, ``metadata``, ``stop``,
-``prediction``, an unknown ``documents`` field), sends it through a real gateway with a policy
+``prediction``, an unknown ``documents`` field) of a chat-completions request or of an
+Anthropic Messages request (the same fields where Messages has them: system blocks, document
+blocks, tool_use input, tool_result content...), sends it through a real gateway with a policy
 drawn from a few shapes (external model first, fallbacks and default fallbacks, the external
 model named directly, the local model down, the local model saturated so that its route spills
-over to the API), and reads what the external emulator received.
+over to the API), and reads what the external emulators (OpenAI, and Anthropic reached by
+passthrough or translation) received.
 
 Gateways and emulators are started once for the module; the emulators' recorded requests are
 cleared for each example.
@@ -29,7 +32,13 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from junction_emulate import EmulatorBehaviour, create_openai_app, create_vllm_app, run_in_thread
+from junction_emulate import (
+    EmulatorBehaviour,
+    create_anthropic_app,
+    create_openai_app,
+    create_vllm_app,
+    run_in_thread,
+)
 from tests.integration.gateway.conftest import ENV, LOCAL_MODEL
 from tests.support.gateway import Gateway, closed_port_url, running_gateway
 from tests.support.sensitive_values import DISGUISES, PLANTED, Planted, encodings
@@ -102,6 +111,50 @@ def plant(field: str, text: str) -> dict[str, Any]:
     return body
 
 
+def plant_messages(field: str, text: str) -> dict[str, Any]:
+    """An Anthropic Messages body carrying `text` in the place that stands for `field`."""
+    ask: dict[str, Any] = {"role": "user", "content": "please help with this"}
+    body: dict[str, Any] = {"messages": [ask]}
+    tool = {"name": "lookup", "description": "Look it up.",
+            "input_schema": {"type": "object", "properties": {}}}
+    call = {"role": "assistant", "content": [
+        {"type": "tool_use", "id": "toolu_1", "name": "lookup", "input": {}}]}
+    if field == "content":
+        ask["content"] = f"note: {text}"
+    elif field == "content_part":
+        ask["content"] = [{"type": "text", "text": "see below"}, {"type": "text", "text": text}]
+    elif field == "file_data":
+        ask["content"] = [{"type": "text", "text": "summarise the file"}, {
+            "type": "document", "source": {"type": "base64", "media_type": "text/plain",
+                                           "data": _b64(text)}}]
+    elif field in ("name", "response_format"):
+        body["system"] = [{"type": "text", "text": "be brief"}, {"type": "text", "text": text}]
+    elif field == "tool_description":
+        body["tools"] = [{**tool, "description": text}]
+    elif field == "tool_schema":
+        body["tools"] = [{**tool, "input_schema": {"type": "object", "properties": {
+            "note": {"type": "string", "description": text}}}}]
+    elif field == "tool_arguments":
+        call["content"][0]["input"] = {"note": text}
+        body["messages"] += [call, {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "toolu_1", "content": "done"}]}]
+    elif field == "tool_result":
+        body["messages"] += [call, {"role": "user", "content": [
+            {"type": "tool_result", "tool_use_id": "toolu_1",
+             "content": [{"type": "text", "text": text}]}]}]
+    elif field in ("user", "metadata"):
+        body["metadata"] = {"user_id": text}
+    elif field == "stop":
+        body["stop_sequences"] = ["END", text]
+    elif field in ("prediction", "documents"):
+        ask["content"] = [{"type": "document", "source": {"type": "text",
+                                                          "media_type": "text/plain",
+                                                          "data": text}}]
+    else:
+        raise AssertionError(f"unknown field {field!r}")
+    return body
+
+
 FIELDS = ("content", "content_part", "file_data", "name", "tool_description", "tool_schema",
           "tool_arguments", "tool_result", "response_format", "user", "metadata", "stop",
           "prediction", "documents")
@@ -117,8 +170,10 @@ EMBEDDING_TARGETS = {"auto": "auto", "default": "embed", "api": "embed-api",
 
 
 def embeddings_request(target: str, stream: bool, field: str,
-                       text: str) -> tuple[str, dict[str, Any]]:
+                       text: str) -> tuple[str, dict[str, Any]] | None:
     """The planted text as an input (among others), the `user`, or a passed-through field."""
+    if target not in EMBEDDING_TARGETS:
+        return None  # an Anthropic model serves no embeddings
     body: dict[str, Any] = {"model": EMBEDDING_TARGETS[target], "input": [ASK["content"]]}
     if field == "user":
         body["user"] = text
@@ -142,16 +197,23 @@ def responses_request(target: str, stream: bool, field: str,
                                          **plant(field, text)})
 
 
+def messages_request(target: str, stream: bool, field: str,
+                     text: str) -> tuple[str, dict[str, Any]]:
+    return "/messages", {"model": target, "stream": stream, "max_tokens": 64,
+                         **plant_messages(field, text)}
+
+
 # Each door: (target, stream, field, text) -> (path under /v1, body), or None where the door
 # has no such field.
 DOORS: dict[str, Callable[[str, bool, str, str], tuple[str, dict[str, Any]] | None]] = {
     "chat": chat_request,
     "responses": responses_request,
+    "messages": messages_request,
     "embeddings": embeddings_request,
 }
 
 
-def policy(local: str, api: str, shape: str) -> str:
+def policy(local: str, api: str, shape: str, claude: str) -> str:
     routes = {
         # the external model is the first choice; the local one a fallback
         "external_first": """
@@ -227,10 +289,18 @@ models:
     endpoints: ["{api}/v1"]
     api_key_env: TEST_API_KEY
     prices: {{input_per_million: 0.13}}
+  claude:
+    backend: anthropic
+    model: claude-emulated
+    endpoints: ["{claude}"]
+    api_key_env: ANTHROPIC_KEY
+    prices: {{input_per_million: 3.0, output_per_million: 15.0}}
+    capabilities: [tools, vision, json_schema]
+    context_window: 200000
 routes:
 {routes}
 defaults:
-  fallbacks: [api2, embed-api2]
+  fallbacks: [api2, claude, embed-api2]
   embedding_route: embed
 """
 
@@ -268,7 +338,8 @@ def responses_body(body: dict[str, Any]) -> dict[str, Any]:
 
 SHAPES = ("external_first", "fallbacks", "local_down", "spill")
 LOCAL_EMBEDDING_MODEL = "embed-test"
-TARGETS = ("auto", "default", "api", "api2")  # a route, the route by name, models by name
+# a route, the route by name, models by name
+TARGETS = ("auto", "default", "api", "api2", "claude")
 
 
 @pytest.fixture(scope="module")
@@ -282,6 +353,13 @@ def leak_local() -> Iterator[str]:
 def leak_external() -> Iterator[str]:
     behaviour = EmulatorBehaviour(models=("api-small", "api-large"), api_key="sk-test-api")
     with run_in_thread(create_openai_app(behaviour)) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def leak_anthropic() -> Iterator[str]:
+    behaviour = EmulatorBehaviour(models=("claude-emulated",), api_key="sk-ant-test")
+    with run_in_thread(create_anthropic_app(behaviour)) as url:
         yield url
 
 
@@ -324,7 +402,7 @@ def _wait_for(condition: Callable[[], bool], failure: str, timeout: float = 30.0
 
 @pytest.fixture(scope="module")
 def leak_gateways(
-    leak_local: str, saturated_local: str, leak_external: str,
+    leak_local: str, saturated_local: str, leak_external: str, leak_anthropic: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[dict[str, Gateway]]:
     gateways: dict[str, Gateway] = {}
@@ -332,7 +410,7 @@ def leak_gateways(
     try:
         for shape in SHAPES:
             local = saturated_local if shape == "spill" else leak_local
-            context = running_gateway(policy(local, leak_external, shape),
+            context = running_gateway(policy(local, leak_external, shape, leak_anthropic),
                                       tmp_path_factory.mktemp(shape), ENV, probe_interval_s=0.05,
                                       timeouts={"connect_s": 1.0, "first_byte_s": 5.0})
             gateways[shape] = context.__enter__()
@@ -386,24 +464,32 @@ def strings(value: Any) -> Iterator[str]:
     door=st.sampled_from(tuple(DOORS)),
 )
 def test_no_planted_value_reaches_an_external_model(
-    leak_gateways: dict[str, Gateway], leak_external: str, client: httpx.Client,
-    planted: Planted, disguise: str, field: str, shape: str, target: str, stream: bool,
-    door: str,
+    leak_gateways: dict[str, Gateway], leak_external: str, leak_anthropic: str,
+    client: httpx.Client, planted: Planted, disguise: str, field: str, shape: str, target: str,
+    stream: bool, door: str,
 ) -> None:
-    client.post(leak_external + "/_emulator/reset").raise_for_status()
+    externals = (leak_external, leak_anthropic)
+    for url in externals:
+        client.post(url + "/_emulator/reset").raise_for_status()
     text = planted.text(DISGUISES[disguise](planted.value))
     sent = DOORS[door](target, stream, field, text)
     assume(sent is not None)
     assert sent is not None
     path, body = sent
     r = client.post(leak_gateways[shape].v1 + path, json=body)
-    # Served or refused for what it holds; a 400 would mean the door never read the request.
-    assert r.status_code != 400 and (r.status_code < 500 or r.status_code == 503), r.text
-    recorded = client.get(leak_external + "/_emulator/requests")
-    recorded.raise_for_status()
-    data = recorded.json()
-    requests = data["requests"] if isinstance(data, dict) else data
-    received = [s for request in requests for s in strings(request["body"])]
+    if door == "messages":
+        # Anthropic's clients know "nothing may serve now" as 529 overloaded_error.
+        assert r.status_code < 500 or r.status_code == 529, r.text
+    else:
+        # Served or refused for what it holds; a 400 would mean the door never read it.
+        assert r.status_code != 400 and (r.status_code < 500 or r.status_code == 503), r.text
+    received = []
+    for url in externals:
+        recorded = client.get(url + "/_emulator/requests")
+        recorded.raise_for_status()
+        data = recorded.json()
+        requests = data["requests"] if isinstance(data, dict) else data
+        received += [s for request in requests for s in strings(request["body"])]
     forms = {text, DISGUISES[disguise](planted.value), *encodings(planted.value)}
     for form in forms:
         assert not any(form in s for s in received), (

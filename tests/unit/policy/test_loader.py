@@ -44,7 +44,8 @@ routes:
     ("text", "expected"),
     [
         (MINIMAL.replace("backend: local", "backend: lokal"),
-         ["test.yaml:4", "models.m.backend", "'local', 'openai' or 'litellm'", "'lokal'"]),
+         ["test.yaml:4", "models.m.backend", "'local', 'openai', 'litellm' or 'anthropic'",
+          "'lokal'"]),
         (MINIMAL.replace("model: x", "model: x\n    colour: red"),
          ["test.yaml:6", "models.m.colour", "unknown key"]),
         (MINIMAL.replace("candidates: [m]", "candidates: [m, ghost]"),
