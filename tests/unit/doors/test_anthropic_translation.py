@@ -9,7 +9,7 @@ import orjson
 import pytest
 
 from router.classify.body import scan_body
-from router.doors import SHAPES
+from router.doors import resolve_shape
 from router.doors.anthropic import (
     anthropic_error,
     anthropic_status,
@@ -268,7 +268,8 @@ def test_errors_in_anthropics_shape() -> None:
 
 
 def test_shape_is_registered_and_detected() -> None:
-    shape = SHAPES["messages"]
+    shape = resolve_shape({}, "messages")
+    assert resolve_shape(base(system="s"), None).name == "messages"
     assert shape.detect(base(system="s"))
     assert shape.detect(base(messages=[{"role": "user", "content": [
         {"type": "tool_result", "tool_use_id": "t", "content": "x"}]}]))
