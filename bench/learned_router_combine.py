@@ -12,11 +12,13 @@ Combiners, all fitted on training rows only:
 - rank: each signal becomes its percentile in the training distribution (as the run-time scorer
   must, one prompt at a time), and the score is a weighted sum of percentiles. The weights come
   from a grid over the simplex, chosen by leave-one-category-out inside the training set: the
-  weights whose worst (or mean) APGR over the training categories is highest, so they reflect
-  how each signal transfers to a category it did not see.
-- gated: the same choice made per classifier task (falling back to the global weights where a
-  task has fewer than 300 training rows in at least two categories).
-- stack: last session's logistic regression over [learned, log length, difficulty, task one-hot].
+  weights whose worst (rank-worst), mean (rank-mean) APGR over the training categories is
+  highest, or whose worst shortfall against each category's best single signal is smallest
+  (rank-regret), so they reflect how each signal transfers to a category it did not see;
+  rank-LD leaves length out.
+- gated, gated-regret: the same choice made per classifier task (falling back to the global
+  weights where a task has fewer than 300 training rows or fewer than two categories with 50).
+Last session's stacked logistic model is in bench/learned_router_signals.py.
 
 Learned scores are cached in --cache (they take most of the time).
 """
@@ -60,8 +62,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--matrix", type=Path, default=lr.DEFAULT_MATRIX)
     parser.add_argument("--cache", type=Path, default=Path("/tmp/learned_router_combine"))
-    parser.add_argument("--objective", choices=["worst", "mean"], default="worst")
+    parser.add_argument("--sets", help="comma-separated subset of: " + ", ".join(SETS))
     args = parser.parse_args()
+    wanted = args.sets.split(",") if args.sets else list(SETS)
     args.cache.mkdir(parents=True, exist_ok=True)
     matrix = load_matrix(args.matrix)
     strong, weak = "gpt-4o-2024-05-13", "Meta-Llama-3_1-8B-Instruct"
@@ -92,13 +95,16 @@ def main() -> None:
         "rank-worst": ("worst", SIGNALS, False),
         "rank-mean": ("mean", SIGNALS, False),
         "rank-LD": ("mean", ("learned", "difficulty"), False),
+        "rank-regret": ("regret", SIGNALS, False),
         "gated": ("mean", SIGNALS, True),
+        "gated-regret": ("regret", SIGNALS, True),
     }
     print(f"{'set':34}{'n':>6}  {'learned':>8}{'length':>8}{'diffic.':>8}{'best1':>7}  "
-          + "".join(f"{v:>11}" for v in variants))
+          + "".join(f"{v:>13}" for v in variants))
     chosen: dict[str, list[str]] = {v: [] for v in variants}
-    for name, held in SETS.items():
-        test = np.isin(categories, held)
+    feasible: dict[tuple[float, ...], list[bool]] = {}
+    for name in wanted:
+        test = np.isin(categories, SETS[name])
         path = args.cache / f"{name.replace(' ', '_')}.npz"
         if path.exists():
             saved = np.load(path)
@@ -137,8 +143,24 @@ def main() -> None:
                 f"{name + ' / ' + label:34}{int(mask.sum()):6d}  "
                 + "".join(f"{a:8.3f}" for a in singles)
                 + f"{max(singles):7.3f}  "
-                + "".join(f"{apgr(c[mask], qs, qw):11.3f}" for c in combined.values())
+                + "".join(f"{apgr(c[mask], qs, qw):13.3f}" for c in combined.values())
             )
+            # Feasibility, read off the evaluation sets (not a way to choose weights): for each
+            # fixed weight vector, is it at least the best single signal on this set?
+            ranks = fit_rank_combiner(
+                {k: v[0] for k, v in values.items()}, tasks[train], categories[train],
+                scores[train], "mean", ("learned",), False,
+            ).percentiles({k: v[1][mask] for k, v in values.items()})
+            for weights in simplex(STEP):
+                value = apgr(ranks @ np.array(weights), qs, qw)
+                feasible.setdefault(weights, []).append(value >= max(singles) - 1e-9)
+    n_sets = max(len(v) for v in feasible.values())
+    best = max(feasible.items(), key=lambda item: sum(item[1]))
+    print(
+        f"\nany fixed weight (step {STEP}) at least the best single signal on every set: "
+        f"{any(all(v) for v in feasible.values())}; the most sets one weight vector covers: "
+        f"{sum(best[1])} of {n_sets}, by {best[0]}"
+    )
     print("\nweights chosen on training categories (learned, length, difficulty):")
     for label, lines in chosen.items():
         print(f"  {label}:")
@@ -187,12 +209,14 @@ def simplex(step: float) -> list[tuple[float, ...]]:
 def choose(ranks: Floats, categories: NDArray[np.str_], scores: Floats, objective: str,
            allowed: tuple[str, ...] = SIGNALS) -> tuple[tuple[float, ...], float]:
     """The grid weights with the best worst-category (or mean) APGR over training categories."""
-    groups = []
+    groups, best_single = [], []
     for category in sorted(set(categories.tolist())):
         mask = categories == category
         qs, qw = scores[mask, 0], scores[mask, 1]
         if mask.sum() >= 50 and abs(qs.mean() - qw.mean()) > 0.02:
             groups.append((mask, qs, qw))
+            singles = [apgr(ranks[mask, i], qs, qw) for i, s in enumerate(SIGNALS) if s in allowed]
+            best_single.append(max(singles))
     best: tuple[float, ...] = (1.0, 0.0, 0.0)
     best_value = -np.inf
     for weights in simplex(STEP):
@@ -202,7 +226,12 @@ def choose(ranks: Floats, categories: NDArray[np.str_], scores: Floats, objectiv
         results = [apgr(combined[m], qs, qw) for m, qs, qw in groups]
         if not results:
             continue
-        value = min(results) if objective == "worst" else float(np.mean(results))
+        if objective == "worst":
+            value = min(results)
+        elif objective == "regret":  # the worst shortfall against the category's best signal
+            value = min(r - b for r, b in zip(results, best_single, strict=True))
+        else:
+            value = float(np.mean(results))
         if value > best_value:
             best, best_value = weights, value
     return best, best_value
