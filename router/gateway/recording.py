@@ -40,7 +40,7 @@ def to_record(done: Finished) -> RequestRecord | None:
         status=min(max(done.status, 100), 599),
         streamed=done.streamed,
         exploration=decision.exploration,
-        router_score=decision.router_score,
+        prompt_score=decision.prompt_score,
         prompt=_text(done.extra.get("prompt")),
         completion=_text(done.extra.get("completion")),
     )

@@ -7,7 +7,7 @@ unless the operator turned content logging on; the gateway decides, the record o
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from router.classify.types import Capability, Classification, Sensitivity, Task
 
@@ -106,8 +106,11 @@ class RequestRecord(BaseModel):
     status: int = Field(ge=100, le=599, description="HTTP status returned to the caller.")
     streamed: bool = False
     exploration: bool = Field(False, description="Routed off-policy to learn about a model.")
-    router_score: float | None = Field(
-        None, description="The learned router's score, on routes ordered by one."
+    # Stored records written before the rename say `router_score`: read them as well.
+    prompt_score: float | None = Field(
+        None,
+        validation_alias=AliasChoices("prompt_score", "router_score"),
+        description="The learned scorer's score of the prompt, on routes ordered by one.",
     )
     prompt: str | None = Field(None, description="Only with content logging on.")
     completion: str | None = Field(None, description="Only with content logging on.")
