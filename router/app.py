@@ -24,7 +24,7 @@ from router.gateway.admit import Admission
 from router.gateway.background import Background
 from router.gateway.finish import Finisher
 from router.gateway.service import ChatService
-from router.policy.loader import load_policy
+from router.policy.loader import PolicySource, read_policy
 from router.policy.schema import Policy
 from router.providers.base import Provider
 from router.providers.breaker import CircuitBreakers
@@ -43,18 +43,26 @@ log = logging.getLogger("junction")
 def create_app(
     settings: Settings | None = None,
     *,
+    source: PolicySource | None = None,
     policy: Policy | None = None,
     environ: Mapping[str, str] | None = None,
     classifier: Classifier | None = None,
 ) -> FastAPI:
     """Build the gateway. Raises `PolicyError` when the policy cannot be loaded.
 
-    `classifier` replaces the default `RuleClassifier` (tests use one that sees nothing, to
-    show that the egress guard alone keeps sensitive bodies from external models).
+    `source` is the policy file already read (`junction serve` reads it once per process and
+    hands it to its workers); without it the file is read here, once. `policy` replaces what
+    the file says (its text still seeds an empty database). `classifier` replaces the default
+    `RuleClassifier` (tests use one that sees nothing, to show that the egress guard alone
+    keeps sensitive bodies from external models).
     """
     settings = settings or Settings()
     env = os.environ if environ is None else environ
-    policy = policy or load_policy(settings.policy_file, env)
+    if source is None and policy is not None:
+        text = settings.policy_file.read_text(encoding="utf-8")
+        source = PolicySource(settings.policy_file, text, policy)
+    source = source or read_policy(settings.policy_file, env)
+    policy = policy or source.policy
     for note in policy.deprecations:
         log.warning("policy %s: %s", settings.policy_file, note)
     configure_tracing(settings.otel_exporter)
@@ -89,7 +97,7 @@ def create_app(
         PolicyStore(durable.db), AuditLog(durable.db), builder, runtime, chat, env,
         accounts=durable.accounts,
     )
-    seed_text = settings.policy_file.read_text(encoding="utf-8")
+    seed_text = source.text
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -144,11 +152,6 @@ def create_app(
         app.include_router(internal.protected_docs_router(app))
     install_error_handlers(app)
     return app
-
-
-def app_factory() -> FastAPI:
-    """For `uvicorn --factory` (several workers): settings come from the environment."""
-    return create_app(Settings())
 
 
 def make_redis(settings: Settings) -> Redis | None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,15 +36,30 @@ RENAMED_ROUTE_KEYS: dict[tuple[str, ...], str] = {
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def load_policy(path: Path | str, environ: Mapping[str, str] | None = None) -> Policy:
-    """Read and validate one policy file; raise `PolicyError` with a precise message."""
+@dataclass(frozen=True)
+class PolicySource:
+    """A policy file read once: its text (the seed of an empty database) and the validated
+    policy it holds. Picklable, so a supervisor can hand it to its worker processes."""
+
+    path: Path
+    text: str
+    policy: Policy
+
+
+def read_policy(path: Path | str, environ: Mapping[str, str] | None = None) -> PolicySource:
+    """Read one policy file once and validate it; raise `PolicyError` with a precise message."""
     path = Path(path)
     env = os.environ if environ is None else environ
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise PolicyError(f"{path}: cannot read policy file: {exc.strerror or exc}") from exc
-    return parse_policy(text, source=str(path), environ=env)
+    return PolicySource(path, text, parse_policy(text, source=str(path), environ=env))
+
+
+def load_policy(path: Path | str, environ: Mapping[str, str] | None = None) -> Policy:
+    """Read and validate one policy file; raise `PolicyError` with a precise message."""
+    return read_policy(path, environ).policy
 
 
 def parse_policy(text: str, *, source: str, environ: Mapping[str, str]) -> Policy:
