@@ -20,8 +20,9 @@ if TYPE_CHECKING:
     from router.settings import Settings
 
 # How long the supervisor waits for a worker's answer to its health ping before it kills and
-# replaces the worker. uvicorn's 5 s is shorter than a cold worker's start on a busy 2-core
-# machine, where workers were replaced over and over before they could serve.
+# replaces the worker. A worker answers only once it has started and unpickled this factory:
+# when that imported the whole gateway, a worker on a busy 2-core machine missed uvicorn's 5 s
+# and was replaced. The factory is light now; 30 s is the margin for a slow spawn.
 WORKER_HEALTHCHECK_S = 30
 
 
