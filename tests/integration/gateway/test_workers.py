@@ -91,7 +91,7 @@ def two_workers(redis_url: str, tmp_path: Path) -> Iterator[tuple[subprocess.Pop
         "JUNCTION_POLICY_FILE": str(ROOT / "policies" / "default.yaml"),
         "JUNCTION_STATS__KEY_PREFIX": f"workers-{uuid.uuid4().hex}",
         "JUNCTION_ACCOUNTS__REDIS_PREFIX": f"workers-accounts-{uuid.uuid4().hex}",
-        "JUNCTION_LOG_LEVEL": "warning",
+        "JUNCTION_LOG_LEVEL": "info",  # the supervisor reports replaced workers at INFO
     }
     log_path = tmp_path / "serve.log"
     with log_path.open("wb") as log:
@@ -144,5 +144,5 @@ def test_a_command_line_setting_reaches_both_workers(
     for worker, models in served.items():
         # `auto` and the route's name, then the one model the command line's policy names.
         assert models == ["auto", "default", "only-on-the-command-line"], (worker, models)
-    # A worker that missed its health ping is replaced; none was, even on a loaded machine.
-    assert "died" not in log(), log()
+    # A worker that missed its health ping is replaced ("died"); none was.
+    assert "Started parent process" in log() and "died" not in log(), log()
