@@ -40,7 +40,7 @@ from router.gateway.admit import Admission
 from router.gateway.background import Background
 from router.gateway.finish import Finisher
 from router.gateway.service import ChatService
-from router.policy.loader import load_policy
+from router.policy.loader import PolicySource, read_policy
 from router.policy.schema import Policy
 from router.providers.anthropic_http import AnthropicHttpProvider
 from router.providers.base import Provider
@@ -60,18 +60,26 @@ log = logging.getLogger("junction")
 def create_app(
     settings: Settings | None = None,
     *,
+    source: PolicySource | None = None,
     policy: Policy | None = None,
     environ: Mapping[str, str] | None = None,
     classifier: Classifier | None = None,
 ) -> FastAPI:
     """Build the gateway. Raises `PolicyError` when the policy cannot be loaded.
 
-    `classifier` replaces the default `RuleClassifier` (tests use one that sees nothing, to
-    show that the egress guard alone keeps sensitive bodies from external models).
+    `source` is the policy file already read (`junction serve` reads it once per process and
+    hands it to its workers); without it the file is read here, once. `policy` replaces what
+    the file says (its text still seeds an empty database). `classifier` replaces the default
+    `RuleClassifier` (tests use one that sees nothing, to show that the egress guard alone
+    keeps sensitive bodies from external models).
     """
     settings = settings or Settings()
     env = os.environ if environ is None else environ
-    policy = policy or load_policy(settings.policy_file, env)
+    if source is None and policy is not None:
+        text = settings.policy_file.read_text(encoding="utf-8")
+        source = PolicySource(settings.policy_file, text, policy)
+    source = source or read_policy(settings.policy_file, env)
+    policy = policy or source.policy
     for note in policy.deprecations:
         log.warning("policy %s: %s", settings.policy_file, note)
     configure_tracing(settings.otel_exporter)
@@ -110,7 +118,7 @@ def create_app(
         poll_interval_s=settings.store.poll_interval_s,
         notified_poll_interval_s=settings.store.notified_poll_interval_s,
     )
-    seed_text = settings.policy_file.read_text(encoding="utf-8")
+    seed_text = source.text
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -187,11 +195,6 @@ def fastapi_telemetry() -> dict[str, Any]:
     if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
         return {}
     return {"telemetry": {"tracing": False}}
-
-
-def app_factory() -> FastAPI:
-    """For `uvicorn --factory` (several workers): settings come from the environment."""
-    return create_app(Settings())
 
 
 def make_redis(settings: Settings) -> Redis | None:

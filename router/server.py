@@ -4,27 +4,32 @@ On SIGTERM the server stops accepting, lets in-flight requests finish for
 `shutdown_grace_s`, and shortly before that ends every stream still open with an error event
 (so callers learn it was cut, and each stream's bookkeeping settles its reservation); then the
 process exits 0.
+
+With several workers, uvicorn's supervisor starts them as fresh (spawned) processes; each is
+handed the settings and the policy this process resolved (`router.workers.WorkerApp`), so a
+worker reads neither the environment nor the policy file again.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import shutil
 import socket
 from collections.abc import Generator
 from contextlib import contextmanager
 
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 from router.app import create_app
-from router.policy.loader import load_policy
+from router.policy.loader import read_policy
 from router.redact import RedactingFilter
 from router.runtime import RuntimeHolder
 from router.settings import Settings
 from router.store.state import check_deployment
 from router.telemetry import share_metrics
+from router.workers import WORKER_HEALTHCHECK_S, WorkerApp
 
 log = logging.getLogger("junction")
 
@@ -90,7 +95,7 @@ class GatewayServer(uvicorn.Server):
 
 def run_gateway(settings: Settings) -> None:
     """Validate the policy first (so a bad file exits non-zero with its message), then serve."""
-    policy = load_policy(settings.policy_file)  # once: create_app is handed it
+    source = read_policy(settings.policy_file)  # once per process: the app is handed it
     check_deployment(settings)
     configure_logging(settings.log_level)
     common: dict[str, object] = {
@@ -104,20 +109,25 @@ def run_gateway(settings: Settings) -> None:
         "timeout_graceful_shutdown": settings.shutdown_grace_s,
     }
     if settings.workers > 1:
-        # Workers rebuild the app from the environment, so pass the CLI's choices down.
-        os.environ["JUNCTION_POLICY_FILE"] = str(settings.policy_file)
-        os.environ["JUNCTION_HOST"] = settings.host
-        os.environ["JUNCTION_PORT"] = str(settings.port)
-        os.environ["JUNCTION_WORKERS"] = str(settings.workers)
-        # One scrape of any worker must count every worker: they share their metrics.
+        # One scrape of any worker must count every worker: they share their metrics
+        # (prometheus_client's own multiprocess mode, which it reads from its environment
+        # variable; the directory itself reaches the workers in their settings).
         shared, owned = share_metrics(settings.metrics_dir)
         try:
-            uvicorn.run("router.app:app_factory", factory=True, workers=settings.workers,
-                        **common)  # type: ignore[arg-type]
+            # What uvicorn.run does for workers, except that the app is a picklable factory
+            # object rather than an import string (which would have to rebuild the settings
+            # from the environment in each worker).
+            workers = uvicorn.Config(
+                WorkerApp.of(settings.model_copy(update={"metrics_dir": shared}), source),
+                factory=True, workers=settings.workers,
+                timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+                **common,  # type: ignore[arg-type]
+            )
+            Multiprocess(workers, sockets=[workers.bind_socket()]).run()
         finally:
             if owned:
                 shutil.rmtree(shared, ignore_errors=True)
         return
-    app = create_app(settings, policy=policy)
+    app = create_app(settings, source=source)
     config = uvicorn.Config(app, **common)  # type: ignore[arg-type]
     GatewayServer(config, app.state.runtime, settings.shutdown_grace_s).run()

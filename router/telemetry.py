@@ -119,7 +119,8 @@ def share_metrics(given: Path | None) -> tuple[Path, bool]:
 
     A given directory is emptied (files of an earlier start would count twice); otherwise a
     fresh one is made. Returns it and whether it is ours to remove at exit. The workers learn it
-    from the environment, which prometheus_client reads when a worker imports it. Counters and
+    from prometheus_client's environment variable, which it reads when a worker imports it
+    (and from their settings' `metrics_dir`). Counters and
     histograms of a worker that died stay in the sum (dropping them would make totals go
     backwards, which Prometheus reads as a reset); Junction keeps no per-process gauges.
     """
@@ -131,7 +132,6 @@ def share_metrics(given: Path | None) -> tuple[Path, bool]:
             stale.unlink()
         path, owned = given, False
     os.environ[MULTIPROC_ENV] = str(path)
-    os.environ["JUNCTION_METRICS_DIR"] = str(path)
     return path, owned
 
 

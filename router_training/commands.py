@@ -137,7 +137,7 @@ def _policy_exclusions(path: Path | None) -> frozenset[str]:
 
     policy = load_policy(path)
     return excluded_routes(
-        (route.name, route.router.training) for route in policy.routes if route.router
+        (route.name, route.scorer.training) for route in policy.routes if route.scorer
     )
 
 

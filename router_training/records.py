@@ -7,7 +7,7 @@ router learns what is hard for *this* organisation's models on *its* traffic. Ex
 (`explore:` on a route) is what gives both models of a pair answers to learn from.
 
 Privacy: a record of a sensitive request is never used, whatever the file holds, and the
-exporter never writes one; a route with `router: {training: exclude}` (or named in
+exporter never writes one; a route with `scorer: {training: exclude}` (or named in
 `excluded_routes`) contributes nothing. Prompts leave the records store only into the file
 the operator asked for.
 """

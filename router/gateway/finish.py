@@ -303,8 +303,8 @@ class Finisher:
             attributes["junction.spill_reason"] = spill_header(decision)
         if decision.exploration:
             attributes["junction.exploration"] = True
-        if decision.router_score is not None:
-            attributes["junction.router_score"] = decision.router_score
+        if decision.prompt_score is not None:
+            attributes["junction.prompt_score"] = decision.prompt_score
         if policy_version is not None:
             attributes["junction.policy_version"] = policy_version
         span.set_attributes(attributes)

@@ -52,7 +52,7 @@ def to_record(done: Finished) -> RequestRecord | None:
         streamed=done.streamed,
         exploration=decision.exploration,
         door=_text(done.extra.get("door")) or "chat",
-        router_score=decision.router_score,
+        prompt_score=decision.prompt_score,
         requested_model=done.requested_model,
         budget_used_share=done.budget_used_share,
         prompt=_text(done.extra.get("prompt")),
@@ -94,7 +94,7 @@ def decision_summary(decision: Decision) -> DecisionSummary:
                                  else round(v.expected_latency_ms, 1)),
             spilled=v.spilled, saturation=v.saturation,
         ) for v in decision.verdicts],
-        router_threshold=decision.router_threshold,
+        prompt_score_threshold=decision.prompt_score_threshold,
         rejection=decision.rejection.code if decision.rejection else None,
     )
 

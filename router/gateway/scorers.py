@@ -1,4 +1,4 @@
-"""Load the trained routers a policy's routes name (`router: {path: ...}`)."""
+"""Load the trained prompt scorers a policy's routes name (`scorer: {path: ...}`)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ class ShareHoldingScorer:
 
     Reads the tracker's estimate (memory, never blocks); until the window holds enough scores
     the router's calibrated threshold stands in. Scores reach the tracker through the request
-    records (`RequestRecord.router_score`), so explain and what-if change nothing.
+    records (`RequestRecord.prompt_score`), so explain and what-if change nothing.
     """
 
     def __init__(
@@ -49,18 +49,18 @@ def load_scorers(
     """
     scorers: dict[str, PromptScorer] = {}
     for route in policy.routes:
-        spec = route.router
+        spec = route.scorer
         if spec is None:
             continue
         directory = (Path(policy_file).parent / spec.path).resolve()
         try:
             router = LearnedRouter.load(
-                directory, strong=spec.router_strong, weak=spec.router_weak,
+                directory, strong=spec.scorer_strong, weak=spec.scorer_weak,
                 threshold=spec.threshold,
             )
         except (OSError, RouterError, ValueError) as exc:
             raise PolicyError(
-                f"{policy_file}: route {route.name!r}: cannot load router {directory}: {exc}"
+                f"{policy_file}: route {route.name!r}: cannot load prompt scorer {directory}: {exc}"
             ) from exc
         if spec.strong_share is not None and shares is not None:
             scorers[route.name] = ShareHoldingScorer(router, route.name, spec.strong_share, shares)

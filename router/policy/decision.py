@@ -217,9 +217,10 @@ class Decision:
     local_extra_body: Mapping[str, object] = field(default_factory=dict)
     spilled: bool = False
     exploration: bool = False
-    router_score: float | None = None
+    # The learned scorer's score of the prompt, on routes ordered by one (`scorer:`).
+    prompt_score: float | None = None
     # The threshold the score was held against, and the strong share it aims at (if any).
-    router_threshold: float | None = None
+    prompt_score_threshold: float | None = None
     strong_share: float | None = None
     # The route's choice for content that cannot be scanned; the egress guard reads it too.
     unscannable_policy: Literal["local", "allow"] = "allow"
@@ -230,6 +231,10 @@ class Decision:
         return self.attempts[0] if self.attempts else None
 
     def to_dict(self) -> dict[str, object]:
+        score = None if self.prompt_score is None else round(self.prompt_score, 4)
+        threshold = (
+            None if self.prompt_score_threshold is None else round(self.prompt_score_threshold, 4)
+        )
         return {
             "route": self.route,
             "objective": self.objective,
@@ -241,10 +246,11 @@ class Decision:
             "choice": self.chosen,
             "spilled": self.spilled,
             "exploration": self.exploration,
-            "router_score": None if self.router_score is None else round(self.router_score, 4),
-            "router_threshold": None
-            if self.router_threshold is None
-            else round(self.router_threshold, 4),
+            "prompt_score": score,
+            "prompt_score_threshold": threshold,
+            # The old names of the two fields above, kept for one release (README, Policies).
+            "router_score": score,
+            "router_threshold": threshold,
             "strong_share": self.strong_share,
             "local_extra_body": dict(self.local_extra_body),
             "rejection": None

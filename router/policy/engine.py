@@ -190,15 +190,15 @@ class PolicyEngine:
         primaries = [v for v in verdicts if v.kept and v.role == "candidate"]
         fallbacks = [v for v in verdicts if v.kept and v.role == "fallback"]
         ordered = _order(primaries, route.objective)
-        router_score = router_threshold = None
+        prompt_score = prompt_score_threshold = None
         scorer = self.scorers.get(route.name)
-        if route.router is not None and scorer is not None and len(ordered) > 1:
-            router_score = scorer.score_messages(ctx.messages)
-            threshold = route.router.threshold
+        if route.scorer is not None and scorer is not None and len(ordered) > 1:
+            prompt_score = scorer.score_messages(ctx.messages)
+            threshold = route.scorer.threshold
             if threshold is None:
                 threshold = scorer.threshold if scorer.threshold is not None else 0.0
-            router_threshold = threshold
-            first = route.router.strong if router_score >= threshold else route.router.weak
+            prompt_score_threshold = threshold
+            first = route.scorer.strong if prompt_score >= threshold else route.scorer.weak
             ordered.sort(key=lambda v: v.model != first)  # stable: the rest keep their order
         # Saturated local models go behind the others; they stay as a last resort.
         ordered = [v for v in ordered if not v.spilled] + [v for v in ordered if v.spilled]
@@ -228,9 +228,9 @@ class PolicyEngine:
             local_extra_body=_reasoning_body(route.reasoning, classification),
             spilled=spilled,
             exploration=exploration,
-            router_score=router_score,
-            router_threshold=router_threshold,
-            strong_share=route.router.strong_share if route.router is not None else None,
+            prompt_score=prompt_score,
+            prompt_score_threshold=prompt_score_threshold,
+            strong_share=route.scorer.strong_share if route.scorer is not None else None,
             unscannable_policy="local" if classification.unscannable.get(TOKEN_IDS)
             else route.unscannable,
             spill_checks=tuple(checks),

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,25 +20,46 @@ from router.errors import PolicyError
 from router.policy.schema import Policy, PolicyReferenceError
 
 # Keys renamed in a route, old path -> new name. The old names are accepted, and warned about
-# by `junction policy check`, for one release.
+# by `junction policy check`, for one release. Applied in this order: keys inside a renamed
+# block come before the block itself, so each note names the line the file has.
 RENAMED_ROUTE_KEYS: dict[tuple[str, ...], str] = {
     ("explore",): "explore_share",
     ("constraints", "max_cost_per_request"): "max_cost_per_request_usd",
     ("spill", "max_queue"): "fail_closed_max_waiting",
+    ("router", "router_strong"): "scorer_strong",
+    ("router", "router_weak"): "scorer_weak",
+    ("scorer", "router_strong"): "scorer_strong",
+    ("scorer", "router_weak"): "scorer_weak",
+    ("router",): "scorer",
 }
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def load_policy(path: Path | str, environ: Mapping[str, str] | None = None) -> Policy:
-    """Read and validate one policy file; raise `PolicyError` with a precise message."""
+@dataclass(frozen=True)
+class PolicySource:
+    """A policy file read once: its text (the seed of an empty database) and the validated
+    policy it holds. Picklable, so a supervisor can hand it to its worker processes."""
+
+    path: Path
+    text: str
+    policy: Policy
+
+
+def read_policy(path: Path | str, environ: Mapping[str, str] | None = None) -> PolicySource:
+    """Read one policy file once and validate it; raise `PolicyError` with a precise message."""
     path = Path(path)
     env = os.environ if environ is None else environ
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise PolicyError(f"{path}: cannot read policy file: {exc.strerror or exc}") from exc
-    return parse_policy(text, source=str(path), environ=env)
+    return PolicySource(path, text, parse_policy(text, source=str(path), environ=env))
+
+
+def load_policy(path: Path | str, environ: Mapping[str, str] | None = None) -> Policy:
+    """Read and validate one policy file; raise `PolicyError` with a precise message."""
+    return read_policy(path, environ).policy
 
 
 def parse_policy(text: str, *, source: str, environ: Mapping[str, str]) -> Policy:
@@ -82,7 +104,7 @@ def _rename_old_keys(data: dict[str, Any], root: yaml.Node) -> list[str]:
                 continue
             holder[new] = holder.pop(old)
             loc = ("routes", index, *path)
-            node = _find_node(root, loc)
+            node = _key_node(root, loc)
             line = f"line {node.start_mark.line + 1}: " if node is not None else ""
             notes.append(f"{line}{_dotted(loc)} is the old name of '{new}'; it still works in "
                          "this release but will not in the next: rename it")
@@ -207,6 +229,17 @@ def _find_node(root: yaml.Node, loc: tuple[Any, ...]) -> yaml.Node | None:
         else:
             return node
     return node
+
+
+def _key_node(root: yaml.Node, loc: tuple[Any, ...]) -> yaml.Node | None:
+    """The key node at `loc` (a block's value starts on the line after its key)."""
+    parent = _find_node(root, loc[:-1])
+    if isinstance(parent, yaml.MappingNode):
+        for key_node, _ in parent.value:
+            if str(key_node.value) == str(loc[-1]):
+                found: yaml.Node = key_node
+                return found
+    return None
 
 
 def _dotted(path: tuple[Any, ...]) -> str:

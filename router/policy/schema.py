@@ -187,17 +187,18 @@ class Reasoning(_Strict):
 
 
 class LearnedRouting(_Strict):
-    """Order a route's two candidates by a trained per-prompt router (`junction router train`).
+    """A route's `scorer` block: order its two candidates by a trained prompt scorer
+    (`junction router train`).
 
-    The router scores how much a prompt needs the strong model; at or above the threshold
+    The scorer scores how much a prompt needs the strong model; at or above the threshold
     (calibrated by `junction router calibrate`, or given here) `strong` goes first.
     """
 
-    path: str = Field(min_length=1, description="Router directory, relative to the policy file.")
+    path: str = Field(min_length=1, description="Scorer directory, relative to the policy file.")
     strong: str
     weak: str
-    router_strong: str | None = Field(None, description="The strong model's name in the router.")
-    router_weak: str | None = Field(None, description="The weak model's name in the router.")
+    scorer_strong: str | None = Field(None, description="The strong model's name in the scorer.")
+    scorer_weak: str | None = Field(None, description="The weak model's name in the scorer.")
     threshold: float | None = None
     strong_share: float | None = Field(
         None,
@@ -208,7 +209,7 @@ class LearnedRouting(_Strict):
     )
     training: Literal["include", "exclude"] = Field(
         "include",
-        description="exclude: this route's request records are never used to train a router.",
+        description="exclude: this route's request records are never used to train a scorer.",
     )
 
     @model_validator(mode="after")
@@ -257,7 +258,7 @@ class Route(_Strict):
                     "fresh. Never on fail-closed routes or sensitive requests.",
     )
     judge: Judge | None = None
-    router: LearnedRouting | None = None
+    scorer: LearnedRouting | None = None
     unscannable: Literal["local", "allow"] = Field(
         "allow",
         description="local: a request with content Junction cannot scan (image pixels, audio, "
@@ -405,14 +406,14 @@ class Policy(_Strict):
             ]
             if route.judge is not None:
                 refs.append((route.judge.model, (*at, "judge", "model")))
-            if route.router is not None:
+            if route.scorer is not None:
                 for key in ("strong", "weak"):
-                    ref = getattr(route.router, key)
+                    ref = getattr(route.scorer, key)
                     if ref not in route.candidates:
                         raise PolicyReferenceError(
-                            f"route {route.name!r}: router model {ref!r} must be one of its "
+                            f"route {route.name!r}: scorer model {ref!r} must be one of its "
                             f"candidates ({', '.join(route.candidates)})",
-                            (*at, "router", key))
+                            (*at, "scorer", key))
             for ref, loc in refs:
                 if ref not in names:
                     raise PolicyReferenceError(

@@ -36,8 +36,8 @@ class MemoryStatsStore:
     def record(self, rec: RequestRecord) -> None:
         """O(attempts): a few counter increments and one LRU insert."""
         now = self._clock()
-        if rec.router_score is not None:
-            self.shares.observe(rec.route, rec.router_score)
+        if rec.prompt_score is not None:
+            self.shares.observe(rec.route, rec.prompt_score)
         for contribution in contributions(rec):
             self._window.add(now, contribution)
         self._records[rec.request_id] = rec.model_dump_json().encode()

@@ -7,7 +7,7 @@ unless the operator turned content logging on; the gateway decides, the record o
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from router.classify.types import Capability, Classification, Sensitivity, Task
 
@@ -109,7 +109,7 @@ class DecisionSummary(BaseModel):
     objective: str
     fail_closed: bool = False
     candidates: list[CandidateSummary] = Field(default_factory=list)
-    router_threshold: float | None = None
+    prompt_score_threshold: float | None = None
     rejection: str | None = Field(None, description="The refusal's code, when refused.")
 
 
@@ -139,8 +139,11 @@ class RequestRecord(BaseModel):
     exploration: bool = Field(False, description="Routed off-policy to learn about a model.")
     door: str = Field("chat", description="The API the request came through: chat, "
                       "embeddings...")
-    router_score: float | None = Field(
-        None, description="The learned router's score, on routes ordered by one."
+    # Stored records written before the rename say `router_score`: read them as well.
+    prompt_score: float | None = Field(
+        None,
+        validation_alias=AliasChoices("prompt_score", "router_score"),
+        description="The learned scorer's score of the prompt, on routes ordered by one.",
     )
     requested_model: str | None = Field(
         None, description="The `model` the caller asked for: auto, a route or a model name "

@@ -85,9 +85,9 @@ class RedisStatsStore:
             self._queue.popleft()
             self.dropped += 1
         self._queue.append((self._clock(), rec))
-        if rec.router_score is not None:
+        if rec.prompt_score is not None:
             # Counted here at once; the next refresh replaces it with every replica's total.
-            self.shares.observe(rec.route, rec.router_score)
+            self.shares.observe(rec.route, rec.prompt_score)
         self._recent[rec.request_id] = rec
         self._recent.move_to_end(rec.request_id)
         if len(self._recent) > min(_RECENT_RECORDS, self._settings.memory_max_records):
@@ -216,9 +216,9 @@ class RedisStatsStore:
         shares = self._settings.shares
         counts: defaultdict[str, Counter[int]] = defaultdict(Counter)
         for at, rec in batch:
-            if rec.router_score is not None:
+            if rec.prompt_score is not None:
                 key = self._share_key(rec.route, self.shares.slot(at))
-                counts[key][bucket_of(rec.router_score, shares.buckets)] += 1
+                counts[key][bucket_of(rec.prompt_score, shares.buckets)] += 1
         for key, buckets in counts.items():
             for bucket, amount in buckets.items():
                 pipe.hincrby(key, str(bucket), amount)

@@ -1,4 +1,4 @@
-"""A route ordered by a trained per-prompt router (`junction router train` + `calibrate`)."""
+"""A route ordered by a trained prompt scorer (`junction router train` + `calibrate`)."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def routes(path: Path) -> str:
   - name: learned
     match: {{headers: {{x-learned: "yes"}}}}
     candidates: [local, api]
-    router: {{path: "{path}", strong: api, weak: local}}
+    scorer: {{path: "{path}", strong: api, weak: local}}
 """
 
 
@@ -53,15 +53,18 @@ def test_router_orders_candidates_and_explain_shows_its_score(
             if data["classification"]["sensitivity"] != "none":
                 # A word problem about "Miss Florence Parrish's salary" reads as personal HR
                 # data: sensitive requests have one local candidate and nothing to order.
-                assert data["router_score"] is None and data["choice"] == "local"
+                assert data["prompt_score"] is None and data["choice"] == "local"
                 continue
-            assert isinstance(data["router_score"], float)
+            assert isinstance(data["prompt_score"], float)
+            # The old names, emitted beside the new ones for one release.
+            assert data["router_score"] == data["prompt_score"]
+            assert data["router_threshold"] == data["prompt_score_threshold"]
             firsts.add(data["choice"])
         assert firsts == {"local", "api"}  # calibrated to about half strong calls
 
 
 def test_missing_router_is_a_start_up_error(vllm_url: str, api_url: str, tmp_path: Path) -> None:
-    with pytest.raises(PolicyError, match="cannot load router"), running_gateway(
+    with pytest.raises(PolicyError, match="cannot load prompt scorer"), running_gateway(
         policy_text(vllm_url, api_url, routes=routes(tmp_path / "nothing")), tmp_path, ENV
     ):
         pass
@@ -74,7 +77,7 @@ def test_a_strong_share_moves_the_threshold_to_hold_it_on_live_traffic(
   - name: learned
     match: {{headers: {{x-learned: "yes"}}}}
     candidates: [local, api]
-    router: {{path: "{trained}", strong: api, weak: local, strong_share: 0.2}}
+    scorer: {{path: "{trained}", strong: api, weak: local, strong_share: 0.2}}
 """
     prompts = [json.loads(line)["prompt"] for line in DATA.read_text().splitlines()[:150]]
     stats = StatsSettings(shares=ShareSettings(min_samples=50))
@@ -90,11 +93,11 @@ def test_a_strong_share_moves_the_threshold_to_hold_it_on_live_traffic(
             data = httpx.post(gw.v1 + "/route/explain", headers={"x-learned": "yes"},
                               json={"model": "auto",
                                     "messages": [{"role": "user", "content": prompt}]}).json()
-            if data["router_score"] is None:
+            if data["prompt_score"] is None:
                 continue  # sensitive: local only, nothing to order
             assert data["strong_share"] == 0.2
             # The calibrated threshold (a half of the calibration set) has been replaced.
-            assert data["router_threshold"] != pytest.approx(trained_threshold(trained))
+            assert data["prompt_score_threshold"] != pytest.approx(trained_threshold(trained))
             choices.append(data["choice"] == "api")
     assert len(choices) >= 100
     assert sum(choices) / len(choices) == pytest.approx(0.2, abs=0.03)

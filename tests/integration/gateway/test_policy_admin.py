@@ -313,12 +313,12 @@ def test_a_version_that_cannot_be_built_leaves_the_old_one_serving(gateway: Gate
     broken = seed.replace(
         "  - name: default\n    candidates: [local]\n",
         "  - name: default\n    candidates: [local, api]\n"
-        "    router: {path: no-such-router, strong: api, weak: local}\n")
+        "    scorer: {path: no-such-router, strong: api, weak: local}\n")
     pushed = call(gateway, "POST", "/admin/policy/versions", EDITOR, json={"yaml": broken})
-    assert pushed.status_code == 201, pushed.text  # the text is valid; the router is missing
+    assert pushed.status_code == 201, pushed.text  # the text is valid; the scorer is missing
     r = call(gateway, "POST", f"/admin/policy/versions/{pushed.json()['id']}/activate")
     assert r.status_code == 422, r.text
-    assert "cannot load router" in r.json()["error"]["message"]
+    assert "cannot load prompt scorer" in r.json()["error"]["message"]
     active = call(gateway, "GET", "/admin/policy", VIEWER).json()
     assert active["id"] == 1
     assert chat_model(gateway) == "local"

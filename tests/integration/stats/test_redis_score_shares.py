@@ -40,9 +40,9 @@ async def test_each_replica_holds_the_share_over_every_replicas_scores(client: R
     # threshold inside its own half.
     low, high = np.linspace(-0.9, -0.1, 40), np.linspace(0.1, 0.9, 40)
     for i, score in enumerate(low):
-        a.record(make_record(f"a-{i}", route="learned", router_score=float(score)))
+        a.record(make_record(f"a-{i}", route="learned", prompt_score=float(score)))
     for i, score in enumerate(high):
-        b.record(make_record(f"b-{i}", route="learned", router_score=float(score)))
+        b.record(make_record(f"b-{i}", route="learned", prompt_score=float(score)))
     b.record(make_record("b-unscored", route="other"))
     assert await a.flush() and await b.flush()
     assert await a.refresh() and await b.refresh()
@@ -58,7 +58,7 @@ async def test_malformed_share_counts_in_redis_are_ignored(client: Redis) -> Non
     shared, clock = settings(), FakeClock()
     store = RedisStatsStore(shared, client, {}, request_timeout_s=0.2, clock=clock)
     for i in range(60):
-        store.record(make_record(f"r-{i}", route="learned", router_score=0.5))
+        store.record(make_record(f"r-{i}", route="learned", prompt_score=0.5))
     assert await store.flush()
     slot = store.shares.slot()
     key = f"{shared.key_prefix}:shares:1000:30:learned:{slot}"

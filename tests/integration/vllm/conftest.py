@@ -52,7 +52,9 @@ def require_vllm() -> None:
     pytest.skip(reason)
 
 
-def tiny_profile(port: int, max_num_seqs: int = 2) -> LaunchProfile:
+def tiny_profile(
+    port: int, max_num_seqs: int = 2, max_model_len: int | None = None
+) -> LaunchProfile:
     """The cpu-tiny profile on `port`, with absolute paths and the notes' test settings."""
     profile = with_overrides(
         load_profiles()["cpu-tiny"],
@@ -63,6 +65,7 @@ def tiny_profile(port: int, max_num_seqs: int = 2) -> LaunchProfile:
             "port": port,
             # Two sequences at a time make queueing visible with a handful of requests.
             "max_num_seqs": max_num_seqs,
+            **({"max_model_len": max_model_len} if max_model_len is not None else {}),
         },
     )
     check_profile(profile)
@@ -71,10 +74,11 @@ def tiny_profile(port: int, max_num_seqs: int = 2) -> LaunchProfile:
 
 @contextmanager
 def running_vllm(
-    log_path: Path, port: int | None = None, max_num_seqs: int = 2
+    log_path: Path, port: int | None = None, max_num_seqs: int = 2,
+    max_model_len: int | None = None,
 ) -> Iterator[RealVllm]:
     """Start vLLM for the tiny model, wait for /health, yield it, and stop it afterwards."""
-    profile = tiny_profile(port or free_port(), max_num_seqs)
+    profile = tiny_profile(port or free_port(), max_num_seqs, max_model_len)
     base_url = f"http://127.0.0.1:{profile.port}"
     with log_path.open("ab") as log:
         process = start_server(profile, log=log, cwd=str(REPO_ROOT))

@@ -87,18 +87,23 @@ def test_probe_scrapes_real_metrics(real_vllm: RealVllm) -> None:
 
 
 def test_probe_sees_the_queue(real_vllm: RealVllm) -> None:
-    """max_num_seqs is 2: six concurrent requests leave some waiting, and the probe sees it."""
+    """max_num_seqs is 2: six concurrent requests leave some waiting, and the probe sees it.
+
+    Each generates 1,500 tokens: on a busy machine vLLM's API server handed requests to the
+    engine (and answered /metrics) seconds late, and six 64-token requests once came and went
+    within one scrape (test_spillover_real.py's docstring says why).
+    """
 
     async def scenario() -> tuple[list[EndpointLoad], EndpointLoad | None]:
         seen: list[EndpointLoad] = []
-        async with httpx.AsyncClient(timeout=120) as client:
+        async with httpx.AsyncClient(timeout=300) as client:
             probe = CapacityProbe([real_vllm.base_url], client, interval_s=0.1)
             await probe.poll_once()
             requests = [
                 asyncio.create_task(
                     client.post(
                         f"{real_vllm.base_url}/v1/chat/completions",
-                        json=chat_body(real_vllm.model, 64, **THINKING_OFF),
+                        json=chat_body(real_vllm.model, 1500, **THINKING_OFF),
                     )
                 )
                 for _ in range(6)

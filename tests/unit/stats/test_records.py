@@ -37,3 +37,15 @@ def test_a_record_stored_before_requested_model_and_budget_share_still_loads() -
     del stored["requested_model"], stored["budget_used_share"]
     old = RequestRecord.model_validate(stored)
     assert old.requested_model is None and old.budget_used_share is None
+
+
+def test_a_record_stored_before_the_rename_reads_its_router_score_as_prompt_score() -> None:
+    """Records are JSON in the database; those written before `router_score` became
+    `prompt_score` keep their score."""
+    new = make_record(prompt_score=0.73)
+    stored = new.model_dump(mode="json")
+    assert stored["prompt_score"] == 0.73 and "router_score" not in stored
+    stored["router_score"] = stored.pop("prompt_score")
+    old = RequestRecord.model_validate(stored)
+    assert old.prompt_score == 0.73
+    assert old == new
