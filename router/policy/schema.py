@@ -467,7 +467,7 @@ class Policy(_Strict):
                     f"route {route.name!r} mixes embedding dimensions ({shown}); vectors of "
                     "different sizes cannot be compared, so a route's models must agree",
                     (*at, "candidates"))
-            for key in ("judge", "router", "reasoning"):
+            for key in ("judge", "scorer", "reasoning"):
                 if getattr(route, key) is not None:
                     raise PolicyReferenceError(
                         f"route {route.name!r} serves embeddings; {key!r} is for chat routes",
