@@ -12,7 +12,6 @@ message fails the attempt, and a stream's first event must arrive before the fir
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -23,11 +22,10 @@ from router.doors.anthropic_upstream import MessagesToChatStream, chat_to_messag
 from router.doors.anthropic_upstream import message_to_chat as chat_completion
 from router.providers.base import AttemptFailed, CallTarget, Completion, StreamEnd, Usage
 from router.providers.openai_http import (
-    _deadline_failed,
     _event_too_large,
-    _status_failed,
-    _too_large,
     _transport_message,
+    open_first,
+    post_bounded,
 )
 from router.providers.sse import DONE, EventSplitter, EventTooLarge, error_event, event_data
 from router.providers.transport import PooledTransport
@@ -79,25 +77,9 @@ class AnthropicHttpProvider:
             timeout=httpx.Timeout(read_s, connect=self.timeouts.connect_s))
 
     async def complete(self, target: CallTarget, body: dict[str, Any]) -> Completion:
-        start = time.perf_counter()
         request = self._request(target, body, target.timeout_s)
-        try:
-            async with asyncio.timeout_at(target.deadline):
-                response = await self.client.send(request, stream=True)
-                try:
-                    content = await self._read_body(response)
-                finally:
-                    await response.aclose()
-        except TimeoutError as exc:
-            raise _deadline_failed(target, "no whole answer") from exc
-        except httpx.TimeoutException as exc:
-            raise AttemptFailed("timeout", f"no answer within {target.timeout_s:g}s",
-                                retryable=True) from exc
-        except httpx.TransportError as exc:
-            raise AttemptFailed("connect_error", _transport_message(exc), retryable=True) from exc
-        elapsed = (time.perf_counter() - start) * 1000.0
-        if response.status_code >= 400:
-            raise _status_failed(response, content)
+        content, elapsed = await post_bounded(self.client, target, request,
+                                              self.limits.max_response_bytes)
         message = _message(content)
         usage = Usage()
         usage.update_from(chat_usage(message.get("usage")))
@@ -105,55 +87,13 @@ class AnthropicHttpProvider:
             content = orjson.dumps(chat_completion(message))
         return Completion(body=content, usage=usage, upstream_ms=elapsed)
 
-    async def _read_body(self, response: httpx.Response) -> bytes:
-        limit = self.limits.max_response_bytes
-        declared = response.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise _too_large(int(declared), limit)
-        parts: list[bytes] = []
-        size = 0
-        async for part in response.aiter_raw():
-            size += len(part)
-            if size > limit:
-                raise _too_large(size, limit)
-            parts.append(part)
-        return b"".join(parts)
-
     async def open_stream(self, target: CallTarget, body: dict[str, Any],
                           want_usage: bool) -> MessagesStream:
-        start = time.perf_counter()
-        loop = asyncio.get_running_loop()
-        first_byte_at = loop.time() + self.timeouts.first_byte_s
-        first_deadline = (first_byte_at if target.deadline is None
-                          else min(first_byte_at, target.deadline))
         request = self._request(target, body, self.timeouts.stream_idle_s)
-        stream: MessagesStream | None = None
-        try:
-            async with asyncio.timeout_at(first_deadline):
-                response = await self.client.send(request, stream=True)
-                if response.status_code >= 400:
-                    try:
-                        content = await self._read_body(response)
-                    finally:
-                        await response.aclose()
-                    raise _status_failed(response, content)
-                stream = MessagesStream(response, target, want_usage,
-                                        self.limits.max_response_bytes)
-                await stream.read_first()
-        except BaseException as exc:
-            if stream is not None:
-                await stream.aclose()
-            if isinstance(exc, (TimeoutError, httpx.TimeoutException)):
-                if isinstance(exc, TimeoutError) and first_deadline < first_byte_at:
-                    raise _deadline_failed(target, "no first event") from exc
-                raise AttemptFailed("timeout", "no first event within "
-                                    f"{self.timeouts.first_byte_s:g}s", retryable=True) from exc
-            if isinstance(exc, httpx.TransportError):
-                outcome = "stream_error" if stream is not None else "connect_error"
-                raise AttemptFailed(outcome, _transport_message(exc), retryable=True) from exc
-            raise
-        stream.first_byte_ms = (time.perf_counter() - start) * 1000.0
-        return stream
+        limit = self.limits.max_response_bytes
+        return await open_first(
+            self.client, request, target, self.timeouts.first_byte_s, limit,
+            lambda response: MessagesStream(response, target, want_usage, limit))
 
 
 class MessagesStream:

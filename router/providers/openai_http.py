@@ -12,8 +12,8 @@ import asyncio
 import base64
 import re
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Protocol, TypeVar
 
 import httpx
 import orjson
@@ -111,83 +111,108 @@ class OpenAIHttpProvider:
         return checked_embeddings(obj, ask, target.spec.model, elapsed, raw=content)
 
     async def _post(self, target: CallTarget, request: httpx.Request) -> tuple[bytes, float]:
-        """Send `request`; the whole body of a 2xx answer (bounded) and the time it took."""
-        start = time.perf_counter()
-        try:
-            async with asyncio.timeout_at(target.deadline):
-                response = await self.client.send(request, stream=True)
-                try:
-                    content = await self._read_body(response)
-                finally:
-                    await response.aclose()
-        except TimeoutError as exc:
-            raise _deadline_failed(target, "no whole answer") from exc
-        except httpx.TimeoutException as exc:
-            raise AttemptFailed("timeout", f"no answer within {target.timeout_s:g}s",
-                                retryable=True) from exc
-        except httpx.TransportError as exc:
-            raise AttemptFailed("connect_error", _transport_message(exc), retryable=True) from exc
-        elapsed = (time.perf_counter() - start) * 1000.0
-        if response.status_code >= 400:
-            raise _status_failed(response, content)
-        return content, elapsed
-
-    async def _read_body(self, response: httpx.Response) -> bytes:
-        """The whole body, refused as soon as it is known to pass the size limit."""
-        limit = self.limits.max_response_bytes
-        declared = response.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > limit:
-            raise _too_large(int(declared), limit)
-        parts: list[bytes] = []
-        size = 0
-        async for part in response.aiter_raw():
-            size += len(part)
-            if size > limit:
-                raise _too_large(size, limit)
-            parts.append(part)
-        return parts[0] if len(parts) == 1 else b"".join(parts)
+        return await post_bounded(self.client, target, request, self.limits.max_response_bytes)
 
     async def open_stream(
         self, target: CallTarget, body: dict[str, Any], want_usage: bool
     ) -> HttpStream:
-        start = time.perf_counter()
-        loop = asyncio.get_running_loop()
-        # One first-byte limit, measured from sending: connecting, the headers and the first
-        # event all count against it (and against the attempt's own deadline).
-        first_byte_at = loop.time() + self.timeouts.first_byte_s
-        first_deadline = (first_byte_at if target.deadline is None
-                          else min(first_byte_at, target.deadline))
         request = self._request(target, body, self.timeouts.stream_idle_s)
-        stream: HttpStream | None = None
-        try:
-            async with asyncio.timeout_at(first_deadline):
-                response = await self.client.send(request, stream=True)
-                if response.status_code >= 400:
-                    try:
-                        content = await self._read_body(response)
-                    finally:
-                        await response.aclose()
-                    raise _status_failed(response, content)
-                stream = HttpStream(response, want_usage, target,
-                                    self.limits.max_response_bytes)
-                await stream.read_first()
-        except BaseException as exc:
-            if stream is not None:
-                await stream.aclose()
-            if isinstance(exc, TimeoutError):
-                if first_deadline < first_byte_at:
-                    raise _deadline_failed(target, "no first event") from exc
-                raise AttemptFailed("timeout", "no first event within "
-                                    f"{self.timeouts.first_byte_s:g}s", retryable=True) from exc
-            if isinstance(exc, httpx.TimeoutException):
-                raise AttemptFailed("timeout", "no first event within "
-                                    f"{self.timeouts.first_byte_s:g}s", retryable=True) from exc
-            if isinstance(exc, httpx.TransportError):
-                outcome = "stream_error" if stream is not None else "connect_error"
-                raise AttemptFailed(outcome, _transport_message(exc), retryable=True) from exc
-            raise
-        stream.first_byte_ms = (time.perf_counter() - start) * 1000.0
-        return stream
+        limit = self.limits.max_response_bytes
+        return await open_first(
+            self.client, request, target, self.timeouts.first_byte_s, limit,
+            lambda response: HttpStream(response, want_usage, target, limit))
+
+
+class FirstEventStream(Protocol):
+    """What `open_first` needs of a provider's stream."""
+
+    first_byte_ms: float
+
+    async def read_first(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+
+S = TypeVar("S", bound=FirstEventStream)
+
+
+async def read_bounded(response: httpx.Response, limit: int) -> bytes:
+    """The whole body, refused as soon as it is known to pass the size limit."""
+    declared = response.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(int(declared), limit)
+    parts: list[bytes] = []
+    size = 0
+    async for part in response.aiter_raw():
+        size += len(part)
+        if size > limit:
+            raise _too_large(size, limit)
+        parts.append(part)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+async def post_bounded(client: httpx.AsyncClient, target: CallTarget, request: httpx.Request,
+                       limit: int) -> tuple[bytes, float]:
+    """Send `request`; the whole body of a 2xx answer (bounded) and the time it took."""
+    start = time.perf_counter()
+    try:
+        async with asyncio.timeout_at(target.deadline):
+            response = await client.send(request, stream=True)
+            try:
+                content = await read_bounded(response, limit)
+            finally:
+                await response.aclose()
+    except TimeoutError as exc:
+        raise _deadline_failed(target, "no whole answer") from exc
+    except httpx.TimeoutException as exc:
+        raise AttemptFailed("timeout", f"no answer within {target.timeout_s:g}s",
+                            retryable=True) from exc
+    except httpx.TransportError as exc:
+        raise AttemptFailed("connect_error", _transport_message(exc), retryable=True) from exc
+    elapsed = (time.perf_counter() - start) * 1000.0
+    if response.status_code >= 400:
+        raise _status_failed(response, content)
+    return content, elapsed
+
+
+async def open_first(client: httpx.AsyncClient, request: httpx.Request, target: CallTarget,
+                     first_byte_s: float, limit: int,
+                     make: Callable[[httpx.Response], S]) -> S:
+    """Send a streaming `request` and read its first event: the stream `make` builds from the
+    response, with `first_byte_ms` set. One first-byte limit, measured from sending:
+    connecting, the headers and the first event all count against it (and against the
+    attempt's own deadline). An error status is read (bounded) and fails the attempt."""
+    start = time.perf_counter()
+    loop = asyncio.get_running_loop()
+    first_byte_at = loop.time() + first_byte_s
+    first_deadline = (first_byte_at if target.deadline is None
+                      else min(first_byte_at, target.deadline))
+    stream: S | None = None
+    try:
+        async with asyncio.timeout_at(first_deadline):
+            response = await client.send(request, stream=True)
+            if response.status_code >= 400:
+                try:
+                    content = await read_bounded(response, limit)
+                finally:
+                    await response.aclose()
+                raise _status_failed(response, content)
+            stream = make(response)
+            await stream.read_first()
+    except BaseException as exc:
+        if stream is not None:
+            await stream.aclose()
+        if isinstance(exc, TimeoutError) and first_deadline < first_byte_at:
+            raise _deadline_failed(target, "no first event") from exc
+        if isinstance(exc, (TimeoutError, httpx.TimeoutException)):
+            raise AttemptFailed("timeout", f"no first event within {first_byte_s:g}s",
+                                retryable=True) from exc
+        if isinstance(exc, httpx.TransportError):
+            outcome = "stream_error" if stream is not None else "connect_error"
+            raise AttemptFailed(outcome, _transport_message(exc), retryable=True) from exc
+        raise
+    stream.first_byte_ms = (time.perf_counter() - start) * 1000.0
+    return stream
 
 
 class HttpStream:
