@@ -69,6 +69,7 @@ class DurableState:
     async def start(self) -> None:
         """Migrate, load keys, teams and spend into the caches, start writing."""
         await self.db.upgrade()
+        await self.db.prepare_writer()
         if self.accounts is not None:
             await self.accounts.hydrate()
         await self.writer.start()

@@ -119,6 +119,7 @@ class StoreWriter:
                 return
             ok = await self.flush()
             while ok and len(self._records) >= self._settings.batch_size:
+                await asyncio.sleep(0)  # requests run between two batches' writes
                 ok = await self.flush()
             if not ok:
                 await asyncio.sleep(_RETRY_AFTER_FAILURE_S)
