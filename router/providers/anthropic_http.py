@@ -23,9 +23,9 @@ from router.doors.anthropic_upstream import message_to_chat as chat_completion
 from router.providers.base import AttemptFailed, CallTarget, Completion, StreamEnd, Usage
 from router.providers.openai_http import (
     _event_too_large,
-    _transport_message,
     open_first,
     post_bounded,
+    stream_break,
 )
 from router.providers.sse import DONE, EventSplitter, EventTooLarge, error_event, event_data
 from router.providers.transport import PooledTransport
@@ -141,16 +141,9 @@ class MessagesStream:
                 out = self._filter(self._splitter.feed(chunk))
                 if out:
                     yield b"".join(out)
-        except TimeoutError:
-            self.end.error = (f"the upstream did not finish within the attempt deadline of "
-                              f"{self._target.total_s:g}s")
-        except EventTooLarge as exc:
-            self.end.error = _event_too_large(exc.limit)
-        except httpx.TimeoutException:
-            self.end.error = self.end.error or "upstream stream stalled"
-        except httpx.TransportError as exc:
-            self.end.error = self.end.error or (
-                f"upstream stream broke: {_transport_message(exc)}")
+        except (TimeoutError, EventTooLarge, httpx.TimeoutException,
+                httpx.TransportError) as exc:
+            self.end.error = stream_break(exc, self._target, self.end.error)
         if not self.end.completed:
             self.end.error = self.end.error or "upstream closed the stream before it finished"
             yield self._error(self.end.error)

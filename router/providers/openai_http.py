@@ -263,16 +263,9 @@ class HttpStream:
                 out = self._filter(self._splitter.feed(chunk))
                 if out:
                     yield b"".join(out)
-        except TimeoutError:
-            self.end.error = (f"the upstream did not finish within the attempt deadline of "
-                              f"{self._target.total_s:g}s")
-        except EventTooLarge as exc:
-            self.end.error = _event_too_large(exc.limit)
-        except httpx.TimeoutException:
-            self.end.error = self.end.error or "upstream stream stalled"
-        except httpx.TransportError as exc:
-            self.end.error = self.end.error or (
-                f"upstream stream broke: {_transport_message(exc)}")
+        except (TimeoutError, EventTooLarge, httpx.TimeoutException,
+                httpx.TransportError) as exc:
+            self.end.error = stream_break(exc, self._target, self.end.error)
         if not self.end.completed:
             # A stream that ends without [DONE] broke: say so rather than end silently.
             self.end.error = self.end.error or "upstream closed the stream before it finished"
@@ -392,6 +385,18 @@ def _too_large(size: int, limit: int) -> AttemptFailed:
         "(setting JUNCTION_LIMITS__MAX_RESPONSE_BYTES)",
         retryable=True,
     )
+
+
+def stream_break(exc: BaseException, target: CallTarget, earlier: str | None) -> str:
+    """Why a stream that had started ended early, for its closing error event. A deadline or
+    an oversized event says so; a stall or a broken connection keeps an error already seen."""
+    if isinstance(exc, TimeoutError):
+        return f"the upstream did not finish within the attempt deadline of {target.total_s:g}s"
+    if isinstance(exc, EventTooLarge):
+        return _event_too_large(exc.limit)
+    if isinstance(exc, httpx.TransportError) and not isinstance(exc, httpx.TimeoutException):
+        return earlier or f"upstream stream broke: {_transport_message(exc)}"
+    return earlier or "upstream stream stalled"
 
 
 def _event_too_large(limit: int) -> str:
